@@ -1,0 +1,101 @@
+"""Creating brands, users and API clients (used by the `idp` command)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+from idp.accounts.secrets import hash_password, new_token, token_hash
+from idp.errors import NotFound, ValidationError
+from idp.models import Brand, BrandType, Client, Membership, Role, User
+from idp.store import Store
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def create_brand(store: Store, name: str, *, parent_id: str | None = None, brand_type: str = "Brokerage") -> Brand:
+    if not name.strip():
+        raise ValidationError("name must not be empty", field="name")
+    if brand_type not in {t.value for t in BrandType}:
+        raise ValidationError("type must be Brokerage, Office or Team", field="type")
+    if parent_id is not None and store.brand(parent_id) is None:
+        raise NotFound(f"no brand {parent_id}", field="parent")
+    now = time.time()
+    brand = Brand(str(uuid.uuid4()), name.strip(), brand_type, parent_id, now, now)
+    store.save_brand(brand)
+    return brand
+
+
+def check_new_password(password: str, *, email: str, first_name: str, last_name: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
+
+
+def create_user(
+    store: Store,
+    email: str,
+    *,
+    first_name: str,
+    last_name: str,
+    password: str | None = None,
+    brand_id: str | None = None,
+    role: str | None = None,
+) -> User:
+    email = email.strip()
+    if not EMAIL.match(email):
+        raise ValidationError("email must be an email address", field="email")
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if not value.strip():
+            raise ValidationError(f"{field} must not be empty", field=field)
+    if (brand_id is None) != (role is None):
+        raise ValidationError("brand and role go together", field="role" if brand_id else "brand")
+    if role is not None and role not in {r.value for r in Role}:
+        raise ValidationError("role must be Admin or Agent", field="role")
+    if brand_id is not None and store.brand(brand_id) is None:
+        raise NotFound(f"no brand {brand_id}", field="brand")
+    if password is not None:
+        check_new_password(password, email=email, first_name=first_name, last_name=last_name)
+    now = time.time()
+    user = User(
+        id=str(uuid.uuid4()),
+        email=email,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        password_hash=hash_password(password) if password is not None else None,
+        created_at=now,
+        updated_at=now,
+    )
+    store.save_user(user)
+    if brand_id is not None and role is not None:
+        store.save_membership(Membership(user.id, brand_id, role))
+    return user
+
+
+def add_member(store: Store, user_id: str, brand_id: str, role: str) -> Membership:
+    if store.user(user_id) is None:
+        raise NotFound(f"no user {user_id}", field="user")
+    if store.brand(brand_id) is None:
+        raise NotFound(f"no brand {brand_id}", field="brand")
+    if role not in {r.value for r in Role}:
+        raise ValidationError("role must be Admin or Agent", field="role")
+    membership = Membership(user_id, brand_id, role)
+    store.save_membership(membership)
+    return membership
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: Client
+    secret: str  # shown once; only its hash is stored
+
+
+def create_client(store: Store, name: str) -> NewClient:
+    if not name.strip():
+        raise ValidationError("name must not be empty", field="name")
+    secret = new_token()
+    client = Client(str(uuid.uuid4()), name.strip(), token_hash(secret), time.time())
+    store.save_client(client)
+    return NewClient(client, secret)

@@ -1,0 +1,172 @@
+"""Validation of SSO application fields; every refusal names its field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from idp.config import is_loopback_host
+from idp.errors import ValidationError
+from idp.saml.attributes import USER_FIELDS
+from idp.saml.names import NAMEID_FORMATS
+
+AUTHENTICATION_TYPES = ("SAML", "None")
+SIGNED_VALUES = ("assertion", "response", "both")
+NAME_ID_FORMAT_ALIASES = {urn.rsplit(":", 1)[1]: urn for urn in NAMEID_FORMATS}
+EDITABLE = (
+    "name",
+    "authentication_type",
+    "url",
+    "acs_url",
+    "entity_id",
+    "start_url",
+    "signed",
+    "name_id",
+    "name_id_format",
+    "mappings",
+    "audience",
+    "destination",
+    "recipient",
+    "issuer",
+    "extra",
+    "order",
+    "brands",
+)
+# Fields of the answer that clients send back unchanged; they are ignored, not refused.
+READ_ONLY = ("id", "type", "open_url", "icon", "created_at", "updated_at", "deleted_at")
+MAX_URL = 2048
+MAX_EXTRA_BYTES = 16 * 1024
+
+
+def _text(field: str, value: Any, max_length: int = 255) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{field} must be a non-empty string", field=field)
+    if len(value) > max_length:
+        raise ValidationError(f"{field} must be at most {max_length} characters", field=field)
+    return value.strip()
+
+
+def _url(field: str, value: Any, *, allow_http: bool) -> str:
+    url = _text(field, value, MAX_URL)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"{field} must be an absolute http(s) URL", field=field)
+    if parts.username or parts.password or parts.fragment:
+        raise ValidationError(f"{field} must not carry credentials or a fragment", field=field)
+    if parts.scheme == "http" and not (allow_http or is_loopback_host(parts.hostname)):
+        raise ValidationError(f"{field} must use https", field=field)
+    return url
+
+
+def _uri(field: str, value: Any) -> str:
+    """An entityID-like identifier: an absolute http(s) URL or a URN."""
+    uri = _text(field, value, 1024)
+    parts = urlsplit(uri)
+    if (parts.scheme in ("http", "https") and parts.hostname) or (parts.scheme == "urn" and ":" in parts.path):
+        return uri
+    raise ValidationError(f"{field} must be an absolute URI (an http(s) URL or a urn:)", field=field)
+
+
+def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValidationError(f"{field} must be one of: {', '.join(choices)}", field=field)
+    return value
+
+
+def _mappings(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("mappings must be an object of attribute name to user field", field="mappings")
+    clean: dict[str, str] = {}
+    for name, user_field in value.items():
+        _text("mappings", name, 256)
+        if user_field not in USER_FIELDS:
+            raise ValidationError(
+                f"mappings.{name} must name a user field: {', '.join(USER_FIELDS)}", field=f"mappings.{name}"
+            )
+        clean[name.strip()] = user_field
+    return clean
+
+
+def _extra(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("extra must be an object", field="extra")
+    if len(json.dumps(value)) > MAX_EXTRA_BYTES:
+        raise ValidationError(f"extra must be at most {MAX_EXTRA_BYTES} bytes of JSON", field="extra")
+    return dict(value)
+
+
+def _brands(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(b, str) and b for b in value):
+        raise ValidationError("brands must be a list of brand ids", field="brands")
+    return list(dict.fromkeys(value))
+
+
+def _order(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("order must be a whole number", field="order")
+    return value
+
+
+def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
+    def url(field: str, value: Any) -> str:
+        return _url(field, value, allow_http=allow_http)
+
+    return {
+        "name": lambda field, value: _text(field, value, 200),
+        "authentication_type": lambda field, value: _choice(field, value, AUTHENTICATION_TYPES),
+        "url": url,
+        "acs_url": url,
+        "start_url": url,
+        "destination": url,
+        "recipient": url,
+        "entity_id": _uri,
+        "audience": _uri,
+        "issuer": _uri,
+        "signed": lambda field, value: _choice(field, value, SIGNED_VALUES),
+        "name_id": lambda field, value: _choice(field, value, USER_FIELDS),
+        "name_id_format": lambda field, value: _choice(field, NAME_ID_FORMAT_ALIASES.get(value, value), NAMEID_FORMATS),
+        "mappings": lambda field, value: _mappings(value),
+        "extra": lambda field, value: _extra(value),
+        "order": lambda field, value: _order(value),
+        "brands": lambda field, value: _brands(value),
+    }
+
+
+REQUIRED_NOT_NULL = ("name", "authentication_type", "brands")
+
+
+def clean_fields(payload: Mapping[str, Any], *, allow_http: bool) -> dict[str, Any]:
+    """The editable fields present in `payload`, checked and normalised one by one."""
+    unknown = [key for key in payload if key not in EDITABLE and key not in READ_ONLY]
+    if unknown:
+        raise ValidationError(f"unknown field: {unknown[0]}", field=unknown[0])
+    checks = _checks(allow_http)
+    clean: dict[str, Any] = {}
+    for field in EDITABLE:
+        if field not in payload:
+            continue
+        value = payload[field]
+        if field == "name_id" and value == "null":
+            value = None  # the documented example sends the string "null" for "use the default"
+        if value is None:
+            if field in REQUIRED_NOT_NULL:
+                raise ValidationError(f"{field} is required", field=field)
+            clean[field] = 0 if field == "order" else None
+        else:
+            clean[field] = checks[field](field, value)
+    return clean
+
+
+def check_complete(fields: Mapping[str, Any]) -> None:
+    """The rules that tie fields together, checked on the application as it will be saved."""
+    for required in ("name", "authentication_type"):
+        if not fields.get(required):
+            raise ValidationError(f"{required} is required", field=required)
+    if fields["authentication_type"] == "SAML":
+        for required in ("acs_url", "entity_id"):
+            if not fields.get(required):
+                raise ValidationError(f"{required} is required for a SAML application", field=required)
+    elif not fields.get("url"):
+        raise ValidationError("url is required for an application without SAML", field="url")

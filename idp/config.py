@@ -1,0 +1,90 @@
+"""Settings, read once from the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from idp.errors import ConfigurationError
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    port: int
+    entity_id: str
+    redis_url: str | None
+    redis_prefix: str
+    keys_dir: Path
+    database_path: Path
+    link_ttl: int
+    link_single_use: bool
+    assertion_ttl: int
+    access_token_ttl: int
+    refresh_token_ttl: int
+    allow_http_urls: bool
+    icon_max_bytes: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        port = _int(env, "PORT", 5000)
+        base_url = (env.get("IDP_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"IDP_BASE_URL must be an absolute http(s) URL, not {base_url!r}")
+        return cls(
+            base_url=base_url,
+            port=port,
+            entity_id=env.get("IDP_ENTITY_ID") or f"{base_url}/metadata",
+            redis_url=env.get("REDIS_URL") or None,
+            redis_prefix=env.get("IDP_REDIS_PREFIX", "idp:"),
+            keys_dir=Path(env.get("IDP_KEYS_DIR", "keys")),
+            database_path=Path(env.get("IDP_DATABASE", "var/idp.sqlite3")),
+            link_ttl=_int(env, "IDP_LINK_TTL", 600),
+            link_single_use=_bool(env, "IDP_LINK_SINGLE_USE", True),
+            assertion_ttl=_int(env, "IDP_ASSERTION_TTL", 300),
+            access_token_ttl=_int(env, "IDP_ACCESS_TOKEN_TTL", 3600),
+            refresh_token_ttl=_int(env, "IDP_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+            allow_http_urls=_bool(env, "IDP_ALLOW_HTTP_URLS", False),
+            icon_max_bytes=_int(env, "IDP_ICON_MAX_BYTES", 512 * 1024),
+        )

@@ -1,0 +1,109 @@
+"""The values that cross layers: brands, users, clients, SSO applications, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class BrandType(StrEnum):
+    BROKERAGE = "Brokerage"
+    OFFICE = "Office"
+    TEAM = "Team"
+
+
+class Role(StrEnum):
+    ADMIN = "Admin"
+    AGENT = "Agent"
+
+
+@dataclass(frozen=True)
+class Brand:
+    id: str
+    name: str
+    brand_type: str
+    parent_id: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    password_hash: str | None
+    created_at: float
+    updated_at: float
+    phone_number: str | None = None
+    is_active: bool = True
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True)
+class Membership:
+    user_id: str
+    brand_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Client:
+    id: str
+    name: str
+    secret_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SsoApplication:
+    id: str
+    owner_brand_id: str
+    name: str
+    authentication_type: str
+    created_at: float
+    updated_at: float
+    url: str | None = None
+    acs_url: str | None = None
+    entity_id: str | None = None
+    start_url: str | None = None
+    signed: str | None = None
+    name_id: str | None = None
+    name_id_format: str | None = None
+    mappings: dict[str, str] | None = None
+    audience: str | None = None
+    destination: str | None = None
+    recipient: str | None = None
+    issuer: str | None = None
+    extra: dict[str, Any] | None = None
+    order: int = 0
+    brands: list[str] = field(default_factory=list)
+    icon_type: str | None = None
+    icon_version: int = 0
+    deleted_at: float | None = None
+
+    @property
+    def is_saml(self) -> bool:
+        return self.authentication_type == "SAML"
+
+
+@dataclass(frozen=True)
+class Icon:
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an access or refresh token stands for; stored under the token's hash."""
+
+    user_id: str
+    client_id: str
+    family_id: str
+    expires_at: float
+    kind: str  # "access" or "refresh"

@@ -1,0 +1,1 @@
+"""SAML: launch links, assertions, signing and metadata; no web framework in here."""

@@ -1,0 +1,26 @@
+"""IdP metadata (SAML Metadata 2.0): entityID, signing certificate, SSO endpoints, NameID formats."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, DS, MD, NAMEID_FORMATS, SAMLP
+
+CONTENT_TYPE = "application/samlmetadata+xml"
+
+
+def idp_metadata(entity_id: str, certificate_base64: str, sso_url: str) -> bytes:
+    root = etree.Element(f"{{{MD}}}EntityDescriptor", {"entityID": entity_id}, nsmap={"md": MD, "ds": DS})
+    idp = etree.SubElement(
+        root,
+        f"{{{MD}}}IDPSSODescriptor",
+        {"WantAuthnRequestsSigned": "false", "protocolSupportEnumeration": SAMLP},
+    )
+    key = etree.SubElement(idp, f"{{{MD}}}KeyDescriptor", {"use": "signing"})
+    x509_data = etree.SubElement(etree.SubElement(key, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")
+    etree.SubElement(x509_data, f"{{{DS}}}X509Certificate").text = certificate_base64
+    for name_id_format in NAMEID_FORMATS:
+        etree.SubElement(idp, f"{{{MD}}}NameIDFormat").text = name_id_format
+    for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
+        etree.SubElement(idp, f"{{{MD}}}SingleSignOnService", {"Binding": binding, "Location": sso_url})
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

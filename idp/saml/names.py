@@ -1,0 +1,24 @@
+"""SAML 2.0 and XML-DSig names: namespaces, NameID formats, bindings, status codes."""
+
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XS = "http://www.w3.org/2001/XMLSchema"
+
+NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+NAMEID_FORMATS = (NAMEID_EMAIL, NAMEID_UNSPECIFIED, NAMEID_PERSISTENT, NAMEID_TRANSIENT)
+
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+CONFIRMATION_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+AC_PASSWORD_PROTECTED_TRANSPORT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+
+ATTRNAME_BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+ATTRNAME_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"

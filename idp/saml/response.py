@@ -1,0 +1,126 @@
+"""Builds a SAML 2.0 Response carrying one bearer Assertion (SAML Core 2.0, Web SSO profile)."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+
+from lxml import etree
+
+from idp.saml.attributes import Subject
+from idp.saml.names import (
+    ATTRNAME_BASIC,
+    ATTRNAME_URI,
+    CONFIRMATION_BEARER,
+    SAML,
+    SAMLP,
+    STATUS_SUCCESS,
+    XS,
+    XSI,
+)
+
+NSMAP = {"samlp": SAMLP, "saml": SAML}
+_ATTRIBUTE_NSMAP = {"xs": XS, "xsi": XSI}
+
+
+def new_id() -> str:
+    """An xs:ID: starts with a letter or underscore, and carries 160 random bits."""
+    return "_" + secrets.token_hex(20)
+
+
+def saml_instant(moment: datetime.datetime) -> str:
+    """xs:dateTime in UTC with a Z, whole seconds, as SAML Core 1.3.3 asks."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class AssertionSpec:
+    issuer: str
+    destination: str
+    recipient: str
+    audience: str
+    subject: Subject
+    authn_context: str
+    session_index: str
+    issued_at: datetime.datetime
+    lifetime: int
+    authn_instant: datetime.datetime | None = None
+    in_response_to: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltResponse:
+    root: etree._Element
+    assertion: etree._Element
+
+
+def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    element = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
+    if text is not None:
+        element.text = text
+    return element
+
+
+def build_response(spec: AssertionSpec) -> BuiltResponse:
+    issued = saml_instant(spec.issued_at)
+    expires = saml_instant(spec.issued_at + datetime.timedelta(seconds=spec.lifetime))
+    response = etree.Element(
+        f"{{{SAMLP}}}Response",
+        {"ID": new_id(), "Version": "2.0", "IssueInstant": issued, "Destination": spec.destination},
+        nsmap=NSMAP,
+    )
+    if spec.in_response_to:
+        response.set("InResponseTo", spec.in_response_to)
+    _el(response, f"{{{SAML}}}Issuer", spec.issuer)
+    status = _el(response, f"{{{SAMLP}}}Status")
+    _el(status, f"{{{SAMLP}}}StatusCode", Value=STATUS_SUCCESS)
+
+    assertion = _el(response, f"{{{SAML}}}Assertion", ID=new_id(), Version="2.0", IssueInstant=issued)
+    _el(assertion, f"{{{SAML}}}Issuer", spec.issuer)
+
+    subject = _el(assertion, f"{{{SAML}}}Subject")
+    _el(
+        subject,
+        f"{{{SAML}}}NameID",
+        spec.subject.name_id,
+        Format=spec.subject.name_id_format,
+        NameQualifier=spec.subject.name_qualifier,
+        SPNameQualifier=spec.subject.sp_name_qualifier,
+    )
+    confirmation = _el(subject, f"{{{SAML}}}SubjectConfirmation", Method=CONFIRMATION_BEARER)
+    _el(
+        confirmation,
+        f"{{{SAML}}}SubjectConfirmationData",
+        NotOnOrAfter=expires,
+        Recipient=spec.recipient,
+        InResponseTo=spec.in_response_to,
+    )
+
+    conditions = _el(assertion, f"{{{SAML}}}Conditions", NotBefore=issued, NotOnOrAfter=expires)
+    restriction = _el(conditions, f"{{{SAML}}}AudienceRestriction")
+    _el(restriction, f"{{{SAML}}}Audience", spec.audience)
+
+    authn = _el(
+        assertion,
+        f"{{{SAML}}}AuthnStatement",
+        AuthnInstant=saml_instant(spec.authn_instant or spec.issued_at),
+        SessionIndex=spec.session_index,
+    )
+    context = _el(authn, f"{{{SAML}}}AuthnContext")
+    _el(context, f"{{{SAML}}}AuthnContextClassRef", spec.authn_context)
+
+    if spec.subject.attributes:
+        statement = _el(assertion, f"{{{SAML}}}AttributeStatement")
+        for name, value in spec.subject.attributes.items():
+            attribute = _el(statement, f"{{{SAML}}}Attribute", Name=name, NameFormat=attribute_name_format(name))
+            typed = etree.SubElement(
+                attribute, f"{{{SAML}}}AttributeValue", {f"{{{XSI}}}type": "xs:string"}, nsmap=_ATTRIBUTE_NSMAP
+            )
+            typed.text = value
+    return BuiltResponse(root=response, assertion=assertion)
+
+
+def attribute_name_format(name: str) -> str:
+    """URI-named attributes (urn:oid:..., https://...) say so; SPs such as Shibboleth map by it."""
+    return ATTRNAME_URI if name.startswith(("urn:", "http://", "https://")) else ATTRNAME_BASIC

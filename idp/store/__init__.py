@@ -1,0 +1,20 @@
+"""Storage: one `Store` interface over an embedded SQLite or a shared Redis backend."""
+
+from __future__ import annotations
+
+from idp.config import Settings
+from idp.store.store import Store
+
+
+def open_store(settings: Settings) -> Store:
+    """Redis when REDIS_URL is set, else the embedded SQLite file."""
+    if settings.redis_url:
+        from idp.store.redis import RedisBackend
+
+        return Store(RedisBackend(settings.redis_url, settings.redis_prefix))
+    from idp.store.sqlite import SqliteBackend
+
+    return Store(SqliteBackend(settings.database_path))
+
+
+__all__ = ["Store", "open_store"]

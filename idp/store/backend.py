@@ -1,0 +1,64 @@
+"""The few primitives a storage backend provides; `Store` builds everything else on them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Document = dict[str, Any]
+IndexValues = Mapping[str, Iterable[str]]
+
+
+class Backend(ABC):
+    """Documents by (kind, key), with secondary indexes, unique values, TTLs and claims.
+
+    Every method is atomic on its own, and safe to call from many processes and
+    hosts at once: that is the contract the store test suite holds each backend to.
+    """
+
+    @abstractmethod
+    def get(self, kind: str, key: str) -> Document | None:
+        """The document, or None when absent or expired."""
+
+    def get_many(self, kind: str, keys: Iterable[str]) -> list[Document]:
+        """The documents that exist among `keys`, in the order given."""
+        found = (self.get(kind, key) for key in keys)
+        return [doc for doc in found if doc is not None]
+
+    @abstractmethod
+    def put(
+        self,
+        kind: str,
+        key: str,
+        doc: Document,
+        *,
+        ttl: float | None = None,
+        index: IndexValues | None = None,
+        unique: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create or replace a document and its index entries.
+
+        Raises `idp.errors.Conflict` (naming the field) when a `unique` value is
+        already held by another key of the same kind; then nothing is written.
+        """
+
+    @abstractmethod
+    def delete(self, kind: str, key: str) -> bool:
+        """Remove a document and its index entries; True when it existed."""
+
+    @abstractmethod
+    def find(self, kind: str, index: str, value: str) -> list[str]:
+        """Keys of the live documents whose `index` includes `value`."""
+
+    @abstractmethod
+    def find_unique(self, kind: str, name: str, value: str) -> str | None:
+        """The key of the live document holding the unique `value` of `name`, if any."""
+
+    @abstractmethod
+    def claim_once(self, key: str, ttl: float) -> bool:
+        """True for the first caller to claim `key` within `ttl` seconds, False for every later one."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""

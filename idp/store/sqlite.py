@@ -1,0 +1,198 @@
+"""The embedded backend: one SQLite file in WAL mode, shared safely by every worker on a host."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from idp.errors import Conflict
+from idp.store.backend import Backend, Document, IndexValues
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, expires_at REAL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS entries (
+    kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY (kind, name, value, key)
+);
+CREATE INDEX IF NOT EXISTS entries_by_key ON entries (kind, key);
+CREATE TABLE IF NOT EXISTS uniques (
+    kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY (kind, name, value)
+);
+CREATE INDEX IF NOT EXISTS uniques_by_key ON uniques (kind, key);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+"""
+
+
+class SqliteBackend(Backend):
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread and per process: a forked gunicorn worker
+        # must never reuse its parent's handle.
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type, exc, tb) -> None:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _transaction(self) -> _Tx:
+        return self._Tx(self._connection())
+
+    def get(self, kind: str, key: str) -> Document | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT body FROM documents WHERE kind = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (kind, key, time.time()),
+            )
+            .fetchone()
+        )
+        return json.loads(row[0]) if row else None
+
+    def get_many(self, kind: str, keys: Iterable[str]) -> list[Document]:
+        keys = list(keys)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT key, body FROM documents WHERE kind = ? AND key IN ({marks})"  # noqa: S608 - placeholders only
+                " AND (expires_at IS NULL OR expires_at > ?)",
+                (kind, *keys, time.time()),
+            )
+            .fetchall()
+        )
+        bodies = dict(rows)
+        return [json.loads(bodies[key]) for key in keys if key in bodies]
+
+    def put(
+        self,
+        kind: str,
+        key: str,
+        doc: Document,
+        *,
+        ttl: float | None = None,
+        index: IndexValues | None = None,
+        unique: Mapping[str, str] | None = None,
+    ) -> None:
+        now = time.time()
+        expires_at = now + ttl if ttl is not None else None
+        with self._transaction() as db:
+            for name, value in (unique or {}).items():
+                holder = self.find_unique(kind, name, value)
+                if holder not in (None, key):
+                    raise Conflict(f"{name} is already taken", field=name)
+            self._drop_entries(db, kind, key)
+            db.execute(
+                "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
+                (kind, key, json.dumps(doc, separators=(",", ":")), expires_at),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)",
+                [(kind, name, value, key) for name, value in (unique or {}).items()],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)",
+                [(kind, name, value, key) for name, values in (index or {}).items() for value in values],
+            )
+            if ttl is not None:
+                self._sweep_now_and_then(db, now)
+
+    @staticmethod
+    def _drop_entries(db: sqlite3.Connection, kind: str, key: str) -> None:
+        db.execute("DELETE FROM entries WHERE kind = ? AND key = ?", (kind, key))
+        db.execute("DELETE FROM uniques WHERE kind = ? AND key = ?", (kind, key))
+
+    def delete(self, kind: str, key: str) -> bool:
+        with self._transaction() as db:
+            self._drop_entries(db, kind, key)
+            gone = db.execute(
+                "DELETE FROM documents WHERE kind = ? AND key = ? RETURNING expires_at", (kind, key)
+            ).fetchone()
+        return gone is not None and (gone[0] is None or gone[0] > time.time())
+
+    def find(self, kind: str, index: str, value: str) -> list[str]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT e.key FROM entries e JOIN documents d ON d.kind = e.kind AND d.key = e.key"
+                " WHERE e.kind = ? AND e.name = ? AND e.value = ? AND (d.expires_at IS NULL OR d.expires_at > ?)"
+                " ORDER BY e.key",
+                (kind, index, value, time.time()),
+            )
+            .fetchall()
+        )
+        return [row[0] for row in rows]
+
+    def find_unique(self, kind: str, name: str, value: str) -> str | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT u.key FROM uniques u JOIN documents d ON d.kind = u.kind AND d.key = u.key"
+                " WHERE u.kind = ? AND u.name = ? AND u.value = ? AND (d.expires_at IS NULL OR d.expires_at > ?)",
+                (kind, name, value, time.time()),
+            )
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def claim_once(self, key: str, ttl: float) -> bool:
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO claims (key, expires_at) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?",
+                (key, now + ttl, now),
+            )
+            self._sweep_now_and_then(db, now)
+            return cursor.rowcount == 1
+
+    @staticmethod
+    def _sweep_now_and_then(db: sqlite3.Connection, now: float) -> None:
+        """Drop expired rows on about one write in a hundred, so short-lived state does not pile up."""
+        if random.random() >= 0.01:  # noqa: S311 - not a secret, just a sampling rate
+            return
+        db.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+        expired = db.execute(
+            "SELECT kind, key FROM documents WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        ).fetchall()
+        for kind, key in expired:
+            db.execute("DELETE FROM entries WHERE kind = ? AND key = ?", (kind, key))
+            db.execute("DELETE FROM uniques WHERE kind = ? AND key = ?", (kind, key))
+        db.execute("DELETE FROM documents WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local = threading.local()

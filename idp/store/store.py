@@ -1,0 +1,131 @@
+"""The one storage interface the services use, built on a backend's primitives."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from idp.models import Brand, Client, Grant, Icon, Membership, SsoApplication, User
+from idp.store.backend import Backend
+
+T = TypeVar("T")
+
+
+def _to_doc(value: Any) -> dict[str, Any]:
+    return dataclasses.asdict(value)
+
+
+def _from_doc(cls: type[T], doc: dict[str, Any] | None) -> T | None:
+    if doc is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+class Store:
+    """Brands, users, clients, applications, grants and one-time claims."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # brands
+    def save_brand(self, brand: Brand) -> None:
+        index = {"parent": [brand.parent_id]} if brand.parent_id else {}
+        self.backend.put("brand", brand.id, _to_doc(brand), index=index)
+
+    def brand(self, brand_id: str) -> Brand | None:
+        return _from_doc(Brand, self.backend.get("brand", brand_id))
+
+    def brand_lineage(self, brand_id: str) -> list[Brand]:
+        """The brand followed by its parent, grandparent, ... up to the root."""
+        lineage: list[Brand] = []
+        seen: set[str] = set()
+        current = self.brand(brand_id)
+        while current is not None and current.id not in seen:
+            lineage.append(current)
+            seen.add(current.id)
+            current = self.brand(current.parent_id) if current.parent_id else None
+        return lineage
+
+    # users and memberships
+    def save_user(self, user: User) -> None:
+        """Create or update; raises Conflict(field='email') when another user has the address."""
+        self.backend.put("user", user.id, _to_doc(user), unique={"email": user.email.lower()})
+
+    def user(self, user_id: str) -> User | None:
+        return _from_doc(User, self.backend.get("user", user_id))
+
+    def user_by_email(self, email: str) -> User | None:
+        user_id = self.backend.find_unique("user", "email", email.lower())
+        return self.user(user_id) if user_id else None
+
+    def save_membership(self, membership: Membership) -> None:
+        self.backend.put(
+            "membership",
+            f"{membership.brand_id}:{membership.user_id}",
+            _to_doc(membership),
+            index={"user": [membership.user_id], "brand": [membership.brand_id]},
+        )
+
+    def memberships_of(self, user_id: str) -> list[Membership]:
+        keys = self.backend.find("membership", "user", user_id)
+        return [Membership(**doc) for doc in self.backend.get_many("membership", keys)]
+
+    # API clients
+    def save_client(self, client: Client) -> None:
+        self.backend.put("client", client.id, _to_doc(client))
+
+    def client(self, client_id: str) -> Client | None:
+        return _from_doc(Client, self.backend.get("client", client_id))
+
+    # SSO applications
+    def save_app(self, app: SsoApplication) -> None:
+        index: dict[str, Iterable[str]] = {}
+        if app.deleted_at is None:
+            index = {"owner": [app.owner_brand_id], "allowed": app.brands}
+            if app.entity_id:
+                index["entity_id"] = [app.entity_id]
+        self.backend.put("app", app.id, _to_doc(app), index=index)
+
+    def app(self, app_id: str) -> SsoApplication | None:
+        """A live application; deleted ones are gone for every caller."""
+        app = _from_doc(SsoApplication, self.backend.get("app", app_id))
+        return app if app is not None and app.deleted_at is None else None
+
+    def apps_owned_by(self, brand_id: str) -> list[SsoApplication]:
+        return self._apps(self.backend.find("app", "owner", brand_id))
+
+    def apps_allowed_for(self, brand_ids: Iterable[str]) -> list[SsoApplication]:
+        keys = {key for brand_id in brand_ids for key in self.backend.find("app", "allowed", brand_id)}
+        return self._apps(sorted(keys))
+
+    def _apps(self, keys: list[str]) -> list[SsoApplication]:
+        docs = self.backend.get_many("app", keys)
+        return [app for app in (SsoApplication(**doc) for doc in docs) if app.deleted_at is None]
+
+    def save_icon(self, app_id: str, icon: Icon) -> None:
+        doc = {"content_type": icon.content_type, "data": base64.b64encode(icon.data).decode()}
+        self.backend.put("icon", app_id, doc)
+
+    def icon(self, app_id: str) -> Icon | None:
+        doc = self.backend.get("icon", app_id)
+        return Icon(doc["content_type"], base64.b64decode(doc["data"])) if doc else None
+
+    # token grants, stored under the hash of the token
+    def save_grant(self, token_hash: str, grant: Grant, ttl: float) -> None:
+        self.backend.put("grant", token_hash, _to_doc(grant), ttl=ttl, index={"family": [grant.family_id]})
+
+    def grant(self, token_hash: str) -> Grant | None:
+        return _from_doc(Grant, self.backend.get("grant", token_hash))
+
+    def drop_grant(self, token_hash: str) -> bool:
+        return self.backend.delete("grant", token_hash)
+
+    # single-use values: launch nonces, rotated refresh tokens
+    def claim_once(self, key: str, ttl: float) -> bool:
+        return self.backend.claim_once(key, ttl)

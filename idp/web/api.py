@@ -1,0 +1,49 @@
+"""What every JSON endpoint shares: the envelope, the body, the Bearer caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify, request
+
+from idp.accounts.tokens import Bearer, authenticate_bearer
+from idp.errors import ValidationError
+from idp.web import services
+
+
+def envelope(data: Any, *, info: dict[str, Any] | None = None, status: int = 200) -> Response:
+    body: dict[str, Any] = {"code": "OK", "data": data}
+    if info is not None:
+        body["info"] = info
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object", field="body")
+    return body
+
+
+def bearer() -> Bearer:
+    """The authenticated caller, checked once per request."""
+    if "bearer" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        g.bearer = authenticate_bearer(services().store, token.strip() if scheme.lower() == "bearer" else None)
+    return g.bearer
+
+
+def int_arg(name: str, default: int | None, *, minimum: int = 0) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be a whole number", field=name) from None
+    if value < minimum:
+        raise ValidationError(f"{name} must be at least {minimum}", field=name)
+    return value

@@ -1,0 +1,73 @@
+"""What browsers and service providers fetch: launch links, metadata, icons."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, Response, redirect, render_template, request
+
+from idp.applications.service import app_icon
+from idp.errors import LinkInvalid, NotFound
+from idp.saml import sso
+from idp.saml.metadata import CONTENT_TYPE, idp_metadata
+from idp.web import services
+
+bp = Blueprint("launch", __name__)
+
+
+@bp.get("/sso_applications/open")
+def open_app():
+    link_hash = request.args.get("hash")
+    if not link_hash:
+        raise LinkInvalid("no hash")
+    svc = services()
+    outcome = sso.launch(link_hash, store=svc.store, keyring=svc.keyring, signer=svc.signer, settings=svc.settings)
+    if isinstance(outcome, sso.Redirect):
+        response = redirect(outcome.location, code=302)
+    else:
+        nonce = secrets.token_urlsafe(16)
+        response = Response(render_template("post_form.html", form=outcome, nonce=nonce))
+        # No form-action: Chromium applies it to the SP's own redirects after the ACS.
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+            "base-uri 'none'; frame-ancestors 'none'"
+        )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _metadata(entity_id: str, sso_url: str) -> Response:
+    svc = services()
+    return Response(idp_metadata(entity_id, svc.keyring.certificate_base64, sso_url), content_type=CONTENT_TYPE)
+
+
+@bp.get("/metadata")
+def metadata():
+    settings = services().settings
+    return _metadata(settings.entity_id, f"{settings.base_url}/saml/sso")
+
+
+@bp.get("/sso_applications/<app_id>/metadata")
+def app_metadata(app_id: str):
+    svc = services()
+    app = svc.store.app(app_id)
+    if app is None or not app.is_saml:
+        raise NotFound("no such SAML application")
+    return _metadata(sso.app_issuer(app, svc.settings), f"{svc.settings.base_url}/sso_applications/{app.id}/sso")
+
+
+@bp.get("/sso_applications/<app_id>/icon")
+def icon(app_id: str):
+    found = app_icon(services().store, app_id)
+    response = Response(found.data, content_type=found.content_type)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/healthz")
+def health():
+    return {"status": "ok"}

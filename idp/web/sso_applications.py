@@ -1,0 +1,77 @@
+"""/brands/:brand/sso_applications: the documented Rechat API for a brand's SSO applications."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from idp.applications import service
+from idp.errors import ValidationError
+from idp.models import SsoApplication
+from idp.web import services
+from idp.web.api import bearer, envelope, int_arg, json_object
+from idp.web.presenters import app_json, brand_json
+
+bp = Blueprint("sso_applications", __name__, url_prefix="/brands/<brand>/sso_applications")
+
+
+def _answer(app: SsoApplication, brand: str, **kwargs) -> Response:
+    return envelope(app_json(services(), app, user=bearer().user, brand_id=brand, **kwargs))
+
+
+@bp.post("")
+def create(brand: str):
+    svc = services()
+    return _answer(service.create_app(svc.store, svc.settings, bearer().user, brand, json_object()), brand)
+
+
+@bp.get("")
+def list_(brand: str):
+    svc = services()
+    user = bearer().user
+    page = service.list_apps(svc.store, user, brand, start=int_arg("start", 0), limit=int_arg("limit", None, minimum=1))
+    data = [app_json(svc, item.app, user=user, brand_id=brand, launchable=item.launchable) for item in page.items]
+    return envelope(data, info={"count": len(data), "total": page.total})
+
+
+@bp.put("/<app_id>")
+def update(brand: str, app_id: str):
+    svc = services()
+    return _answer(service.update_app(svc.store, svc.settings, bearer().user, brand, app_id, json_object()), brand)
+
+
+@bp.put("")
+def update_by_body_id(brand: str):
+    body = json_object()
+    app_id = body.get("id")
+    if not isinstance(app_id, str) or not app_id:
+        raise ValidationError("id is required", field="id")
+    svc = services()
+    return _answer(service.update_app(svc.store, svc.settings, bearer().user, brand, app_id, body), brand)
+
+
+@bp.delete("/<app_id>")
+def delete(brand: str, app_id: str):
+    service.delete_app(services().store, bearer().user, brand, app_id)
+    return Response(status=204)
+
+
+@bp.put("/<app_id>/brands")
+def set_brands(brand: str, app_id: str):
+    store = services().store
+    app = service.set_app_brands(store, bearer().user, brand, app_id, json_object().get("brands"))
+    expanded = []
+    for brand_id in app.brands:
+        lineage = store.brand_lineage(brand_id)
+        if lineage:
+            expanded.append(brand_json(lineage[0], lineage))
+    return _answer(app, brand, brands=expanded)
+
+
+@bp.put("/<app_id>/icon")
+def set_icon(brand: str, app_id: str):
+    upload = next(iter(request.files.values()), None)
+    if upload is None:
+        raise ValidationError("send the image as a multipart/form-data file field", field="icon")
+    svc = services()
+    app = service.set_app_icon(svc.store, svc.settings, bearer().user, brand, app_id, upload.read())
+    return _answer(app, brand)
