@@ -1,0 +1,120 @@
+"""Independent SAML checkers: the xmlsec1 command and python3-saml (OneLogin) as a strict SP.
+
+Our own code never judges its own output in these checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from onelogin.saml2.constants import OneLogin_Saml2_Constants
+from onelogin.saml2.response import OneLogin_Saml2_Response
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+_ID_ATTRS = {
+    "Assertion": "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+    "Response": "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+}
+
+
+def xmlsec1_verifies(xml: bytes, certificate_pem: bytes, signed_element: str) -> bool:
+    """Whether `xmlsec1 --verify` accepts the signature that is a child of `signed_element`."""
+    binary = shutil.which("xmlsec1")
+    if binary is None:
+        import pytest
+
+        pytest.skip("xmlsec1 is not installed (Debian package xmlsec1)")
+    with tempfile.TemporaryDirectory() as folder:
+        document, cert = Path(folder, "response.xml"), Path(folder, "idp.crt")
+        document.write_bytes(xml)
+        cert.write_bytes(certificate_pem)
+        result = subprocess.run(
+            [
+                binary,
+                "--verify",
+                "--pubkey-cert-pem",
+                str(cert),
+                "--id-attr:ID",
+                _ID_ATTRS[signed_element],
+                "--node-xpath",
+                f"//*[local-name()='Signature' and parent::*[local-name()='{signed_element}']]",
+                str(document),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    # xmlsec1 says "OK" on a line of its own and exits 0 only for a good signature.
+    return result.returncode == 0 and "OK" in (result.stdout + result.stderr).splitlines()
+
+
+@dataclass(frozen=True)
+class AcceptedLogin:
+    name_id: str
+    name_id_format: str
+    attributes: dict[str, list[str]]
+    session_index: str | None
+
+
+def python3_saml_accepts(
+    saml_response_b64: str,
+    *,
+    idp_entity_id: str,
+    idp_certificate_b64: str,
+    sp_entity_id: str,
+    acs_url: str,
+    want_assertions_signed: bool,
+    want_messages_signed: bool,
+) -> AcceptedLogin:
+    """Validate as python3-saml does in strict mode; raises its validation error when it refuses."""
+    settings = OneLogin_Saml2_Settings(
+        {
+            "strict": True,
+            "debug": False,
+            "sp": {
+                "entityId": sp_entity_id,
+                "assertionConsumerService": {"url": acs_url, "binding": OneLogin_Saml2_Constants.BINDING_HTTP_POST},
+            },
+            "idp": {
+                "entityId": idp_entity_id,
+                "singleSignOnService": {
+                    "url": "https://idp.invalid/sso",
+                    "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT,
+                },
+                "x509cert": idp_certificate_b64,
+            },
+            "security": {
+                "wantAssertionsSigned": want_assertions_signed,
+                "wantMessagesSigned": want_messages_signed,
+                "wantNameId": True,
+                "rejectDeprecatedAlgorithm": True,
+            },
+        },
+        sp_validation_only=True,
+    )
+    acs = urlsplit(acs_url)
+    request_data = {
+        "https": "on" if acs.scheme == "https" else "off",
+        "http_host": acs.netloc,
+        "script_name": acs.path,
+        "get_data": {},
+        "post_data": {"SAMLResponse": saml_response_b64},
+    }
+    response = OneLogin_Saml2_Response(settings, saml_response_b64)
+    response.is_valid(request_data, raise_exceptions=True)
+    return AcceptedLogin(
+        name_id=response.get_nameid(),
+        name_id_format=response.get_nameid_format(),
+        attributes=response.get_attributes(),
+        session_index=response.get_session_index(),
+    )
+
+
+def decode(saml_response_b64: str) -> bytes:
+    return base64.b64decode(saml_response_b64)
