@@ -4,6 +4,7 @@ standard OAuth2 client, create an app, list it as an agent, open the link, and l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from oauthlib.oauth2 import LegacyApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from tests.independent import decode, python3_saml_accepts, xmlsec1_verifies
-from tests.support import PASSWORD, free_port, http_ok, running, venv_bin
+from tests.support import PASSWORD, free_port, http_ok, redis_server, running, venv_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 SP_ENTITY_ID = "https://sp.example.com/shibboleth"
@@ -59,9 +60,17 @@ def procfile_web_command() -> str:
     raise AssertionError("Procfile has no web: line")
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def deployment(request, tmp_path_factory):
+    """A running service, on the embedded store or on a real redis-server."""
     workdir = tmp_path_factory.mktemp("deployment")
+    with contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(redis_server(workdir)) if request.param == "redis" else None
+        yield stack.enter_context(deploy(workdir, redis_url))
+
+
+@contextlib.contextmanager
+def deploy(workdir: Path, redis_url: str | None):
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -75,6 +84,9 @@ def deployment(tmp_path_factory):
         "IDP_DATABASE": str(workdir / "idp.sqlite3"),
     }
     env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+        env["IDP_REDIS_PREFIX"] = f"e2e-{workdir.name}:"
     cli(env, "keys", "generate")
     brokerage = cli(env, "brands", "create", "Acme Realty")["id"]
     office = cli(env, "brands", "create", "Acme Downtown", "--parent", brokerage, "--type", "Office")["id"]

@@ -1,0 +1,169 @@
+"""The `idp` command, run as a real process: one JSON object on stdout, clear errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from idp.accounts.secrets import token_hash
+from idp.config import Settings
+from idp.store import open_store
+from tests.support import PASSWORD, venv_bin
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "IDP_KEYS_DIR": str(tmp_path / "keys"), "IDP_DATABASE": str(tmp_path / "idp.sqlite3")}
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def idp(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([venv_bin("idp"), *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def ok(env: dict[str, str], *args: str, stdin: str = "") -> dict:
+    result = idp(env, *args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    return json.loads(line)
+
+
+def refused(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    result = idp(env, *args, stdin=stdin)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def key_bits(env: dict[str, str]) -> int:
+    pem = (Path(env["IDP_KEYS_DIR"]) / "signing.key").read_bytes()
+    return load_pem_private_key(pem, password=None).key_size
+
+
+def test_keys_generate_writes_a_2048_bit_key_by_default_and_keeps_it_private(cli_env):
+    written = ok(cli_env, "keys", "generate")["written"]
+    assert {Path(p).name for p in written} == {"signing.key", "signing.crt", "link-keys", "pairwise.key"}
+    assert key_bits(cli_env) == 2048
+    assert (Path(cli_env["IDP_KEYS_DIR"]) / "signing.key").stat().st_mode & 0o077 == 0
+
+
+def test_keys_generate_takes_3072_bits(cli_env):
+    ok(cli_env, "keys", "generate", "--bits", "3072")
+    assert key_bits(cli_env) == 3072
+
+
+def test_keys_generate_refuses_to_overwrite_without_force(cli_env):
+    ok(cli_env, "keys", "generate")
+    key = Path(cli_env["IDP_KEYS_DIR"]) / "signing.key"
+    before = key.read_bytes()
+    assert "--force" in refused(cli_env, "keys", "generate")
+    assert key.read_bytes() == before
+
+
+def test_keys_generate_with_force_replaces_the_signing_key_but_not_the_secrets(cli_env):
+    ok(cli_env, "keys", "generate")
+    folder = Path(cli_env["IDP_KEYS_DIR"])
+    before = {name: (folder / name).read_bytes() for name in ("signing.key", "link-keys", "pairwise.key")}
+    ok(cli_env, "keys", "generate", "--force")
+    assert (folder / "signing.key").read_bytes() != before["signing.key"]
+    assert (folder / "link-keys").read_bytes() == before["link-keys"]
+    assert (folder / "pairwise.key").read_bytes() == before["pairwise.key"]
+
+
+def test_rotating_the_link_key_adds_a_key_that_seals_from_now_on(cli_env):
+    ok(cli_env, "keys", "generate")
+    new_id = ok(cli_env, "keys", "rotate-link-key")["link_key_id"]
+    lines = (Path(cli_env["IDP_KEYS_DIR"]) / "link-keys").read_text().splitlines()
+    assert len(lines) == 2 and lines[-1].startswith(new_id + " ")
+
+
+def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
+    parent = ok(cli_env, "brands", "create", "Acme")
+    child = ok(cli_env, "brands", "create", "Acme Downtown", "--parent", parent["id"], "--type", "Office")
+    assert child["parent"]["id"] == parent["id"] and child["brand_type"] == "Office"
+    user = ok(
+        cli_env,
+        "users",
+        "create",
+        "ann@acme.example",
+        "--first-name",
+        "Ann",
+        "--last-name",
+        "Admin",
+        "--password-stdin",
+        "--brand",
+        child["id"],
+        "--role",
+        "Admin",
+        stdin=PASSWORD + "\n",
+    )
+    assert user["email"] == "ann@acme.example" and user["type"] == "user"
+    created = ok(cli_env, "clients", "create", "back office")
+
+    store = open_store(Settings.from_env(cli_env))
+    try:
+        stored_user = store.user(user["id"])
+        assert PASSWORD not in stored_user.password_hash
+        assert [(m.brand_id, m.role) for m in store.memberships_of(user["id"])] == [(child["id"], "Admin")]
+        stored_client = store.client(created["client_id"])
+        assert stored_client.secret_hash == token_hash(created["client_secret"])
+        assert created["client_secret"] not in json.dumps(store.backend.get("client", created["client_id"]))
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("users", "create", "not-an-email", "--first-name", "A", "--last-name", "B"), "email"),
+        (("users", "create", "a@b.example", "--first-name", " ", "--last-name", "B"), "first_name"),
+        (
+            (
+                "users",
+                "create",
+                "a@b.example",
+                "--first-name",
+                "A",
+                "--last-name",
+                "B",
+                "--brand",
+                "nope",
+                "--role",
+                "Agent",
+            ),
+            "no brand",
+        ),
+        (("brands", "create", "Child", "--parent", "nope"), "no brand"),
+        (("brands", "create", "  "), "name"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(cli_env, args, message):
+    assert message in refused(cli_env, *args)
+
+
+def test_a_short_password_from_stdin_is_refused(cli_env):
+    stderr = refused(
+        cli_env,
+        "users",
+        "create",
+        "a@b.example",
+        "--first-name",
+        "A",
+        "--last-name",
+        "B",
+        "--password-stdin",
+        stdin="short\n",
+    )
+    assert "password" in stderr
+
+
+def test_a_second_user_with_the_same_email_is_refused(cli_env):
+    ok(cli_env, "users", "create", "dup@b.example", "--first-name", "A", "--last-name", "B")
+    assert "email" in refused(cli_env, "users", "create", "DUP@b.example", "--first-name", "C", "--last-name", "D")
