@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class KeyRing:
     def current_link_key_id(self) -> str:
         return next(reversed(self.link_keys))
 
-    @property
+    @functools.cached_property
     def certificate_base64(self) -> str:
         """The certificate's DER form in base64, as KeyInfo and metadata carry it."""
         cert = x509.load_pem_x509_certificate(self.certificate_pem)

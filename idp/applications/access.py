@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from idp.models import Role, SsoApplication
 from idp.store import Store
 
 
-def lineage_ids(store: Store, brand_id: str) -> list[str]:
-    return [brand.id for brand in store.brand_lineage(brand_id)]
+@dataclass(frozen=True)
+class Standing:
+    """Where a user stands in a brand: the brand's lineage (itself, then its ancestors) and the user's role."""
+
+    lineage: tuple[str, ...]
+    role: str | None
+
+    @property
+    def is_member(self) -> bool:
+        return self.role is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def may_open(self, app: SsoApplication) -> bool:
+        """Members may open apps allowed for the brand or for any of its ancestors."""
+        return self.is_member and not set(app.brands).isdisjoint(self.lineage)
 
 
-def role_in(store: Store, user_id: str, brand_id: str) -> str | None:
+def standing(store: Store, user_id: str, brand_id: str) -> Standing:
     """Admin when the user administers the brand or any ancestor; Agent when merely a member of one."""
+    lineage = tuple(brand.id for brand in store.brand_lineage(brand_id))
     roles = {m.brand_id: m.role for m in store.memberships_of(user_id)}
-    found = [roles[b] for b in lineage_ids(store, brand_id) if b in roles]
-    if not found:
-        return None
-    return Role.ADMIN.value if Role.ADMIN.value in found else Role.AGENT.value
-
-
-def can_manage(store: Store, user_id: str, brand_id: str) -> bool:
-    return role_in(store, user_id, brand_id) == Role.ADMIN.value
-
-
-def allowed_brand(store: Store, app: SsoApplication, brand_id: str) -> bool:
-    """Whether members of `brand_id` may open `app`: it is allowed for the brand or an ancestor."""
-    return not set(app.brands).isdisjoint(lineage_ids(store, brand_id))
+    found = {roles[b] for b in lineage if b in roles}
+    role = Role.ADMIN.value if Role.ADMIN in found else (Role.AGENT.value if found else None)
+    return Standing(lineage, role)

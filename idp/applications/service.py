@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from idp.applications.access import can_manage, lineage_ids, role_in
+from idp.applications.access import standing
 from idp.applications.fields import check_complete, clean_fields
 from idp.config import Settings
 from idp.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationError
@@ -36,7 +36,7 @@ def _require_brand(store: Store, brand_id: str) -> None:
 
 def _require_manager(store: Store, actor: User, brand_id: str) -> None:
     _require_brand(store, brand_id)
-    if not can_manage(store, actor.id, brand_id):
+    if not standing(store, actor.id, brand_id).is_admin:
         raise Forbidden("only an admin of this brand or of a parent brand may change its applications")
 
 
@@ -52,7 +52,7 @@ def _check_brands(store: Store, actor: User, brand_ids: list[str]) -> None:
     for brand_id in brand_ids:
         if store.brand(brand_id) is None:
             raise ValidationError(f"brands: no brand {brand_id}", field="brands")
-        if not can_manage(store, actor.id, brand_id):
+        if not standing(store, actor.id, brand_id).is_admin:
             raise ValidationError(f"brands: you do not administer brand {brand_id}", field="brands")
 
 
@@ -117,12 +117,12 @@ def list_apps(store: Store, actor: User, brand_id: str, *, start: int = 0, limit
     open_url); admins also see the apps the brand owns but shares elsewhere.
     """
     _require_brand(store, brand_id)
-    role = role_in(store, actor.id, brand_id)
-    if role is None:
+    where = standing(store, actor.id, brand_id)
+    if not where.is_member:
         raise Forbidden("you are not a member of this brand")
-    allowed = {app.id: app for app in store.apps_allowed_for(lineage_ids(store, brand_id))}
+    allowed = {app.id: app for app in store.apps_allowed_for(where.lineage)}
     listed = [ListedApp(app, True) for app in allowed.values()]
-    if can_manage(store, actor.id, brand_id):
+    if where.is_admin:
         listed += [ListedApp(app, False) for app in store.apps_owned_by(brand_id) if app.id not in allowed]
     listed.sort(key=lambda item: (item.app.order, item.app.name.lower(), item.app.id))
     end = None if limit is None else start + limit

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from idp.applications.access import allowed_brand, role_in
+from idp.applications.access import standing
 from idp.config import Settings
 from idp.errors import AccessRevoked, LinkInvalid
 from idp.keyring import KeyRing
@@ -73,8 +73,8 @@ def launch(
     brand = store.brand(link.brand_id)
     if app is None or user is None or brand is None or not user.is_active:
         raise AccessRevoked("this application or account is no longer available")
-    role = role_in(store, user.id, brand.id)
-    if role is None or not allowed_brand(store, app, brand.id):
+    where = standing(store, user.id, brand.id)
+    if not where.may_open(app):
         raise AccessRevoked("you no longer have access to this application")
 
     if not app.is_saml:
@@ -86,7 +86,7 @@ def launch(
         app,
         user,
         brand,
-        role,
+        where.role or "",
         pairwise_secret=keyring.pairwise_secret,
         idp_entity_id=issuer,
         sp_entity_id=app.entity_id or "",

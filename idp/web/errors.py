@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -20,8 +21,12 @@ def _wants_html() -> bool:
 
 
 def _page(status: int, title: str, message: str) -> Response:
-    response = Response(render_template("error.html", title=title, message=message), status=status)
+    nonce = secrets.token_urlsafe(16)
+    page = render_template("error.html", title=title, message=message, nonce=nonce)
+    response = Response(page, status=status)
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
