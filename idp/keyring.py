@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from idp.errors import ConfigurationError
+from idp.sealing import newest
 
 SIGNING_KEY = "signing.key"
 SIGNING_CERT = "signing.crt"
@@ -37,7 +38,7 @@ class KeyRing:
 
     @property
     def current_link_key_id(self) -> str:
-        return next(reversed(self.link_keys))
+        return newest(self.link_keys)
 
     @functools.cached_property
     def certificate_base64(self) -> str:
