@@ -54,7 +54,7 @@ def handle_idp_error(error: IdpError) -> Response:
         return response
     response = _json(error.status, error.code, error.message, error.field)
     if isinstance(error, AuthenticationRequired):
-        presented = request.headers.get("Authorization", "").startswith("Bearer ")
+        presented = request.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer"
         response.headers["WWW-Authenticate"] = 'Bearer realm="idp"' + (', error="invalid_token"' if presented else "")
     return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, jsonify, request
@@ -14,14 +15,27 @@ from idp.web.presenters import user_json
 bp = Blueprint("oauth", __name__)
 
 
+def _single_values(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """RFC 6749 section 3.2: a parameter sent twice makes the request invalid."""
+    values: dict[str, object] = {}
+    for name, value in pairs:
+        if name in values:
+            raise InvalidRequest(f"{name} is repeated")
+        values[name] = value
+    return values
+
+
 def _params() -> dict[str, str]:
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = json.loads(request.get_data(), object_pairs_hook=_single_values)
+        except ValueError:
+            raise InvalidRequest("the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidRequest("the request body must be a JSON object")
         return {k: v for k, v in body.items() if isinstance(v, str)}
     if request.mimetype == "application/x-www-form-urlencoded":
-        return request.form.to_dict()
+        return _single_values(list(request.form.items(multi=True)))
     raise InvalidRequest("send the parameters as JSON or application/x-www-form-urlencoded")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from idp.applications import service
+from idp.applications.access import standing
 from idp.errors import ValidationError
 from idp.models import SsoApplication
 from idp.web import services
@@ -15,7 +16,9 @@ bp = Blueprint("sso_applications", __name__, url_prefix="/brands/<brand>/sso_app
 
 
 def _answer(app: SsoApplication, brand: str, **kwargs) -> Response:
-    return envelope(app_json(services(), app, user=bearer().user, brand_id=brand, **kwargs))
+    svc, user = services(), bearer().user
+    launchable = standing(svc.store, user.id, brand).may_open(app)
+    return envelope(app_json(svc, app, user=user, brand_id=brand, launchable=launchable, **kwargs))
 
 
 @bp.post("")
@@ -41,12 +44,13 @@ def update(brand: str, app_id: str):
 
 @bp.put("")
 def update_by_body_id(brand: str):
+    actor = bearer().user
     body = json_object()
     app_id = body.get("id")
     if not isinstance(app_id, str) or not app_id:
         raise ValidationError("id is required", field="id")
     svc = services()
-    return _answer(service.update_app(svc.store, svc.settings, bearer().user, brand, app_id, body), brand)
+    return _answer(service.update_app(svc.store, svc.settings, actor, brand, app_id, body), brand)
 
 
 @bp.delete("/<app_id>")
@@ -69,9 +73,10 @@ def set_brands(brand: str, app_id: str):
 
 @bp.put("/<app_id>/icon")
 def set_icon(brand: str, app_id: str):
+    actor = bearer().user
     upload = next(iter(request.files.values()), None)
     if upload is None:
         raise ValidationError("send the image as a multipart/form-data file field", field="icon")
     svc = services()
-    app = service.set_app_icon(svc.store, svc.settings, bearer().user, brand, app_id, upload.read())
+    app = service.set_app_icon(svc.store, svc.settings, actor, brand, app_id, upload.read())
     return _answer(app, brand)
