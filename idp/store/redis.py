@@ -1,8 +1,17 @@
-"""The shared backend: documents and indexes in Redis, so many workers and hosts see one state."""
+"""The shared backend: documents and indexes in Redis, so many workers and hosts see one state.
+
+Layout, under a prefix: `d:KIND:KEY` the document (JSON, with PX for a ttl); `i:KIND:NAME:VALUE` a
+sorted set of keys scored by their expiry (inf for none), so expired members are never found and
+are pruned on the next write; `u:KIND:NAME:VALUE` the key holding a unique value; `e:KIND:KEY` the
+set of index and unique entries a document holds, so a rewrite or delete can remove them.
+Writes run under WATCH/MULTI, and retry when another client touched the same keys.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Iterable, Mapping
 
 import redis
@@ -28,7 +37,7 @@ class RedisBackend(Backend):
         return self._key("e", kind, key)
 
     def _entry_target(self, kind: str, entry: str) -> tuple[str, str]:
-        """An entry is 'i|name|value' (a set member) or 'u|name|value' (a unique claim)."""
+        """An entry is 'i|name|value' (an index member) or 'u|name|value' (a unique claim)."""
         tag, name, value = entry.split(_SEP, 2)
         return tag, self._key(tag, kind, name, value)
 
@@ -43,6 +52,22 @@ class RedisBackend(Backend):
         bodies = self._redis.mget([self._doc_key(kind, key) for key in keys])
         return [json.loads(body) for body in bodies if body is not None]
 
+    def _watch_old_entries(self, pipe, kind: str, key: str) -> tuple[list[str], list[str]]:
+        """The index sets this document is in, and the unique keys it still holds (watched)."""
+        old = [self._entry_target(kind, entry) for entry in pipe.smembers(self._entries_key(kind, key))]
+        uniques = [target for tag, target in old if tag == "u"]
+        if uniques:
+            pipe.watch(*uniques)
+        held = [target for target in uniques if pipe.get(target) == key]
+        return [target for tag, target in old if tag == "i"], held
+
+    def _unlink(self, pipe, kind: str, key: str, index_keys: list[str], held_uniques: list[str]) -> None:
+        for target in index_keys:
+            pipe.zrem(target, key)
+        for target in held_uniques:
+            pipe.delete(target)
+        pipe.delete(self._entries_key(kind, key))
+
     def put(
         self,
         kind: str,
@@ -53,30 +78,41 @@ class RedisBackend(Backend):
         index: IndexValues | None = None,
         unique: Mapping[str, str] | None = None,
     ) -> None:
-        ttl_ms = int(ttl * 1000) if ttl is not None else None
+        now = time.time()
+        ttl_ms = max(1, math.ceil(ttl * 1000)) if ttl is not None else None
+        expires_at = now + ttl if ttl is not None else math.inf
         unique = dict(unique or {})
-        entries = [_SEP.join(("u", name, value)) for name, value in unique.items()]
-        entries += [_SEP.join(("i", name, value)) for name, values in (index or {}).items() for value in values]
+        index_values = [(name, value) for name, values in (index or {}).items() for value in values]
+        entries = [_SEP.join(("u", n, v)) for n, v in unique.items()] + [
+            _SEP.join(("i", n, v)) for n, v in index_values
+        ]
         entries_key = self._entries_key(kind, key)
         unique_keys = {name: self._key("u", kind, name, value) for name, value in unique.items()}
+        index_keys = sorted({self._key("i", kind, name, value) for name, value in index_values})
         with self._redis.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(entries_key, *unique_keys.values())
+                    pipe.watch(entries_key, *unique_keys.values(), *index_keys)
                     for name, unique_key in unique_keys.items():
                         holder = pipe.get(unique_key)
                         if holder not in (None, key) and pipe.exists(self._doc_key(kind, holder)):
                             raise Conflict(f"{name} is already taken", field=name)
-                    old_entries = pipe.smembers(entries_key)
+                    old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
+                    horizons = {target: self._latest_expiry(pipe, target) for target in index_keys}
                     pipe.multi()
-                    self._unlink_entries(pipe, kind, key, old_entries)
+                    self._unlink(pipe, kind, key, old_index, held_uniques)
                     pipe.set(self._doc_key(kind, key), json.dumps(doc, separators=(",", ":")), px=ttl_ms)
-                    for entry in entries:
-                        tag, target = self._entry_target(kind, entry)
-                        if tag == "u":
-                            pipe.set(target, key, px=ttl_ms)
+                    for unique_key in unique_keys.values():
+                        pipe.set(unique_key, key, px=ttl_ms)
+                    for target in index_keys:
+                        pipe.zadd(target, {key: expires_at})
+                        pipe.zremrangebyscore(target, "-inf", now)
+                        horizon = max(horizons[target], expires_at)
+                        # An index set lives as long as its longest-lived member.
+                        if math.isinf(horizon):
+                            pipe.persist(target)
                         else:
-                            pipe.sadd(target, key)
+                            pipe.pexpireat(target, math.ceil(horizon * 1000))
                     if entries:
                         pipe.sadd(entries_key, *entries)
                         if ttl_ms is not None:
@@ -86,14 +122,10 @@ class RedisBackend(Backend):
                 except redis.WatchError:
                     continue
 
-    def _unlink_entries(self, pipe, kind: str, key: str, entries: Iterable[str]) -> None:
-        for entry in entries:
-            tag, target = self._entry_target(kind, entry)
-            if tag == "u":
-                pipe.delete(target)
-            else:
-                pipe.srem(target, key)
-        pipe.delete(self._entries_key(kind, key))
+    @staticmethod
+    def _latest_expiry(pipe, target: str) -> float:
+        latest = pipe.zrevrange(target, 0, 0, withscores=True)
+        return float(latest[0][1]) if latest else 0.0
 
     def delete(self, kind: str, key: str) -> bool:
         entries_key = self._entries_key(kind, key)
@@ -101,16 +133,16 @@ class RedisBackend(Backend):
             while True:
                 try:
                     pipe.watch(entries_key)
-                    old_entries = pipe.smembers(entries_key)
+                    old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
                     pipe.multi()
-                    self._unlink_entries(pipe, kind, key, old_entries)
+                    self._unlink(pipe, kind, key, old_index, held_uniques)
                     pipe.delete(self._doc_key(kind, key))
                     return bool(pipe.execute()[-1])
                 except redis.WatchError:
                     continue
 
     def find(self, kind: str, index: str, value: str) -> list[str]:
-        keys = sorted(self._redis.smembers(self._key("i", kind, index, value)))
+        keys = sorted(self._redis.zrangebyscore(self._key("i", kind, index, value), f"({time.time()}", "+inf"))
         if not keys:
             return []
         alive = self._redis.mget([self._doc_key(kind, key) for key in keys])
@@ -121,7 +153,7 @@ class RedisBackend(Backend):
         return holder if holder is not None and self._redis.exists(self._doc_key(kind, holder)) else None
 
     def claim_once(self, key: str, ttl: float) -> bool:
-        return bool(self._redis.set(self._key("c", key), "1", nx=True, px=max(1, int(ttl * 1000))))
+        return bool(self._redis.set(self._key("c", key), "1", nx=True, px=max(1, math.ceil(ttl * 1000))))
 
     def close(self) -> None:
         self._redis.close()

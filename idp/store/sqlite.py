@@ -39,6 +39,8 @@ class SqliteBackend(Backend):
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        self._opened_lock = threading.Lock()
         self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
@@ -46,11 +48,14 @@ class SqliteBackend(Backend):
         # must never reuse its parent's handle.
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            # Each connection stays on its thread; check_same_thread is off only so close() can end them all.
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn, self._local.pid = conn, os.getpid()
+            with self._opened_lock:
+                self._opened.append((os.getpid(), conn))
         return conn
 
     class _Tx:
@@ -192,7 +197,11 @@ class SqliteBackend(Backend):
         db.execute("DELETE FROM documents WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            conn.close()
+        """Close the connections this process opened, on every thread."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for pid, conn in opened:
+            # A connection inherited through fork belongs to the parent: leave it alone.
+            if pid == os.getpid():
+                conn.close()
         self._local = threading.local()
