@@ -63,6 +63,12 @@ class Settings:
     refresh_token_ttl: int
     allow_http_urls: bool
     icon_max_bytes: int
+    issuer_name: str
+    smtp_url: str | None
+    smtp_ca_file: Path | None
+    mail_from: str
+    outbox_dir: Path
+    email_code_ttl: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,4 +93,10 @@ class Settings:
             refresh_token_ttl=_int(env, "IDP_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
             allow_http_urls=_bool(env, "IDP_ALLOW_HTTP_URLS", False),
             icon_max_bytes=_int(env, "IDP_ICON_MAX_BYTES", 512 * 1024),
+            issuer_name=env.get("IDP_NAME") or parts.hostname,
+            smtp_url=env.get("SMTP_URL") or None,
+            smtp_ca_file=Path(env["SMTP_CA_FILE"]) if env.get("SMTP_CA_FILE") else None,
+            mail_from=env.get("IDP_MAIL_FROM") or f"no-reply@{parts.hostname}",
+            outbox_dir=Path(env.get("IDP_OUTBOX", "var/outbox")),
+            email_code_ttl=_int(env, "IDP_EMAIL_CODE_TTL", 600),
         )
