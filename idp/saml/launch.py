@@ -21,9 +21,7 @@ class LaunchLink:
     nonce: str
 
 
-def seal_link(
-    keys: dict[str, bytes], key_id: str, *, user_id: str, app_id: str, brand_id: str, expires_at: int
-) -> str:
+def seal_link(keys: dict[str, bytes], key_id: str, *, user_id: str, app_id: str, brand_id: str, expires_at: int) -> str:
     """A fresh, single-use hash for this user, app and brand, sealed with `key_id`."""
     payload = {"u": user_id, "a": app_id, "b": brand_id, "e": expires_at, "n": secrets.token_hex(16)}
     return seal(keys, key_id, json.dumps(payload, separators=(",", ":")).encode(), context=_CONTEXT)
