@@ -27,7 +27,11 @@ def _keys_generate(args: argparse.Namespace, settings: Settings) -> dict[str, An
 
 
 def _keys_rotate_link_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    return {"link_key_id": keyring.rotate_link_key(settings.keys_dir)}
+    return {"link_key_id": keyring.rotate(settings.keys_dir, keyring.LINK_KEYS)}
+
+
+def _keys_rotate_data_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    return {"data_key_id": keyring.rotate(settings.keys_dir, keyring.DATA_KEYS)}
 
 
 def _brands_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -77,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--common-name", default="idp", help="the certificate's CN")
     generate.add_argument("--force", action="store_true", help="replace an existing signing key")
     command(keys, "rotate-link-key", _keys_rotate_link_key, "add a new key for sealing launch links")
+    command(keys, "rotate-data-key", _keys_rotate_data_key, "add a new key for sealing secrets at rest")
 
     brands = groups.add_parser("brands", help="brands").add_subparsers(dest="command", required=True)
     create_brand = command(brands, "create", _brands_create, "create a brand")

@@ -69,6 +69,7 @@ class Settings:
     mail_from: str
     outbox_dir: Path
     email_code_ttl: int
+    proxy_hops: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,4 +100,5 @@ class Settings:
             mail_from=env.get("IDP_MAIL_FROM") or f"no-reply@{parts.hostname}",
             outbox_dir=Path(env.get("IDP_OUTBOX", "var/outbox")),
             email_code_ttl=_int(env, "IDP_EMAIL_CODE_TTL", 600),
+            proxy_hops=_int(env, "IDP_PROXY_HOPS", 0, minimum=0),
         )

@@ -48,6 +48,52 @@ class Conflict(IdpError):
     code = "Conflict"
 
 
+class MfaRequired(AuthenticationRequired):
+    """The token pair is not MFA-validated, and the user has MFA."""
+
+    code = "MFARequired"
+
+
+class InvalidCode(IdpError):
+    """A wrong, expired or reused one-time code."""
+
+    status = 400
+    code = "InvalidToken"
+
+
+class SecondFactorRequired(IdpError):
+    """A sensitive call came without a second factor (Rocket.Chat's totp-required)."""
+
+    status = 403
+    code = "TOTPRequired"
+    error_type = "totp-required"
+
+    def __init__(self, details: dict) -> None:
+        super().__init__("TOTP Required")
+        self.details = details
+
+
+class SecondFactorInvalid(IdpError):
+    """The second factor sent was wrong (Rocket.Chat's totp-invalid)."""
+
+    status = 403
+    code = "TOTPInvalid"
+    error_type = "totp-invalid"
+
+    def __init__(self, method: str) -> None:
+        super().__init__("TOTP Invalid")
+        self.details = {"method": method}
+
+
+class Throttled(IdpError):
+    status = 429
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(IdpError):
     status = 413
     code = "PayloadTooLarge"
@@ -104,3 +150,10 @@ class AccessRevoked(LaunchError):
 
     status = 403
     code = "AccessRevoked"
+
+
+class MailFailed(IdpError):
+    """An email could not be handed to the mail server (or written to the outbox)."""
+
+    status = 503
+    code = "MailUnavailable"

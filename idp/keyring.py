@@ -25,7 +25,9 @@ from idp.sealing import newest
 SIGNING_KEY = "signing.key"
 SIGNING_CERT = "signing.crt"
 LINK_KEYS = "link-keys"
+DATA_KEYS = "data-keys"
 PAIRWISE_SECRET = "pairwise.key"
+ROTATING_KEY_FILES = (LINK_KEYS, DATA_KEYS)
 GENERATE_HINT = "run `idp keys generate` to create them"
 
 
@@ -34,6 +36,7 @@ class KeyRing:
     signing_key_pem: bytes
     certificate_pem: bytes
     link_keys: dict[str, bytes]  # key id -> 256-bit AES key; the last one seals new links
+    data_keys: dict[str, bytes]  # the same, for secrets at rest (TOTP secrets, email-code hashes)
     pairwise_secret: bytes
 
     @property
@@ -56,19 +59,21 @@ class KeyRing:
         return cls(
             signing_key_pem=(folder / SIGNING_KEY).read_bytes(),
             certificate_pem=(folder / SIGNING_CERT).read_bytes(),
-            link_keys=_parse_link_keys((folder / LINK_KEYS).read_text()),
+            link_keys=_parse_key_lines(folder / LINK_KEYS),
+            data_keys=_parse_key_lines(folder / DATA_KEYS),
             pairwise_secret=base64.b64decode((folder / PAIRWISE_SECRET).read_text().strip()),
         )
 
 
-def _parse_link_keys(text: str) -> dict[str, bytes]:
+def _parse_key_lines(path: Path) -> dict[str, bytes]:
+    """`KEY_ID BASE64` lines, oldest first."""
     keys: dict[str, bytes] = {}
-    for line in text.splitlines():
+    for line in path.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             key_id, encoded = line.split()
             keys[key_id] = base64.b64decode(encoded)
     if not keys:
-        raise ConfigurationError(f"the link-keys file holds no key: {GENERATE_HINT}")
+        raise ConfigurationError(f"{path} holds no key: {GENERATE_HINT}")
     return keys
 
 
@@ -99,42 +104,45 @@ def _write_secret(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def new_link_key_line() -> str:
+def new_key_line() -> str:
     return f"{secrets.token_hex(4)} {base64.b64encode(secrets.token_bytes(32)).decode()}\n"
 
 
 def generate(folder: Path, *, bits: int = 2048, common_name: str = "idp", force: bool = False) -> list[Path]:
-    """Write the signing pair (refusing to replace it without `force`) and any missing secret.
+    """Write whatever is missing: the signing pair, the rotating key files, the pairwise secret.
 
-    The link keys and the pairwise secret are never replaced here: replacing the
-    latter would change every persistent NameID.  Returns the files written.
+    An existing signing pair is replaced only with `force`; asking for nothing new without it
+    is an error.  The rotating keys and the pairwise secret are never replaced here (replacing
+    the latter would change every persistent NameID).  Returns the files written.
     """
     if bits not in (2048, 3072, 4096):
         raise ConfigurationError("--bits must be 2048, 3072 or 4096")
     folder.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = folder / SIGNING_KEY, folder / SIGNING_CERT
-    if key_path.exists() and not force:
-        raise ConfigurationError(f"{key_path} exists; add --force to replace the signing key")
     written: list[Path] = []
-    key_pem, cert_pem = make_signing_pair(bits, common_name)
-    _write_secret(key_path, key_pem)
-    cert_path.write_bytes(cert_pem)
-    written += [key_path, cert_path]
-    if not (folder / LINK_KEYS).exists():
-        _write_secret(folder / LINK_KEYS, new_link_key_line().encode())
-        written.append(folder / LINK_KEYS)
+    for name in ROTATING_KEY_FILES:
+        if not (folder / name).exists():
+            _write_secret(folder / name, new_key_line().encode())
+            written.append(folder / name)
     if not (folder / PAIRWISE_SECRET).exists():
         _write_secret(folder / PAIRWISE_SECRET, base64.b64encode(secrets.token_bytes(32)) + b"\n")
         written.append(folder / PAIRWISE_SECRET)
-    return written
+    if key_path.exists() and not force:
+        if written:
+            return written
+        raise ConfigurationError(f"{key_path} exists; add --force to replace the signing key")
+    key_pem, cert_pem = make_signing_pair(bits, common_name)
+    _write_secret(key_path, key_pem)
+    cert_path.write_bytes(cert_pem)
+    return [key_path, cert_path, *written]
 
 
-def rotate_link_key(folder: Path) -> str:
-    """Add a new link key that seals from now on; older keys still open links until removed."""
-    path = folder / LINK_KEYS
+def rotate(folder: Path, name: str) -> str:
+    """Add a key to a rotating key file: it seals from now on, older keys still open until removed."""
+    path = folder / name
     if not path.exists():
-        raise ConfigurationError(f"no {LINK_KEYS} in {folder}/: {GENERATE_HINT}")
-    line = new_link_key_line()
+        raise ConfigurationError(f"no {name} in {folder}/: {GENERATE_HINT}")
+    line = new_key_line()
     with path.open("a") as handle:
         handle.write(line)
     return line.split()[0]

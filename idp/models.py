@@ -39,6 +39,15 @@ class User:
     updated_at: float
     phone_number: str | None = None
     is_active: bool = True
+    email_confirmed: bool = True  # addresses provisioned by an admin are taken as verified
+    # TOTP secrets are stored sealed (idp.sealing with the data keys), never in the clear.
+    mfa_secret: str | None = None
+    mfa_pending_secret: str | None = None
+    email_2fa_enabled: bool = False
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_secret is not None
 
     @property
     def display_name(self) -> str:
@@ -98,12 +107,24 @@ class Icon:
     data: bytes
 
 
+class GrantKind(StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+    ROTATED = "rotated"  # a refresh token already exchanged: kept only to detect its reuse
+
+
 @dataclass(frozen=True)
 class Grant:
-    """What an access or refresh token stands for; stored under the token's hash."""
+    """What an access or refresh token stands for; stored under the token's hash.
+
+    A pair (one access and one refresh token) shares a pair id; every pair descended from
+    one sign-in by refreshing shares a family id.
+    """
 
     user_id: str
     client_id: str
     family_id: str
     expires_at: float
-    kind: str  # "access" or "refresh"
+    kind: str
+    pair_id: str = ""
+    mfa_validated: bool = False

@@ -7,13 +7,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from idp.accounts.passwords import check_new_password
 from idp.accounts.secrets import hash_password, new_token, token_hash
 from idp.errors import NotFound, ValidationError
 from idp.models import Brand, BrandType, Client, Membership, Role, User
 from idp.store import Store
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 8
 
 
 def create_brand(store: Store, name: str, *, parent_id: str | None = None, brand_type: str = "Brokerage") -> Brand:
@@ -27,11 +27,6 @@ def create_brand(store: Store, name: str, *, parent_id: str | None = None, brand
     brand = Brand(str(uuid.uuid4()), name.strip(), brand_type, parent_id, now, now)
     store.save_brand(brand)
     return brand
-
-
-def check_new_password(password: str, *, email: str, first_name: str, last_name: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
 
 
 def create_user(

@@ -10,8 +10,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _PASSWORDS = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when no user matches, so a wrong email costs as much time as a wrong password.
-_DECOY_HASH = _PASSWORDS.hash(secrets.token_urlsafe(16))
 
 
 def new_token() -> str:
@@ -28,12 +26,27 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def password_digest(password: str) -> str:
+    """The hex SHA-256 of a password: what argon2 hashes, and what the `password` second factor sends."""
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
 def hash_password(password: str) -> str:
-    return _PASSWORDS.hash(password)
+    return _PASSWORDS.hash(password_digest(password))
+
+
+# Verified against when no user matches, so a wrong email costs as much time as a wrong password.
+_DECOY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def check_password_digest(password_hash: str | None, digest: str) -> bool:
+    """Whether `digest` (hex SHA-256 of the password) matches; runs argon2 even when there is no hash."""
+    try:
+        matched = _PASSWORDS.verify(password_hash or _DECOY_HASH, digest.lower())
+    except (VerificationError, InvalidHashError):
+        return False
+    return matched and password_hash is not None
 
 
 def check_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _PASSWORDS.verify(password_hash or _DECOY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    return check_password_digest(password_hash, password_digest(password))

@@ -19,11 +19,21 @@ class LaunchLink:
     brand_id: str
     expires_at: int
     nonce: str
+    mfa: bool = False  # minted from a token pair that passed MFA
 
 
-def seal_link(keys: dict[str, bytes], key_id: str, *, user_id: str, app_id: str, brand_id: str, expires_at: int) -> str:
+def seal_link(
+    keys: dict[str, bytes],
+    key_id: str,
+    *,
+    user_id: str,
+    app_id: str,
+    brand_id: str,
+    expires_at: int,
+    mfa: bool = False,
+) -> str:
     """A fresh, single-use hash for this user, app and brand, sealed with `key_id`."""
-    payload = {"u": user_id, "a": app_id, "b": brand_id, "e": expires_at, "n": secrets.token_hex(16)}
+    payload = {"u": user_id, "a": app_id, "b": brand_id, "e": expires_at, "n": secrets.token_hex(16), "m": mfa}
     return seal(keys, key_id, json.dumps(payload, separators=(",", ":")).encode(), context=_CONTEXT)
 
 
@@ -37,6 +47,7 @@ def open_link(keys: dict[str, bytes], link_hash: str, *, now: float) -> LaunchLi
             brand_id=payload["b"],
             expires_at=int(payload["e"]),
             nonce=payload["n"],
+            mfa=payload.get("m") is True,
         )
     except (SealBroken, ValueError, KeyError, TypeError) as exc:
         raise LinkInvalid("the link is not one of ours") from exc

@@ -17,7 +17,7 @@ from idp.keyring import KeyRing
 from idp.models import SsoApplication
 from idp.saml.attributes import resolve_subject
 from idp.saml.launch import open_link, seal_link
-from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT
+from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, AC_REFEDS_MFA
 from idp.saml.response import AssertionSpec, build_response, new_id
 from idp.saml.xmlsig import Signer
 from idp.store import Store
@@ -43,7 +43,9 @@ def app_issuer(app: SsoApplication, settings: Settings) -> str:
     return app.issuer or settings.entity_id
 
 
-def open_url(settings: Settings, keyring: KeyRing, *, user_id: str, app_id: str, brand_id: str) -> str:
+def open_url(
+    settings: Settings, keyring: KeyRing, *, user_id: str, app_id: str, brand_id: str, mfa: bool = False
+) -> str:
     link_hash = seal_link(
         keyring.link_keys,
         keyring.current_link_key_id,
@@ -51,6 +53,7 @@ def open_url(settings: Settings, keyring: KeyRing, *, user_id: str, app_id: str,
         app_id=app_id,
         brand_id=brand_id,
         expires_at=int(time.time()) + settings.link_ttl,
+        mfa=mfa,
     )
     return f"{settings.base_url}/sso_applications/open?hash={quote(link_hash, safe='')}"
 
@@ -76,6 +79,8 @@ def launch(
     where = standing(store, user.id, brand.id)
     if not where.may_open(app):
         raise AccessRevoked("you no longer have access to this application")
+    if user.mfa_enabled and not link.mfa:
+        raise AccessRevoked("sign in with your second factor, then open the application again")
 
     if not app.is_saml:
         return Redirect(app.url or "")
@@ -97,7 +102,7 @@ def launch(
         recipient=app.recipient or app.acs_url or "",
         audience=app.audience or app.entity_id or "",
         subject=subject,
-        authn_context=AC_PASSWORD_PROTECTED_TRANSPORT,
+        authn_context=AC_REFEDS_MFA if link.mfa else AC_PASSWORD_PROTECTED_TRANSPORT,
         session_index=new_id(),
         issued_at=issued_at,
         lifetime=settings.assertion_ttl,

@@ -60,5 +60,17 @@ class Backend(ABC):
         """True for the first caller to claim `key` within `ttl` seconds, False for every later one."""
 
     @abstractmethod
+    def record_event(self, key: str, at: float, window: float) -> None:
+        """Note that an event of `key` happened at `at`; events older than `window` seconds may go."""
+
+    @abstractmethod
+    def events_since(self, key: str, since: float) -> list[float]:
+        """When the events of `key` at or after `since` happened, oldest first."""
+
+    @abstractmethod
+    def clear_events(self, key: str) -> None:
+        """Forget every event of `key`."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 
@@ -154,6 +155,20 @@ class RedisBackend(Backend):
 
     def claim_once(self, key: str, ttl: float) -> bool:
         return bool(self._redis.set(self._key("c", key), "1", nx=True, px=max(1, math.ceil(ttl * 1000))))
+
+    def record_event(self, key: str, at: float, window: float) -> None:
+        events = self._key("t", key)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(events, {f"{at}:{secrets.token_hex(4)}": at})
+            pipe.zremrangebyscore(events, "-inf", f"({at - window}")
+            pipe.pexpire(events, max(1, math.ceil(window * 1000)))
+            pipe.execute()
+
+    def events_since(self, key: str, since: float) -> list[float]:
+        return [score for _, score in self._redis.zrangebyscore(self._key("t", key), since, "+inf", withscores=True)]
+
+    def clear_events(self, key: str) -> None:
+        self._redis.delete(self._key("t", key))
 
     def close(self) -> None:
         self._redis.close()

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS uniques (
 );
 CREATE INDEX IF NOT EXISTS uniques_by_key ON uniques (kind, key);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_key ON events (key, at);
 """
 
 
@@ -181,6 +183,23 @@ class SqliteBackend(Backend):
             )
             self._sweep_now_and_then(db, now)
             return cursor.rowcount == 1
+
+    def record_event(self, key: str, at: float, window: float) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO events (key, at) VALUES (?, ?)", (key, at))
+            db.execute("DELETE FROM events WHERE key = ? AND at < ?", (key, at - window))
+
+    def events_since(self, key: str, since: float) -> list[float]:
+        rows = (
+            self._connection()
+            .execute("SELECT at FROM events WHERE key = ? AND at >= ? ORDER BY at", (key, since))
+            .fetchall()
+        )
+        return [row[0] for row in rows]
+
+    def clear_events(self, key: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM events WHERE key = ?", (key,))
 
     @staticmethod
     def _sweep_now_and_then(db: sqlite3.Connection, now: float) -> None:

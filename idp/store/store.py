@@ -118,14 +118,38 @@ class Store:
 
     # token grants, stored under the hash of the token
     def save_grant(self, token_hash: str, grant: Grant, ttl: float) -> None:
-        self.backend.put("grant", token_hash, _to_doc(grant), ttl=ttl, index={"family": [grant.family_id]})
+        index = {"family": [grant.family_id], "pair": [grant.pair_id], "user": [grant.user_id]}
+        self.backend.put("grant", token_hash, _to_doc(grant), ttl=ttl, index=index)
 
     def grant(self, token_hash: str) -> Grant | None:
         return _from_doc(Grant, self.backend.get("grant", token_hash))
 
+    def grants_by(self, index: str, value: str) -> dict[str, Grant]:
+        """Live grants by token hash, found by 'family', 'pair' or 'user'."""
+        found = ((key, self.grant(key)) for key in self.backend.find("grant", index, value))
+        return {key: grant for key, grant in found if grant is not None}
+
     def drop_grant(self, token_hash: str) -> bool:
         return self.backend.delete("grant", token_hash)
 
-    # single-use values: launch nonces, rotated refresh tokens
+    # email codes for the second factor: [{"hash", "expires_at"}]
+    def email_codes(self, user_id: str) -> list[dict[str, Any]]:
+        doc = self.backend.get("email-codes", user_id)
+        return doc["codes"] if doc else []
+
+    def save_email_codes(self, user_id: str, codes: list[dict[str, Any]], ttl: float) -> None:
+        self.backend.put("email-codes", user_id, {"codes": codes}, ttl=ttl)
+
+    # single-use values: launch nonces, rotated refresh tokens, TOTP steps, email codes
     def claim_once(self, key: str, ttl: float) -> bool:
         return self.backend.claim_once(key, ttl)
+
+    # events in a sliding window, for throttling
+    def record_event(self, key: str, at: float, window: float) -> None:
+        self.backend.record_event(key, at, window)
+
+    def events_since(self, key: str, since: float) -> list[float]:
+        return self.backend.events_since(key, since)
+
+    def clear_events(self, key: str) -> None:
+        self.backend.clear_events(key)

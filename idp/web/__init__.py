@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp.accounts.mail import mailer_for
+from idp.accounts.second_factor import SecondFactor
+from idp.accounts.throttle import Throttle
 from idp.config import Settings
 from idp.keyring import KeyRing
 from idp.saml.xmlsig import Signer
@@ -18,6 +22,8 @@ class Services:
     store: Store
     keyring: KeyRing
     signer: Signer
+    throttle: Throttle
+    second_factor: SecondFactor
 
 
 def services() -> Services:
@@ -30,12 +36,19 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.icon_max_bytes + 64 * 1024
     app.json.sort_keys = False
+    store = store or open_store(settings)
+    throttle = Throttle(store)
     app.extensions["idp"] = Services(
         settings=settings,
-        store=store or open_store(settings),
+        store=store,
         keyring=keyring,
         signer=Signer(keyring.signing_key_pem, keyring.certificate_pem),
+        throttle=throttle,
+        second_factor=SecondFactor(store, keyring, settings, throttle, mailer_for(settings)),
     )
+    if settings.proxy_hops:
+        # Behind that many reverse proxies, the client address comes from X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
 
     from idp.web import errors, launch, oauth, sso_applications, users
 

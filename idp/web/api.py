@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Response, g, jsonify, request
 
 from idp.accounts.tokens import Bearer, authenticate_bearer
-from idp.errors import ValidationError
+from idp.errors import MfaRequired, ValidationError
+from idp.models import User
 from idp.web import services
 
 
@@ -27,13 +29,35 @@ def json_object() -> dict[str, Any]:
     return body
 
 
-def bearer() -> Bearer:
-    """The authenticated caller, checked once per request."""
+def bearer(*, before_mfa: bool = False) -> Bearer:
+    """The authenticated caller, checked once per request.
+
+    A user with MFA must have validated this token pair, except on the few calls that
+    say `before_mfa` (reading oneself, validating MFA).
+    """
     if "bearer" not in g:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         g.bearer = authenticate_bearer(services().store, token.strip() if scheme.lower() == "bearer" else None)
-    return g.bearer
+    caller: Bearer = g.bearer
+    if caller.user.mfa_enabled and not caller.grant.mfa_validated and not before_mfa:
+        raise MfaRequired("MFA required")
+    return caller
+
+
+def client_address() -> str | None:
+    return request.remote_addr
+
+
+def second_factor(user: User) -> None:
+    """Rocket.Chat's protocol: the code and method come in the x-2fa-code and x-2fa-method headers."""
+    services().second_factor.require(
+        user,
+        code=request.headers.get("x-2fa-code"),
+        method=request.headers.get("x-2fa-method"),
+        address=client_address(),
+        now=time.time(),
+    )
 
 
 def int_arg(name: str, default: int | None, *, minimum: int = 0) -> int | None:

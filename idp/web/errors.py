@@ -8,7 +8,17 @@ import secrets
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from idp.errors import AuthenticationRequired, IdpError, InvalidClient, LinkInvalid, OAuthError
+from idp.errors import (
+    AuthenticationRequired,
+    IdpError,
+    InvalidClient,
+    LinkInvalid,
+    MfaRequired,
+    OAuthError,
+    SecondFactorInvalid,
+    SecondFactorRequired,
+    Throttled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,19 @@ def handle_idp_error(error: IdpError) -> Response:
             # Say no more than this: which check failed is of use only to an attacker.
             return _page(error.status, "Link invalid or expired", "This link is invalid or has expired.")
         return _page(error.status, "Cannot open this application", error.message)
+    if isinstance(error, SecondFactorRequired | SecondFactorInvalid):
+        # Rocket.Chat's body, so its clients work unchanged, plus our own `code`.
+        response = jsonify(
+            {
+                "success": False,
+                "error": f"{error.message} [{error.error_type}]",
+                "errorType": error.error_type,
+                "details": error.details,
+                "code": error.code,
+            }
+        )
+        response.status_code = error.status
+        return response
     if isinstance(error, OAuthError):
         response = jsonify({"error": error.code, "error_description": error.message})
         response.status_code = error.status
@@ -53,7 +76,9 @@ def handle_idp_error(error: IdpError) -> Response:
         response.headers["Cache-Control"] = "no-store"
         return response
     response = _json(error.status, error.code, error.message, error.field)
-    if isinstance(error, AuthenticationRequired):
+    if isinstance(error, Throttled):
+        response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, AuthenticationRequired) and not isinstance(error, MfaRequired):
         presented = request.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer"
         response.headers["WWW-Authenticate"] = 'Bearer realm="idp"' + (', error="invalid_token"' if presented else "")
     return response

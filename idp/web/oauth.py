@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, jsonify, request
@@ -10,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from idp.accounts.tokens import authenticate_client, password_grant, refresh_grant
 from idp.errors import InvalidRequest, UnsupportedGrantType
 from idp.web import services
+from idp.web.api import client_address
 from idp.web.presenters import user_json
 
 bp = Blueprint("oauth", __name__)
@@ -66,7 +68,14 @@ def token():
     client = authenticate_client(svc.store, *_client_credentials(params))
     if grant_type == "password":
         pair = password_grant(
-            svc.store, svc.settings, client, _required(params, "username"), _required(params, "password")
+            svc.store,
+            svc.settings,
+            client,
+            _required(params, "username"),
+            _required(params, "password"),
+            throttle=svc.throttle,
+            address=client_address(),
+            now=time.time(),
         )
     else:
         pair = refresh_grant(svc.store, svc.settings, client, _required(params, "refresh_token"))

@@ -22,6 +22,9 @@ def user_json(user: User) -> dict[str, Any]:
         "id": user.id,
         "updated_at": user.updated_at,
         "user_status": "Active" if user.is_active else "Disabled",
+        "email_confirmed": user.email_confirmed,
+        "mfa_enabled": user.mfa_enabled,
+        "email_2fa_enabled": user.email_2fa_enabled,
         "deleted_at": None,
     }
 
@@ -55,6 +58,7 @@ def app_json(
     user: User,
     brand_id: str,
     launchable: bool = True,
+    mfa: bool = False,
     brands: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
@@ -79,7 +83,9 @@ def app_json(
         "issuer": app.issuer,
         "extra": app.extra,
         "type": "sso_application",
-        "open_url": open_url(services.settings, services.keyring, user_id=user.id, app_id=app.id, brand_id=brand_id)
+        "open_url": open_url(
+            services.settings, services.keyring, user_id=user.id, app_id=app.id, brand_id=brand_id, mfa=mfa
+        )
         if launchable
         else None,
         "icon": icon_url(services, app),

@@ -16,9 +16,19 @@ bp = Blueprint("sso_applications", __name__, url_prefix="/brands/<brand>/sso_app
 
 
 def _answer(app: SsoApplication, brand: str, **kwargs) -> Response:
-    svc, user = services(), bearer().user
-    launchable = standing(svc.store, user.id, brand).may_open(app)
-    return envelope(app_json(svc, app, user=user, brand_id=brand, launchable=launchable, **kwargs))
+    svc, caller = services(), bearer()
+    launchable = standing(svc.store, caller.user.id, brand).may_open(app)
+    return envelope(
+        app_json(
+            svc,
+            app,
+            user=caller.user,
+            brand_id=brand,
+            launchable=launchable,
+            mfa=caller.grant.mfa_validated,
+            **kwargs,
+        )
+    )
 
 
 @bp.post("")

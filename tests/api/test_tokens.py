@@ -95,16 +95,35 @@ def test_refresh_grant_answers_new_tokens_without_data(client, api, user):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_refresh_tokens_rotate_the_old_one_is_refused_and_the_new_one_works(client, api, user):
+def test_refresh_tokens_rotate_each_one_working_once(client, api, user):
+    first = api.token(user)
+    second = client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"])).json
+    third = client.post("/oauth2/token", json=refresh_body(api, second["refresh_token"]))
+    assert third.status_code == 200, third.json
+    me = client.get("/users/self", headers={"Authorization": f"Bearer {third.json['access_token']}"})
+    assert me.json["data"]["id"] == user.id
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client, api, user):
     first = api.token(user)
     second = client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"])).json
     assert_oauth_error(
         client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"])), 400, "invalid_grant"
     )
-    third = client.post("/oauth2/token", json=refresh_body(api, second["refresh_token"]))
-    assert third.status_code == 200, third.json
-    me = client.get("/users/self", headers={"Authorization": f"Bearer {third.json['access_token']}"})
-    assert me.json["data"]["id"] == user.id
+    assert_oauth_error(
+        client.post("/oauth2/token", json=refresh_body(api, second["refresh_token"])), 400, "invalid_grant"
+    )
+    for token in (first["access_token"], second["access_token"]):
+        assert client.get("/users/self", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_reuse_revokes_only_that_family(client, api, user):
+    other_sign_in = api.token(user)
+    first = api.token(user)
+    client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"]))
+    client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"]))
+    headers = {"Authorization": f"Bearer {other_sign_in['access_token']}"}
+    assert client.get("/users/self", headers=headers).status_code == 200
 
 
 def test_a_missing_grant_type_is_an_invalid_request(client, api, user):

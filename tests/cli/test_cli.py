@@ -49,7 +49,7 @@ def key_bits(env: dict[str, str]) -> int:
 
 def test_keys_generate_writes_a_2048_bit_key_by_default_and_keeps_it_private(cli_env):
     written = ok(cli_env, "keys", "generate")["written"]
-    assert {Path(p).name for p in written} == {"signing.key", "signing.crt", "link-keys", "pairwise.key"}
+    assert {Path(p).name for p in written} == {"signing.key", "signing.crt", "link-keys", "data-keys", "pairwise.key"}
     assert key_bits(cli_env) == 2048
     assert (Path(cli_env["IDP_KEYS_DIR"]) / "signing.key").stat().st_mode & 0o077 == 0
 
@@ -70,17 +70,31 @@ def test_keys_generate_refuses_to_overwrite_without_force(cli_env):
 def test_keys_generate_with_force_replaces_the_signing_key_but_not_the_secrets(cli_env):
     ok(cli_env, "keys", "generate")
     folder = Path(cli_env["IDP_KEYS_DIR"])
-    before = {name: (folder / name).read_bytes() for name in ("signing.key", "link-keys", "pairwise.key")}
+    names = ("signing.key", "link-keys", "data-keys", "pairwise.key")
+    before = {name: (folder / name).read_bytes() for name in names}
     ok(cli_env, "keys", "generate", "--force")
     assert (folder / "signing.key").read_bytes() != before["signing.key"]
-    assert (folder / "link-keys").read_bytes() == before["link-keys"]
-    assert (folder / "pairwise.key").read_bytes() == before["pairwise.key"]
+    for name in names[1:]:
+        assert (folder / name).read_bytes() == before[name]
 
 
-def test_rotating_the_link_key_adds_a_key_that_seals_from_now_on(cli_env):
+def test_keys_generate_adds_a_missing_secret_without_touching_the_signing_key(cli_env):
     ok(cli_env, "keys", "generate")
-    new_id = ok(cli_env, "keys", "rotate-link-key")["link_key_id"]
-    lines = (Path(cli_env["IDP_KEYS_DIR"]) / "link-keys").read_text().splitlines()
+    folder = Path(cli_env["IDP_KEYS_DIR"])
+    signing_key = (folder / "signing.key").read_bytes()
+    (folder / "data-keys").unlink()
+    assert [Path(p).name for p in ok(cli_env, "keys", "generate")["written"]] == ["data-keys"]
+    assert (folder / "signing.key").read_bytes() == signing_key
+
+
+@pytest.mark.parametrize(
+    ("command", "file", "field"),
+    [("rotate-link-key", "link-keys", "link_key_id"), ("rotate-data-key", "data-keys", "data_key_id")],
+)
+def test_rotating_a_key_adds_one_that_seals_from_now_on(cli_env, command, file, field):
+    ok(cli_env, "keys", "generate")
+    new_id = ok(cli_env, "keys", command)[field]
+    lines = (Path(cli_env["IDP_KEYS_DIR"]) / file).read_text().splitlines()
     assert len(lines) == 2 and lines[-1].startswith(new_id + " ")
 
 

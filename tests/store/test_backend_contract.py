@@ -444,3 +444,32 @@ def test_sqlite_claim_once_is_exclusive_across_processes(tmp_path: Path) -> None
     assert [status for status, _ in outcomes] == ["claimed"] * PROCESSES, outcomes
     claims = Counter(key for _, claimed in outcomes for key in claimed)
     assert claims == Counter(KEYS)
+
+
+# events, as the throttle counts them
+
+
+def test_events_are_listed_oldest_first_from_a_time_on(backend):
+    for at in (100.0, 105.0, 103.0):
+        backend.record_event("login:ann", at, window=60)
+    assert backend.events_since("login:ann", 0) == [100.0, 103.0, 105.0]
+    assert backend.events_since("login:ann", 103.0) == [103.0, 105.0]
+    assert backend.events_since("login:bob", 0) == []
+
+
+def test_events_older_than_the_window_are_dropped_when_one_is_recorded(backend):
+    backend.record_event("login:ann", 100.0, window=10)
+    backend.record_event("login:ann", 111.0, window=10)
+    assert backend.events_since("login:ann", 0) == [111.0]
+
+
+def test_events_at_the_same_moment_all_count(backend):
+    for _ in range(3):
+        backend.record_event("login:ann", 100.0, window=60)
+    assert backend.events_since("login:ann", 0) == [100.0, 100.0, 100.0]
+
+
+def test_clearing_events_forgets_them(backend):
+    backend.record_event("login:ann", 100.0, window=60)
+    backend.clear_events("login:ann")
+    assert backend.events_since("login:ann", 0) == []

@@ -1,0 +1,140 @@
+"""Opt-in TOTP MFA, in Rechat's flow: setup, verify (enables), validate (per token pair), remove.
+
+The TOTP secret is sealed at rest with the data keys, bound to its user.  A code counts within
+one 30-second step either side, once per user, and wrong codes are throttled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import segno
+
+from idp.accounts import totp
+from idp.accounts.throttle import Attempt, Throttle
+from idp.accounts.tokens import mark_pair_mfa_validated
+from idp.errors import Conflict, InvalidCode, ValidationError
+from idp.keyring import KeyRing
+from idp.models import Grant, User
+from idp.sealing import newest, seal, unseal
+from idp.store import Store
+
+# A used step stays claimed for as long as any code of it could still be accepted.
+_USED_STEP_TTL = (2 * totp.DRIFT_STEPS + 2) * totp.STEP_SECONDS
+
+
+@dataclass(frozen=True)
+class MfaSetup:
+    user: User
+    url: str  # otpauth:// URI
+    qr_code: str  # data: URI of a PNG QR code of `url`
+
+
+def _context(user_id: str) -> bytes:
+    return b"totp-secret\0" + user_id.encode()
+
+
+def seal_secret(keyring: KeyRing, user_id: str, secret: str) -> str:
+    return seal(keyring.data_keys, newest(keyring.data_keys), secret.encode(), context=_context(user_id))
+
+
+def open_secret(keyring: KeyRing, user_id: str, sealed: str) -> str:
+    return unseal(keyring.data_keys, sealed, context=_context(user_id)).decode()
+
+
+def check_code(
+    store: Store,
+    keyring: KeyRing,
+    throttle: Throttle,
+    user: User,
+    sealed_secret: str | None,
+    code: str | None,
+    *,
+    address: str | None,
+    now: float,
+) -> None:
+    """Accept a TOTP code once, or raise InvalidCode (and count the failure)."""
+    attempt = Attempt("mfa", user.id, address)
+    throttle.check(attempt, now=now)
+    step = None
+    if sealed_secret and isinstance(code, str):
+        step = totp.matching_step(open_secret(keyring, user.id, sealed_secret), code.strip(), now=now)
+    if step is None or not store.claim_once(f"totp:{user.id}:{step}", _USED_STEP_TTL):
+        throttle.failed(attempt, now=now)
+        raise InvalidCode("the code is wrong, expired or already used", field="token")
+    throttle.succeeded(attempt)
+
+
+def begin_setup(store: Store, keyring: KeyRing, user: User, *, issuer: str) -> MfaSetup:
+    """A new pending secret; MFA stays off until a code from it is verified. A second setup replaces it."""
+    if user.mfa_enabled:
+        raise Conflict("MFA is already enabled; remove it before setting it up again", field="mfa")
+    secret = totp.new_secret()
+    updated = dataclasses.replace(
+        user, mfa_pending_secret=seal_secret(keyring, user.id, secret), updated_at=time.time()
+    )
+    store.save_user(updated)
+    url = totp.provisioning_uri(secret, account=user.email, issuer=issuer)
+    return MfaSetup(updated, url, segno.make(url, error="m").png_data_uri(scale=5, border=2))
+
+
+def verify_setup(
+    store: Store,
+    keyring: KeyRing,
+    throttle: Throttle,
+    user: User,
+    grant: Grant,
+    code: str | None,
+    *,
+    address: str | None,
+    now: float,
+) -> User:
+    """Enable MFA with a code from the pending secret, and count the current pair as validated."""
+    if user.mfa_enabled:
+        raise Conflict("MFA is already enabled", field="mfa")
+    if not user.mfa_pending_secret:
+        raise ValidationError("set MFA up first: POST /users/self/mfa/setup", field="mfa")
+    check_code(store, keyring, throttle, user, user.mfa_pending_secret, code, address=address, now=now)
+    enabled = dataclasses.replace(
+        user, mfa_secret=user.mfa_pending_secret, mfa_pending_secret=None, updated_at=time.time()
+    )
+    store.save_user(enabled)
+    mark_pair_mfa_validated(store, grant)
+    return enabled
+
+
+def validate(
+    store: Store,
+    keyring: KeyRing,
+    throttle: Throttle,
+    user: User,
+    grant: Grant,
+    code: str | None,
+    *,
+    address: str | None,
+    now: float,
+) -> None:
+    if not user.mfa_enabled:
+        raise ValidationError("MFA is not enabled for this user", field="mfa")
+    check_code(store, keyring, throttle, user, user.mfa_secret, code, address=address, now=now)
+    mark_pair_mfa_validated(store, grant)
+
+
+def remove(
+    store: Store,
+    keyring: KeyRing,
+    throttle: Throttle,
+    user: User,
+    code: str | None,
+    *,
+    address: str | None,
+    now: float,
+) -> User:
+    if not user.mfa_enabled:
+        raise ValidationError("MFA is not enabled for this user", field="mfa")
+    check_code(store, keyring, throttle, user, user.mfa_secret, code, address=address, now=now)
+    removed = dataclasses.replace(user, mfa_secret=None, mfa_pending_secret=None, updated_at=time.time())
+    store.save_user(removed)
+    return removed

@@ -1,0 +1,61 @@
+"""Password rules and password changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from idp.accounts.secrets import check_password, hash_password
+from idp.accounts.throttle import Attempt, Throttle
+from idp.accounts.tokens import end_other_sessions
+from idp.errors import ValidationError
+from idp.models import User
+from idp.store import Store
+
+MIN_LENGTH = 10
+MAX_LENGTH = 1024  # argon2 takes anything, but a megabyte "password" is only a way to burn CPU
+
+
+def check_new_password(password: str, *, email: str, first_name: str, last_name: str) -> None:
+    """Long enough, and not built from the user's own name or email."""
+    if not isinstance(password, str) or len(password) < MIN_LENGTH:
+        raise ValidationError(f"password must be at least {MIN_LENGTH} characters", field="password")
+    if len(password) > MAX_LENGTH:
+        raise ValidationError(f"password must be at most {MAX_LENGTH} characters", field="password")
+    lowered = password.lower()
+    local_part = email.split("@", 1)[0].lower()
+    own = [word.lower() for word in (email, local_part, first_name, last_name) if len(word) >= 3]
+    if any(word in lowered for word in own):
+        raise ValidationError("password must not contain your name or email address", field="password")
+
+
+def change_password(
+    store: Store,
+    throttle: Throttle,
+    user: User,
+    *,
+    old_password: object,
+    new_password: object,
+    keep_pair_id: str,
+    address: str | None,
+    now: float,
+) -> User:
+    """Check the old password (throttled), set the new one, and end every other session of the user."""
+    if not isinstance(old_password, str) or not old_password:
+        raise ValidationError("old_password is required", field="old_password")
+    if not isinstance(new_password, str):
+        raise ValidationError("new_password is required", field="new_password")
+    attempt = Attempt("password", user.email.lower(), address)
+    throttle.check(attempt, now=now)
+    if not check_password(user.password_hash, old_password):
+        throttle.failed(attempt, now=now)
+        raise ValidationError("old_password is wrong", field="old_password")
+    throttle.succeeded(attempt)
+    try:
+        check_new_password(new_password, email=user.email, first_name=user.first_name, last_name=user.last_name)
+    except ValidationError as error:
+        raise ValidationError(error.message.replace("password", "new_password", 1), field="new_password") from None
+    changed = dataclasses.replace(user, password_hash=hash_password(new_password), updated_at=time.time())
+    store.save_user(changed)
+    end_other_sessions(store, user.id, keep_pair_id)
+    return changed

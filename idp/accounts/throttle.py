@@ -1,0 +1,77 @@
+"""Throttling of password, MFA and second-factor attempts, counted in the store across workers and hosts.
+
+Failures are counted in sliding windows under three keys: the account from one client address
+(tight), the account from anywhere (looser), and the client address over all accounts. When a
+count reaches its limit, further attempts are refused until enough failures have aged out of
+the window; nothing is locked for good. The tight per-address limit is what stops guessing;
+because it is per address, an attacker elsewhere cannot lock a user out of their own network,
+and the account-wide limit only slows a guesser spread over many addresses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from idp.errors import Throttled
+from idp.store import Store
+
+
+@dataclass(frozen=True)
+class Rule:
+    scope: str  # "account+address", "account" or "address"
+    limit: int
+    window: int  # seconds
+
+
+DEFAULT_RULES = (
+    Rule("account+address", 10, 15 * 60),
+    Rule("account", 50, 60 * 60),
+    Rule("address", 100, 15 * 60),
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is trying what: the action ('password', 'mfa', '2fa', 'email-code'), account and address."""
+
+    action: str
+    account: str | None
+    address: str | None
+
+    def keys(self, rules: tuple[Rule, ...]) -> list[tuple[Rule, str]]:
+        parts = {"account": self.account, "address": self.address}
+        found = []
+        for rule in rules:
+            needed = rule.scope.split("+")
+            if all(parts[name] for name in needed):
+                found.append((rule, ":".join(["throttle", self.action, rule.scope, *(parts[n] for n in needed)])))
+        return found
+
+
+class Throttle:
+    def __init__(self, store: Store, rules: tuple[Rule, ...] = DEFAULT_RULES) -> None:
+        self.store = store
+        self.rules = rules
+
+    def check(self, attempt: Attempt, *, now: float) -> None:
+        """Raise Throttled, with the seconds to wait, when any limit is reached."""
+        waits = []
+        for rule, key in attempt.keys(self.rules):
+            failures = self.store.events_since(key, now - rule.window)
+            if len(failures) >= rule.limit:
+                # Wait until enough failures leave the window to let one more attempt through.
+                oldest_that_must_go = failures[len(failures) - rule.limit]
+                waits.append(oldest_that_must_go + rule.window - now)
+        if waits:
+            raise Throttled("too many attempts; try again later", retry_after=max(1, math.ceil(max(waits))))
+
+    def failed(self, attempt: Attempt, *, now: float) -> None:
+        for rule, key in attempt.keys(self.rules):
+            self.store.record_event(key, now, rule.window)
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """A success from this address clears its own count for the account, and nothing else."""
+        for rule, key in attempt.keys(self.rules):
+            if rule.scope == "account+address":
+                self.store.clear_events(key)
