@@ -5,10 +5,7 @@ standard OAuth2 client, create an app, list it as an agent, open the link, and l
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import lxml.html
@@ -17,8 +14,9 @@ import requests
 from oauthlib.oauth2 import LegacyApplicationClient
 from requests_oauthlib import OAuth2Session
 
+from tests.deployment import Deployment, deploy, json_token
 from tests.independent import decode, python3_saml_accepts, xmlsec1_verifies
-from tests.support import PASSWORD, free_port, http_ok, redis_server, running, venv_bin
+from tests.support import PASSWORD, free_port, redis_server, venv_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 SP_ENTITY_ID = "https://sp.example.com/shibboleth"
@@ -33,33 +31,6 @@ MAPPINGS = {
 }
 
 
-@dataclass
-class Deployment:
-    base_url: str
-    env: dict[str, str]
-    office: str
-    brokerage: str
-    admin_email: str
-    agent_email: str
-    client_id: str
-    client_secret: str
-
-
-def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> dict:
-    result = subprocess.run([venv_bin("idp"), *args], env=env, input=stdin, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert len(lines) == 1, "each command prints exactly one JSON object"
-    return json.loads(lines[0])
-
-
-def procfile_web_command() -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            return line.removeprefix("web:").strip()
-    raise AssertionError("Procfile has no web: line")
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def deployment(request, tmp_path_factory):
     """A running service, on the embedded store or on a real redis-server."""
@@ -67,79 +38,6 @@ def deployment(request, tmp_path_factory):
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(redis_server(workdir)) if request.param == "redis" else None
         yield stack.enter_context(deploy(workdir, redis_url))
-
-
-@contextlib.contextmanager
-def deploy(workdir: Path, redis_url: str | None):
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PATH": f"{Path(venv_bin('gunicorn')).parent}:{os.environ.get('PATH', '')}",
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-        "IDP_BASE_URL": base_url,
-        "IDP_KEYS_DIR": str(workdir / "keys"),
-        "IDP_DATABASE": str(workdir / "idp.sqlite3"),
-    }
-    env.pop("REDIS_URL", None)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-        env["IDP_REDIS_PREFIX"] = f"e2e-{workdir.name}:"
-    cli(env, "keys", "generate")
-    brokerage = cli(env, "brands", "create", "Acme Realty")["id"]
-    office = cli(env, "brands", "create", "Acme Downtown", "--parent", brokerage, "--type", "Office")["id"]
-    admin = cli(
-        env,
-        "users",
-        "create",
-        "admin@acme.example",
-        "--first-name",
-        "Ann",
-        "--last-name",
-        "Admin",
-        "--password-stdin",
-        "--brand",
-        brokerage,
-        "--role",
-        "Admin",
-        stdin=PASSWORD + "\n",
-    )
-    agent = cli(
-        env,
-        "users",
-        "create",
-        "agent@acme.example",
-        "--first-name",
-        "Avery",
-        "--last-name",
-        "Agent",
-        "--password-stdin",
-        "--brand",
-        office,
-        "--role",
-        "Agent",
-        stdin=PASSWORD + "\n",
-    )
-    client = cli(env, "clients", "create", "e2e")
-    with running(
-        ["sh", "-c", "exec " + procfile_web_command()],
-        env=env,
-        ready=http_ok(f"{base_url}/healthz"),
-        what="gunicorn",
-        log=workdir / "gunicorn.log",
-    ):
-        yield Deployment(
-            base_url,
-            env,
-            office,
-            brokerage,
-            admin["email"],
-            agent["email"],
-            client["client_id"],
-            client["client_secret"],
-        )
 
 
 def oauth_session(deployment: Deployment, email: str, monkeypatch) -> OAuth2Session:
@@ -156,23 +54,6 @@ def oauth_session(deployment: Deployment, email: str, monkeypatch) -> OAuth2Sess
     assert token["token_type"] == "Bearer" and token["code"] == "OK"
     assert token["data"]["email"] == email
     return session
-
-
-def json_token(deployment: Deployment, email: str) -> str:
-    """The documented JSON body, with the client credentials in it."""
-    response = requests.post(
-        f"{deployment.base_url}/oauth2/token",
-        json={
-            "grant_type": "password",
-            "username": email,
-            "password": PASSWORD,
-            "client_id": deployment.client_id,
-            "client_secret": deployment.client_secret,
-        },
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
 
 
 @pytest.fixture(scope="module")
