@@ -70,6 +70,8 @@ class Settings:
     outbox_dir: Path
     email_code_ttl: int
     proxy_hops: int
+    session_ttl: int
+    clock_skew: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,4 +103,6 @@ class Settings:
             outbox_dir=Path(env.get("IDP_OUTBOX", "var/outbox")),
             email_code_ttl=_int(env, "IDP_EMAIL_CODE_TTL", 600),
             proxy_hops=_int(env, "IDP_PROXY_HOPS", 0, minimum=0),
+            session_ttl=_int(env, "IDP_SESSION_TTL", 8 * 3600),
+            clock_skew=_int(env, "IDP_CLOCK_SKEW", 180),
         )

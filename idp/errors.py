@@ -145,6 +145,12 @@ class LinkExpired(LinkInvalid):
     code = "LinkExpired"
 
 
+class SamlRequestRefused(LaunchError):
+    """An SP's request that cannot be answered safely: malformed, unsigned, replayed, or for an unregistered ACS."""
+
+    code = "RequestRefused"
+
+
 class AccessRevoked(LaunchError):
     """The user or the application is no longer active or allowed."""
 

@@ -95,10 +95,29 @@ class SsoApplication:
     icon_type: str | None = None
     icon_version: int = 0
     deleted_at: float | None = None
+    # From the SP's metadata, or set through the API:
+    acs_endpoints: list[dict[str, Any]] = field(default_factory=list)  # {"url", "index", "is_default"}
+    sp_certificates: list[str] = field(default_factory=list)  # signing, base64 DER
+    encryption_certificate: str | None = None  # base64 DER; when set, assertions are encrypted
+    encryption_algorithm: str | None = None  # "aes256-gcm" (default) or "aes128-cbc"
+    require_signed_requests: bool = False
+    slo_url: str | None = None
+    slo_binding: str | None = None
 
     @property
     def is_saml(self) -> bool:
         return self.authentication_type == "SAML"
+
+    def registered_acs(self, *, url: str | None = None, index: int | None = None) -> str | None:
+        """The ACS URL to answer at: the one asked for if registered, else the default; None if refused."""
+        endpoints = self.acs_endpoints or []
+        if url is not None:
+            known = {self.acs_url, *(e["url"] for e in endpoints)}
+            return url if url in known else None
+        if index is not None:
+            return next((e["url"] for e in endpoints if e.get("index") == index), None)
+        default = next((e["url"] for e in endpoints if e.get("is_default")), None)
+        return self.acs_url or default
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ class Throttle:
         for rule, key in attempt.keys(self.rules):
             failures = self.store.events_since(key, now - rule.window)
             if len(failures) >= rule.limit:
-                # Wait until enough failures leave the window to let one more attempt through.
+                # Wait until enough failures leave the window (a failure leaves it `window` seconds
+                # after it happened) to let one more attempt through.
                 oldest_that_must_go = failures[len(failures) - rule.limit]
                 waits.append(oldest_that_must_go + rule.window - now)
         if waits:

@@ -61,6 +61,21 @@ def _issue(
     return TokenPair(access, refresh, settings.access_token_ttl, user)
 
 
+def check_credentials(
+    store: Store, throttle: Throttle, username: str, password: str, *, address: str | None, now: float
+) -> User | None:
+    """The active user with this email and password, or None; failures are throttled."""
+    attempt = Attempt("password", username.strip().lower(), address)
+    throttle.check(attempt, now=now)
+    user = store.user_by_email(username.strip())
+    # check_password runs argon2 even when no user matched, so timing does not tell who exists.
+    if not check_password(user.password_hash if user else None, password) or user is None or not user.is_active:
+        throttle.failed(attempt, now=now)
+        return None
+    throttle.succeeded(attempt)
+    return user
+
+
 def password_grant(
     store: Store,
     settings: Settings,
@@ -72,14 +87,9 @@ def password_grant(
     address: str | None,
     now: float,
 ) -> TokenPair:
-    attempt = Attempt("password", username.strip().lower(), address)
-    throttle.check(attempt, now=now)
-    user = store.user_by_email(username)
-    # check_password runs argon2 even when no user matched, so timing does not tell who exists.
-    if not check_password(user.password_hash if user else None, password) or user is None or not user.is_active:
-        throttle.failed(attempt, now=now)
+    user = check_credentials(store, throttle, username, password, address=address, now=now)
+    if user is None:
         raise InvalidGrant("invalid username or password")
-    throttle.succeeded(attempt)
     return _issue(store, settings, user, client, family_id=str(uuid.uuid4()))
 
 

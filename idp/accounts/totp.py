@@ -30,7 +30,7 @@ def code_at(secret: str, step: int) -> str:
 
 def matching_step(secret: str, code: str, *, now: float) -> int | None:
     """The time step whose code equals `code`, within the allowed drift; None when none does."""
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     current = int(now // STEP_SECONDS)
     found = None

@@ -35,3 +35,12 @@ def standing(store: Store, user_id: str, brand_id: str) -> Standing:
     found = {roles[b] for b in lineage if b in roles}
     role = Role.ADMIN.value if Role.ADMIN in found else (Role.AGENT.value if found else None)
     return Standing(lineage, role)
+
+
+def brand_for(store: Store, user_id: str, app: SsoApplication) -> tuple[str, Standing] | None:
+    """A brand of the user's from which they may open `app`, for logins the SP starts."""
+    for membership in store.memberships_of(user_id):
+        where = standing(store, user_id, membership.brand_id)
+        if where.may_open(app):
+            return membership.brand_id, where
+    return None

@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 from idp.config import is_loopback_host
 from idp.errors import ValidationError
 from idp.saml.attributes import USER_FIELDS
-from idp.saml.names import NAMEID_FORMATS
+from idp.saml.certificates import normalise_certificate
+from idp.saml.encryption import ALGORITHMS as ENCRYPTION_ALGORITHMS
+from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, NAMEID_FORMATS
 
 AUTHENTICATION_TYPES = ("SAML", "None")
 SIGNED_VALUES = ("assertion", "response", "both")
@@ -33,9 +35,15 @@ EDITABLE = (
     "extra",
     "order",
     "brands",
+    "sp_certificates",
+    "encryption_certificate",
+    "encryption_algorithm",
+    "require_signed_requests",
+    "slo_url",
+    "slo_binding",
 )
 # Fields of the answer that clients send back unchanged; they are ignored, not refused.
-READ_ONLY = ("id", "type", "open_url", "icon", "created_at", "updated_at", "deleted_at")
+READ_ONLY = ("id", "type", "open_url", "icon", "created_at", "updated_at", "deleted_at", "acs_endpoints")
 MAX_URL = 2048
 MAX_EXTRA_BYTES = 16 * 1024
 
@@ -103,6 +111,22 @@ def _brands(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def normalise_certificate_field(field: str, value: Any) -> str:
+    return normalise_certificate(value, field=field)
+
+
+def _certificates(field: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > 10:
+        raise ValidationError(f"{field} must be a list of at most 10 certificates", field=field)
+    return [normalise_certificate(item, field=field) for item in value]
+
+
+def _flag(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{field} must be true or false", field=field)
+    return value
+
+
 def _order(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError("order must be a whole number", field="order")
@@ -131,10 +155,17 @@ def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
         "extra": lambda field, value: _extra(value),
         "order": lambda field, value: _order(value),
         "brands": lambda field, value: _brands(value),
+        "sp_certificates": _certificates,
+        "encryption_certificate": normalise_certificate_field,
+        "encryption_algorithm": lambda field, value: _choice(field, value, ENCRYPTION_ALGORITHMS),
+        "require_signed_requests": _flag,
+        "slo_url": url,
+        "slo_binding": lambda field, value: _choice(field, value, (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)),
     }
 
 
 REQUIRED_NOT_NULL = ("name", "authentication_type", "brands")
+NULL_MEANS: dict[str, Any] = {"order": 0, "sp_certificates": [], "require_signed_requests": False}
 
 
 def clean_fields(payload: Mapping[str, Any], *, allow_http: bool) -> dict[str, Any]:
@@ -153,7 +184,7 @@ def clean_fields(payload: Mapping[str, Any], *, allow_http: bool) -> dict[str, A
         if value is None:
             if field in REQUIRED_NOT_NULL:
                 raise ValidationError(f"{field} is required", field=field)
-            clean[field] = 0 if field == "order" else None
+            clean[field] = NULL_MEANS.get(field)
         else:
             clean[field] = checks[field](field, value)
     return clean

@@ -1,8 +1,13 @@
-"""A launch, start to finish: open the link, check access, build, sign, and say where to post."""
+"""Signing a user in to a service provider: from a launch link, or in answer to an AuthnRequest.
+
+Both paths end in `issue`: resolve the subject, build the Response, sign (and encrypt) it as the
+app says, and hand back the form the browser posts to the ACS.
+"""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import time
 from dataclasses import dataclass
@@ -14,8 +19,10 @@ from idp.applications.access import standing
 from idp.config import Settings
 from idp.errors import AccessRevoked, LinkInvalid
 from idp.keyring import KeyRing
-from idp.models import SsoApplication
+from idp.models import Brand, SsoApplication, User
 from idp.saml.attributes import resolve_subject
+from idp.saml.certificates import certificate_pem
+from idp.saml.encryption import build_signed_encrypted_response
 from idp.saml.launch import open_link, seal_link
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, AC_REFEDS_MFA
 from idp.saml.response import AssertionSpec, build_response, new_id
@@ -38,6 +45,34 @@ class Redirect:
     location: str
 
 
+@dataclass(frozen=True)
+class Login:
+    """Who is being signed in, in which brand, and how they authenticated."""
+
+    user: User
+    brand: Brand
+    role: str
+    mfa: bool
+    authn_instant: float
+
+
+@dataclass(frozen=True)
+class Issued:
+    form: PostForm
+    name_id: str
+    name_id_format: str
+    session_index: str
+
+
+@dataclass(frozen=True)
+class Signing:
+    """What signs: the key ring, the in-process signer and the settings."""
+
+    keyring: KeyRing
+    signer: Signer
+    settings: Settings
+
+
 def app_issuer(app: SsoApplication, settings: Settings) -> str:
     """The IdP entityID this application sees."""
     return app.issuer or settings.entity_id
@@ -58,6 +93,16 @@ def open_url(
     return f"{settings.base_url}/sso_applications/open?hash={quote(link_hash, safe='')}"
 
 
+def check_access(store: Store, app: SsoApplication | None, user: User | None, brand: Brand | None) -> str:
+    """The user's role in the brand when they may still open the app; AccessRevoked otherwise."""
+    if app is None or user is None or brand is None or not user.is_active:
+        raise AccessRevoked("this application or account is no longer available")
+    where = standing(store, user.id, brand.id)
+    if not where.may_open(app):
+        raise AccessRevoked("you no longer have access to this application")
+    return where.role or ""
+
+
 def launch(
     link_hash: str,
     *,
@@ -66,48 +111,74 @@ def launch(
     signer: Signer,
     settings: Settings,
     now: float | None = None,
-) -> PostForm | Redirect:
+) -> tuple[PostForm | Redirect, Issued | None]:
     now = time.time() if now is None else now
     link = open_link(keyring.link_keys, link_hash, now=now)
     if settings.link_single_use and not store.claim_once(f"link:{link.nonce}", link.expires_at - now + 60):
         raise LinkInvalid("the link was used already")
-
-    app, user = store.app(link.app_id), store.user(link.user_id)
-    brand = store.brand(link.brand_id)
-    if app is None or user is None or brand is None or not user.is_active:
-        raise AccessRevoked("this application or account is no longer available")
-    where = standing(store, user.id, brand.id)
-    if not where.may_open(app):
-        raise AccessRevoked("you no longer have access to this application")
+    app, user, brand = store.app(link.app_id), store.user(link.user_id), store.brand(link.brand_id)
+    role = check_access(store, app, user, brand)
     if user.mfa_enabled and not link.mfa:
         raise AccessRevoked("sign in with your second factor, then open the application again")
-
     if not app.is_saml:
-        return Redirect(app.url or "")
+        return Redirect(app.url or ""), None
+    issued = issue(
+        app,
+        Login(user, brand, role, link.mfa, now),
+        Signing(keyring, signer, settings),
+        now=now,
+        relay_state=app.start_url,
+    )
+    return issued.form, issued
 
-    issued_at = datetime.datetime.fromtimestamp(now, datetime.UTC)
-    issuer = app_issuer(app, settings)
+
+def issue(
+    app: SsoApplication,
+    login: Login,
+    signing: Signing,
+    *,
+    now: float,
+    acs_url: str | None = None,
+    in_response_to: str | None = None,
+    name_id_format: str | None = None,
+    relay_state: str | None = None,
+) -> Issued:
+    issuer = app_issuer(app, signing.settings)
+    if name_id_format:
+        app = dataclasses.replace(app, name_id_format=name_id_format)
     subject = resolve_subject(
         app,
-        user,
-        brand,
-        where.role or "",
-        pairwise_secret=keyring.pairwise_secret,
+        login.user,
+        login.brand,
+        login.role,
+        pairwise_secret=signing.keyring.pairwise_secret,
         idp_entity_id=issuer,
         sp_entity_id=app.entity_id or "",
     )
+    acs = acs_url or app.acs_url or ""
     spec = AssertionSpec(
         issuer=issuer,
-        destination=app.destination or app.acs_url or "",
-        recipient=app.recipient or app.acs_url or "",
+        destination=app.destination if app.destination and not acs_url else acs,
+        recipient=app.recipient if app.recipient and not acs_url else acs,
         audience=app.audience or app.entity_id or "",
         subject=subject,
-        authn_context=AC_REFEDS_MFA if link.mfa else AC_PASSWORD_PROTECTED_TRANSPORT,
+        authn_context=AC_REFEDS_MFA if login.mfa else AC_PASSWORD_PROTECTED_TRANSPORT,
         session_index=new_id(),
-        issued_at=issued_at,
-        lifetime=settings.assertion_ttl,
+        issued_at=datetime.datetime.fromtimestamp(now, datetime.UTC),
+        authn_instant=datetime.datetime.fromtimestamp(login.authn_instant, datetime.UTC),
+        lifetime=signing.settings.assertion_ttl,
+        in_response_to=in_response_to,
     )
-    return PostForm(action=app.acs_url or "", fields=_post_fields(sign_response(spec, app.signed, signer), app))
+    if app.encryption_certificate:
+        xml = build_signed_encrypted_response(
+            spec, app.signed, signing.signer, certificate_pem(app.encryption_certificate), app.encryption_algorithm
+        )
+    else:
+        xml = sign_response(spec, app.signed, signing.signer)
+    fields = {"SAMLResponse": base64.b64encode(xml).decode()}
+    if relay_state:
+        fields["RelayState"] = relay_state
+    return Issued(PostForm(acs, fields), subject.name_id, subject.name_id_format, spec.session_index)
 
 
 def sign_response(spec: AssertionSpec, signed: str | None, signer: Signer) -> bytes:
@@ -120,10 +191,3 @@ def sign_response(spec: AssertionSpec, signed: str | None, signer: Signer) -> by
     if signed in ("response", "both"):
         signer.sign(built.root)
     return etree.tostring(built.root, xml_declaration=True, encoding="UTF-8")
-
-
-def _post_fields(response_xml: bytes, app: SsoApplication) -> dict[str, str]:
-    fields = {"SAMLResponse": base64.b64encode(response_xml).decode()}
-    if app.start_url:
-        fields["RelayState"] = app.start_url
-    return fields

@@ -65,7 +65,7 @@ class Backend(ABC):
 
     @abstractmethod
     def events_since(self, key: str, since: float) -> list[float]:
-        """When the events of `key` at or after `since` happened, oldest first."""
+        """When the events of `key` after `since` happened, oldest first."""
 
     @abstractmethod
     def clear_events(self, key: str) -> None:

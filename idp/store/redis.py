@@ -165,7 +165,9 @@ class RedisBackend(Backend):
             pipe.execute()
 
     def events_since(self, key: str, since: float) -> list[float]:
-        return [score for _, score in self._redis.zrangebyscore(self._key("t", key), since, "+inf", withscores=True)]
+        return [
+            score for _, score in self._redis.zrangebyscore(self._key("t", key), f"({since}", "+inf", withscores=True)
+        ]
 
     def clear_events(self, key: str) -> None:
         self._redis.delete(self._key("t", key))

@@ -192,7 +192,7 @@ class SqliteBackend(Backend):
     def events_since(self, key: str, since: float) -> list[float]:
         rows = (
             self._connection()
-            .execute("SELECT at FROM events WHERE key = ? AND at >= ? ORDER BY at", (key, since))
+            .execute("SELECT at FROM events WHERE key = ? AND at > ? ORDER BY at", (key, since))
             .fetchall()
         )
         return [row[0] for row in rows]

@@ -97,6 +97,10 @@ class Store:
         app = _from_doc(SsoApplication, self.backend.get("app", app_id))
         return app if app is not None and app.deleted_at is None else None
 
+    def app_by_entity_id(self, entity_id: str) -> SsoApplication | None:
+        apps = self._apps(self.backend.find("app", "entity_id", entity_id))
+        return apps[0] if apps else None
+
     def apps_owned_by(self, brand_id: str) -> list[SsoApplication]:
         return self._apps(self.backend.find("app", "owner", brand_id))
 
@@ -139,6 +143,16 @@ class Store:
 
     def save_email_codes(self, user_id: str, codes: list[dict[str, Any]], ttl: float) -> None:
         self.backend.put("email-codes", user_id, {"codes": codes}, ttl=ttl)
+
+    # short-lived browser state: IdP sessions, sign-ins half done, SP requests waiting for a sign-in
+    def save_transient(self, kind: str, key: str, doc: dict[str, Any], ttl: float) -> None:
+        self.backend.put(kind, key, doc, ttl=ttl)
+
+    def transient(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self.backend.get(kind, key)
+
+    def drop_transient(self, kind: str, key: str) -> None:
+        self.backend.delete(kind, key)
 
     # single-use values: launch nonces, rotated refresh tokens, TOTP steps, email codes
     def claim_once(self, key: str, ttl: float) -> bool:

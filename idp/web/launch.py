@@ -21,7 +21,7 @@ def open_app():
     if not link_hash:
         raise LinkInvalid("no hash")
     svc = services()
-    outcome = sso.launch(link_hash, store=svc.store, keyring=svc.keyring, signer=svc.signer, settings=svc.settings)
+    outcome, _ = sso.launch(link_hash, store=svc.store, keyring=svc.keyring, signer=svc.signer, settings=svc.settings)
     if isinstance(outcome, sso.Redirect):
         response = redirect(outcome.location, code=302)
     else:

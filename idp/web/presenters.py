@@ -90,5 +90,12 @@ def app_json(
         else None,
         "icon": icon_url(services, app),
         "brands": brands if brands is not None else app.brands,
+        "acs_endpoints": app.acs_endpoints,
+        "sp_certificates": app.sp_certificates,
+        "encryption_certificate": app.encryption_certificate,
+        "encryption_algorithm": app.encryption_algorithm,
+        "require_signed_requests": app.require_signed_requests,
+        "slo_url": app.slo_url,
+        "slo_binding": app.slo_binding,
     }
     return body

@@ -39,10 +39,14 @@ def create(brand: str):
 
 @bp.get("")
 def list_(brand: str):
-    svc = services()
-    user = bearer().user
-    page = service.list_apps(svc.store, user, brand, start=int_arg("start", 0), limit=int_arg("limit", None, minimum=1))
-    data = [app_json(svc, item.app, user=user, brand_id=brand, launchable=item.launchable) for item in page.items]
+    svc, caller = services(), bearer()
+    start, limit = int_arg("start", 0), int_arg("limit", None, minimum=1)
+    page = service.list_apps(svc.store, caller.user, brand, start=start, limit=limit)
+    mfa = caller.grant.mfa_validated
+    data = [
+        app_json(svc, item.app, user=caller.user, brand_id=brand, launchable=item.launchable, mfa=mfa)
+        for item in page.items
+    ]
     return envelope(data, info={"count": len(data), "total": page.total})
 
 

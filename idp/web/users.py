@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 from flask import Blueprint, Response, jsonify
 
 from idp.accounts import mfa, passwords
 from idp.accounts.second_factor import available_methods
-from idp.errors import ValidationError
+from idp.errors import MailFailed, ValidationError
 from idp.web import services
 from idp.web.api import bearer, client_address, envelope, json_object, second_factor
 from idp.web.presenters import user_json
 
 bp = Blueprint("users", __name__)
+log = logging.getLogger(__name__)
 
 
 def _token_field() -> str | None:
@@ -121,5 +123,9 @@ def send_email_code():
         raise ValidationError("emailOrUsername is required", field="emailOrUsername")
     user = svc.store.user_by_email(who.strip())
     if user is not None and user.is_active and "email" in available_methods(user):
-        svc.second_factor.send_email_code(user, now=time.time())
+        try:
+            svc.second_factor.send_email_code(user, now=time.time())
+        except MailFailed as error:
+            # Answering 503 here would tell a stranger the account exists; the log tells the operator.
+            log.warning("could not mail a second-factor code: %s", error.message)
     return jsonify({"success": True, "code": "OK"})

@@ -1,0 +1,83 @@
+"""What the pages people use share: cookies, CSRF protection, the IdP session, page rendering."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Response, g, render_template, request
+
+from idp.accounts import sessions
+from idp.accounts.secrets import same
+from idp.config import is_loopback_host
+from idp.errors import Forbidden
+from idp.models import User
+from idp.web import services
+
+SESSION_COOKIE = "idp_session"
+CSRF_COOKIE = "idp_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+def _secure() -> bool:
+    """Cookies are Secure unless the service is on loopback, where tests and development run over http."""
+    return not is_loopback_host(urlsplit(services().settings.base_url).hostname)
+
+
+def csrf_token() -> str:
+    """The double-submit token: the same random value in a SameSite=Strict cookie and in every form."""
+    if "csrf" not in g:
+        g.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    return g.csrf
+
+
+def check_csrf() -> None:
+    cookie, sent = request.cookies.get(CSRF_COOKIE), request.form.get(CSRF_FIELD)
+    if not cookie or not sent or not same(cookie, sent):
+        raise Forbidden("the form has expired or did not come from this site; please try again")
+
+
+def page(template: str, status: int = 200, **context) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    body = render_template(template, nonce=nonce, csrf_token=csrf_token(), **context)
+    response = Response(body, status=status)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.cookies.get(CSRF_COOKIE) != csrf_token():
+        response.set_cookie(CSRF_COOKIE, csrf_token(), httponly=True, samesite="Strict", secure=_secure())
+    return response
+
+
+def current_session() -> tuple[str, sessions.IdpSession, User] | None:
+    """The signed-in user's session cookie, session and account, when there is a live one."""
+    token = request.cookies.get(SESSION_COOKIE)
+    session = sessions.load(services().store, token)
+    user = services().store.user(session.user_id) if session else None
+    if token is None or session is None or user is None or not user.is_active:
+        return None
+    return token, session, user
+
+
+def set_private_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    """HttpOnly, SameSite=Lax (so a POST from an SP's page still carries it), Secure off loopback."""
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Lax", secure=_secure())
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    set_private_cookie(response, SESSION_COOKIE, token, services().settings.session_ttl)
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="Lax", secure=_secure())
+
+
+def local_path(target: str | None) -> str:
+    """Only paths on this site are followed after sign-in: never another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

@@ -1,0 +1,104 @@
+"""SP-initiated SSO endpoints: /saml/sso and, per application, /sso_applications/:id/sso."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+from flask import Blueprint, redirect, request
+
+from idp.accounts import sessions
+from idp.applications.access import brand_for
+from idp.errors import AccessRevoked, SamlRequestRefused
+from idp.saml import authn_request, sp_initiated
+from idp.saml.sso import Issued, Login, PostForm, Signing
+from idp.web import services
+from idp.web.browser import current_session, page
+
+bp = Blueprint("saml", __name__)
+
+PENDING_TTL = 15 * 60
+
+
+def _form_page(form: PostForm):
+    response = page("post_form.html", form=form)
+    # The auto-post script needs its nonce; the form goes to the SP's registered ACS.
+    response.headers["Content-Security-Policy"] = response.headers["Content-Security-Policy"].replace(
+        "form-action 'self'; ", ""
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _signing() -> Signing:
+    svc = services()
+    return Signing(svc.keyring, svc.signer, svc.settings)
+
+
+def _answer(pending: sp_initiated.PendingRequest, token: str, session: sessions.IdpSession, user):
+    svc, now = services(), time.time()
+    app = svc.store.app(pending.app_id)
+    found = brand_for(svc.store, user.id, app) if app is not None else None
+    if app is None or found is None:
+        raise AccessRevoked("you do not have access to this application")
+    brand_id, where = found
+    login = Login(user, svc.store.brand(brand_id), where.role or "", session.mfa, session.authn_instant)
+    outcome = sp_initiated.answer(pending, app, login, _signing(), now=now)
+    if isinstance(outcome, Issued):
+        sessions.add_participant(
+            svc.store,
+            token,
+            session,
+            {
+                "app_id": app.id,
+                "name_id": outcome.name_id,
+                "name_id_format": outcome.name_id_format,
+                "session_index": outcome.session_index,
+            },
+        )
+        return _form_page(outcome.form)
+    return _form_page(outcome)
+
+
+def _sso(app_id: str | None):
+    svc, now = services(), time.time()
+    if request.method == "GET":
+        message = authn_request.from_redirect(request.query_string.decode("ascii", "replace"))
+    else:
+        message = authn_request.from_post(request.form.to_dict())
+    pending = sp_initiated.receive(message, store=svc.store, skew=svc.settings.clock_skew, now=now, app_id=app_id)
+    signed_in = current_session()
+    if signed_in is not None and not pending.force_authn:
+        return _answer(pending, *signed_in)
+    if pending.is_passive:
+        app = svc.store.app(pending.app_id)
+        return _form_page(sp_initiated.no_passive(pending, app, _signing(), now=now))
+    key = sp_initiated.keep(svc.store, pending, PENDING_TTL)
+    return redirect("/login?" + urlencode({"request": key}), code=303)
+
+
+@bp.route("/saml/sso", methods=["GET", "POST"])
+def sso():
+    return _sso(None)
+
+
+@bp.route("/sso_applications/<app_id>/sso", methods=["GET", "POST"])
+def app_sso(app_id: str):
+    return _sso(app_id)
+
+
+@bp.get("/saml/resume")
+def resume():
+    """Back from the login page: answer the request that was kept."""
+    signed_in = current_session()
+    if signed_in is None:
+        return redirect("/login?" + urlencode({"request": request.args.get("request", "")}), code=303)
+    pending = sp_initiated.take(services().store, request.args.get("request"))
+    if pending is None:
+        raise SamlRequestRefused(
+            "this sign-in request has expired or was answered already; start again at the application"
+        )
+    token, session, user = signed_in
+    if pending.force_authn and session.authn_instant < pending.received_at:
+        raise SamlRequestRefused("the application asked for a fresh sign-in; start again at the application")
+    return _answer(pending, token, session, user)
