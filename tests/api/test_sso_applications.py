@@ -35,6 +35,14 @@ APP_KEYS = {
     "open_url",
     "icon",
     "brands",
+    # ours, from SP metadata or set through the API, after the documented ones
+    "acs_endpoints",
+    "sp_certificates",
+    "encryption_certificate",
+    "encryption_algorithm",
+    "require_signed_requests",
+    "slo_url",
+    "slo_binding",
 }
 
 
