@@ -9,7 +9,7 @@ from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, DS, MD, NAM
 CONTENT_TYPE = "application/samlmetadata+xml"
 
 
-def idp_metadata(entity_id: str, certificate_base64: str, sso_url: str) -> bytes:
+def idp_metadata(entity_id: str, certificate_base64: str, sso_url: str, slo_url: str) -> bytes:
     root = etree.Element(f"{{{MD}}}EntityDescriptor", {"entityID": entity_id}, nsmap={"md": MD, "ds": DS})
     idp = etree.SubElement(
         root,
@@ -19,6 +19,8 @@ def idp_metadata(entity_id: str, certificate_base64: str, sso_url: str) -> bytes
     key = etree.SubElement(idp, f"{{{MD}}}KeyDescriptor", {"use": "signing"})
     x509_data = etree.SubElement(etree.SubElement(key, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")
     etree.SubElement(x509_data, f"{{{DS}}}X509Certificate").text = certificate_base64
+    for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
+        etree.SubElement(idp, f"{{{MD}}}SingleLogoutService", {"Binding": binding, "Location": slo_url})
     for name_id_format in NAMEID_FORMATS:
         etree.SubElement(idp, f"{{{MD}}}NameIDFormat").text = name_id_format
     for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):

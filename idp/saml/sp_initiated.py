@@ -17,8 +17,8 @@ from lxml import etree
 
 from idp.errors import SamlRequestRefused
 from idp.models import SsoApplication
-from idp.saml import authn_request
-from idp.saml.authn_request import ReceivedMessage
+from idp.saml import authn_request, bindings
+from idp.saml.bindings import ReceivedMessage
 from idp.saml.names import BINDING_HTTP_POST, NAMEID_FORMATS, NAMEID_UNSPECIFIED, SAML, SAMLP
 from idp.saml.response import new_id, saml_instant
 from idp.saml.sso import Issued, Login, PostForm, Signing, app_issuer, issue
@@ -79,18 +79,13 @@ def receive(
 
 
 def _check_signature(message: ReceivedMessage, request: authn_request.AuthnRequest, app: SsoApplication) -> None:
-    if not authn_request.has_signature(message, request):
+    if not bindings.has_signature(message, request.root):
         if app.require_signed_requests:
             raise SamlRequestRefused("this service provider must sign its requests")
         return
     if not app.sp_certificates:
         raise SamlRequestRefused("the request is signed, but no certificate is registered to check it")
-    valid = (
-        authn_request.redirect_signature_valid(message, app.sp_certificates)
-        if message.binding == "redirect"
-        else authn_request.post_signature_valid(request.root, app.sp_certificates)
-    )
-    if not valid:
+    if not bindings.signature_valid(message, request.root, app.sp_certificates):
         raise SamlRequestRefused("the request's signature does not verify")
 
 

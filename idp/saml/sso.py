@@ -59,9 +59,20 @@ class Login:
 @dataclass(frozen=True)
 class Issued:
     form: PostForm
+    app_id: str
+    user_id: str
     name_id: str
     name_id_format: str
     session_index: str
+
+    def participant(self) -> dict[str, str]:
+        """What single logout needs to remember of this login."""
+        return {
+            "app_id": self.app_id,
+            "name_id": self.name_id,
+            "name_id_format": self.name_id_format,
+            "session_index": self.session_index,
+        }
 
 
 @dataclass(frozen=True)
@@ -178,7 +189,9 @@ def issue(
     fields = {"SAMLResponse": base64.b64encode(xml).decode()}
     if relay_state:
         fields["RelayState"] = relay_state
-    return Issued(PostForm(acs, fields), subject.name_id, subject.name_id_format, spec.session_index)
+    return Issued(
+        PostForm(acs, fields), app.id, login.user.id, subject.name_id, subject.name_id_format, spec.session_index
+    )
 
 
 def sign_response(spec: AssertionSpec, signed: str | None, signer: Signer) -> bytes:

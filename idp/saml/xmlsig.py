@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import xmlsec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
 from idp.saml.names import SAML
@@ -14,6 +16,11 @@ class Signer:
     def __init__(self, key_pem: bytes, certificate_pem: bytes) -> None:
         self._key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem)
         self._key.load_cert_from_memory(certificate_pem, xmlsec.constants.KeyDataFormatCertPem)
+        self._private_key = serialization.load_pem_private_key(key_pem, password=None)
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        """RSA-SHA256 (PKCS#1 v1.5) over `data`, for the HTTP-Redirect binding's query signature."""
+        return self._private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
     def sign(self, element: etree._Element) -> None:
         """Sign `element` in place; the Signature goes right after its Issuer, as the schema asks."""

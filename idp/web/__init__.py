@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         # Behind that many reverse proxies, the client address comes from X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
 
-    from idp.web import errors, front, launch, oauth, saml_sso, sso_applications, users
+    from idp.web import errors, front, launch, oauth, saml_slo, saml_sso, sso_applications, users
 
     errors.init_app(app)
-    for blueprint in (oauth.bp, users.bp, sso_applications.bp, launch.bp, front.bp, saml_sso.bp):
+    for blueprint in (oauth.bp, users.bp, sso_applications.bp, launch.bp, front.bp, saml_sso.bp, saml_slo.bp):
         app.register_blueprint(blueprint)
     return app

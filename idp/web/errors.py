@@ -23,7 +23,7 @@ from idp.errors import (
 log = logging.getLogger(__name__)
 
 # Blueprints whose visitors are people in a browser, not API clients.
-HTML_BLUEPRINTS = {"launch", "front", "saml"}
+HTML_BLUEPRINTS = {"launch", "front", "saml", "slo"}
 
 
 def _wants_html() -> bool:

@@ -17,7 +17,6 @@ from idp.web import services
 from idp.web.api import client_address
 from idp.web.browser import (
     check_csrf,
-    clear_session_cookie,
     current_session,
     local_path,
     page,
@@ -25,6 +24,7 @@ from idp.web.browser import (
     set_session_cookie,
 )
 from idp.web.presenters import icon_url
+from idp.web.saml_slo import signed_out, start_chain
 
 bp = Blueprint("front", __name__)
 
@@ -157,10 +157,9 @@ def launch():
 
 @bp.post("/logout")
 def logout():
+    """Sign out everywhere: single logout to every SP of the session that has an SLO endpoint."""
     check_csrf()
     signed_in = current_session()
-    if signed_in is not None:
-        sessions.end(services().store, signed_in[0])
-    response = page("signed_out.html")
-    clear_session_cookie(response)
-    return response
+    if signed_in is None:
+        return signed_out()
+    return start_chain(signed_in[0], signed_in[1])

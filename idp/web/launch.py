@@ -6,11 +6,13 @@ import secrets
 
 from flask import Blueprint, Response, redirect, render_template, request
 
+from idp.accounts import sessions
 from idp.applications.service import app_icon
 from idp.errors import LinkInvalid, NotFound
 from idp.saml import sso
 from idp.saml.metadata import CONTENT_TYPE, idp_metadata
 from idp.web import services
+from idp.web.browser import current_session
 
 bp = Blueprint("launch", __name__)
 
@@ -38,9 +40,19 @@ def open_app():
     return response
 
 
+def _remember_for_logout(issued: sso.Issued | None) -> None:
+    """When the browser has an IdP session of the same user, the SP joins it, for single logout."""
+    signed_in = current_session()
+    if issued is None or signed_in is None or signed_in[2].id != issued.user_id:
+        return
+    token, session, _ = signed_in
+    sessions.add_participant(services().store, token, session, issued.participant())
+
+
 def _metadata(entity_id: str, sso_url: str) -> Response:
     svc = services()
-    return Response(idp_metadata(entity_id, svc.keyring.certificate_base64, sso_url), content_type=CONTENT_TYPE)
+    body = idp_metadata(entity_id, svc.keyring.certificate_base64, sso_url, f"{svc.settings.base_url}/saml/slo")
+    return Response(body, content_type=CONTENT_TYPE)
 
 
 @bp.get("/metadata")

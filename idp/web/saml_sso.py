@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, request
 from idp.accounts import sessions
 from idp.applications.access import brand_for
 from idp.errors import AccessRevoked, SamlRequestRefused
-from idp.saml import authn_request, sp_initiated
+from idp.saml import bindings, sp_initiated
 from idp.saml.sso import Issued, Login, PostForm, Signing
 from idp.web import services
 from idp.web.browser import current_session, page
@@ -45,17 +45,7 @@ def _answer(pending: sp_initiated.PendingRequest, token: str, session: sessions.
     login = Login(user, svc.store.brand(brand_id), where.role or "", session.mfa, session.authn_instant)
     outcome = sp_initiated.answer(pending, app, login, _signing(), now=now)
     if isinstance(outcome, Issued):
-        sessions.add_participant(
-            svc.store,
-            token,
-            session,
-            {
-                "app_id": app.id,
-                "name_id": outcome.name_id,
-                "name_id_format": outcome.name_id_format,
-                "session_index": outcome.session_index,
-            },
-        )
+        sessions.add_participant(svc.store, token, session, outcome.participant())
         return _form_page(outcome.form)
     return _form_page(outcome)
 
@@ -63,9 +53,9 @@ def _answer(pending: sp_initiated.PendingRequest, token: str, session: sessions.
 def _sso(app_id: str | None):
     svc, now = services(), time.time()
     if request.method == "GET":
-        message = authn_request.from_redirect(request.query_string.decode("ascii", "replace"))
+        message = bindings.from_redirect(request.query_string.decode("ascii", "replace"))
     else:
-        message = authn_request.from_post(request.form.to_dict())
+        message = bindings.from_post(request.form.to_dict())
     pending = sp_initiated.receive(message, store=svc.store, skew=svc.settings.clock_skew, now=now, app_id=app_id)
     signed_in = current_session()
     if signed_in is not None and not pending.force_authn:

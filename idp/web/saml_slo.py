@@ -1,0 +1,103 @@
+"""Single Logout: /saml/slo takes LogoutRequests and LogoutResponses; signing out in the launcher
+sends LogoutRequests to the session's SPs, one after another, over the front channel."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, request
+
+from idp.accounts import sessions
+from idp.accounts.secrets import new_token
+from idp.errors import SamlRequestRefused
+from idp.saml import bindings, logout
+from idp.saml.sso import PostForm, app_issuer
+from idp.web import services
+from idp.web.browser import clear_session_cookie, current_session, page
+
+bp = Blueprint("slo", __name__)
+
+CHAIN = "logout-chain"
+CHAIN_TTL = 10 * 60
+
+
+def _message(param: str) -> bindings.ReceivedMessage:
+    if request.method == "GET":
+        return bindings.from_redirect(request.query_string.decode("ascii", "replace"), param)
+    return bindings.from_post(request.form.to_dict(), param)
+
+
+def _deliver(outgoing: logout.Outgoing) -> Response:
+    if outgoing.redirect:
+        response = redirect(outgoing.redirect, code=302)
+    else:
+        response = page("post_form.html", form=PostForm(outgoing.post_action or "", outgoing.post_fields or {}))
+        response.headers["Content-Security-Policy"] = response.headers["Content-Security-Policy"].replace(
+            "form-action 'self'; ", ""
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def signed_out() -> Response:
+    response = page("signed_out.html")
+    clear_session_cookie(response)
+    return response
+
+
+def start_chain(token: str, session: sessions.IdpSession) -> Response:
+    """End the IdP session now, then visit each SP that has an SLO endpoint, one after another."""
+    svc = services()
+    sessions.end(svc.store, token)
+    remaining = [p for p in session.participants if (app := svc.store.app(p["app_id"])) and app.slo_url]
+    if not remaining:
+        return signed_out()
+    key = new_token()
+    svc.store.save_transient(CHAIN, key, {"remaining": remaining}, CHAIN_TTL)
+    response = redirect("/saml/slo/next?" + urlencode({"chain": key}), code=303)
+    clear_session_cookie(response)
+    return response
+
+
+@bp.get("/saml/slo/next")
+def next_in_chain():
+    return _continue(request.args.get("chain"))
+
+
+def _continue(key: str | None) -> Response:
+    svc = services()
+    chain = svc.store.transient(CHAIN, key) if key else None
+    if chain is None or not chain["remaining"]:
+        if key:
+            svc.store.drop_transient(CHAIN, key)
+        return signed_out()
+    participant, *rest = chain["remaining"]
+    svc.store.save_transient(CHAIN, key, {"remaining": rest}, CHAIN_TTL)
+    app = svc.store.app(participant["app_id"])
+    if app is None or not app.slo_url:
+        return _continue(key)
+    root = logout.logout_request(app_issuer(app, svc.settings), app, participant)
+    return _deliver(logout.send(root, app, svc.signer, relay_state=key))
+
+
+@bp.route("/saml/slo", methods=["GET", "POST"])
+def slo():
+    svc = services()
+    params = request.args if request.method == "GET" else request.form
+    if "SAMLResponse" in params:
+        message = _message("SAMLResponse")
+        logout.receive_response(message, svc.store)
+        return _continue(message.relay_state)
+    if "SAMLRequest" not in params:
+        raise SamlRequestRefused("send a SAMLRequest or a SAMLResponse")
+    message = _message("SAMLRequest")
+    received, app = logout.receive_request(message, svc.store)
+    signed_in = current_session()
+    if signed_in is not None:
+        sessions.end(svc.store, signed_in[0])
+    if not app.slo_url:
+        return signed_out()
+    answer = logout.logout_response(app_issuer(app, svc.settings), app, received.id)
+    response = _deliver(logout.send(answer, app, svc.signer, relay_state=message.relay_state))
+    clear_session_cookie(response)
+    return response
