@@ -10,12 +10,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from idp import keyring
 from idp.accounts import provisioning
+from idp.applications.importing import import_metadata
 from idp.config import Settings
-from idp.errors import IdpError
+from idp.errors import IdpError, ValidationError
 from idp.models import BrandType, Role
 from idp.store import open_store
 from idp.web.presenters import brand_json, user_json
@@ -66,6 +68,25 @@ def _clients_create(args: argparse.Namespace, settings: Settings) -> dict[str, A
     return {"client_id": created.client.id, "client_secret": created.secret, "name": created.client.name}
 
 
+def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    try:
+        xml = Path(args.file).read_bytes()
+    except OSError as error:
+        raise ValidationError(f"cannot read {args.file}: {error.strerror}", field="file") from None
+    imported = import_metadata(
+        open_store(settings), settings, args.brand, xml, actor=None, name=args.name, entity_id=args.entity_id
+    )
+    app = imported.app
+    return {
+        "id": app.id,
+        "name": app.name,
+        "entity_id": app.entity_id,
+        "acs_url": app.acs_url,
+        "issuer": app.issuer,
+        "created": imported.created,
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idp", description="Manage the SAML identity provider.")
     groups = parser.add_subparsers(dest="group", required=True)
@@ -101,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create_user.add_argument("--brand", metavar="BRAND_ID")
     create_user.add_argument("--role", choices=[r.value for r in Role])
+
+    apps = groups.add_parser("apps", help="SSO applications").add_subparsers(dest="command", required=True)
+    import_app = command(apps, "import", _apps_import, "create or update an app from SP metadata")
+    import_app.add_argument("file", help="the service provider's metadata XML")
+    import_app.add_argument("--brand", required=True, metavar="BRAND_ID")
+    import_app.add_argument("--name", help="the app's name (default: the SP's host)")
+    import_app.add_argument("--entity-id", help="which SP, when the file holds several")
 
     clients = groups.add_parser("clients", help="API clients").add_subparsers(dest="command", required=True)
     create_client = command(clients, "create", _clients_create, "create an API client; prints its secret once")

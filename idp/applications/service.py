@@ -34,13 +34,13 @@ def _require_brand(store: Store, brand_id: str) -> None:
         raise NotFound("no such brand", field="brand")
 
 
-def _require_manager(store: Store, actor: User, brand_id: str) -> None:
+def require_manager(store: Store, actor: User, brand_id: str) -> None:
     _require_brand(store, brand_id)
     if not standing(store, actor.id, brand_id).is_admin:
         raise Forbidden("only an admin of this brand or of a parent brand may change its applications")
 
 
-def _owned_app(store: Store, brand_id: str, app_id: str) -> SsoApplication:
+def owned_app(store: Store, brand_id: str, app_id: str) -> SsoApplication:
     app = store.app(app_id)
     if app is None or app.owner_brand_id != brand_id:
         raise NotFound("no such application in this brand", field="id")
@@ -59,27 +59,30 @@ def _check_brands(store: Store, actor: User, brand_ids: list[str]) -> None:
 def create_app(
     store: Store, settings: Settings, actor: User, brand_id: str, payload: Mapping[str, Any]
 ) -> SsoApplication:
-    _require_manager(store, actor, brand_id)
+    require_manager(store, actor, brand_id)
     fields = {"brands": [brand_id], **clean_fields(payload, allow_http=settings.allow_http_urls)}
     check_complete(fields)
     _check_brands(store, actor, fields["brands"])
     now = time.time()
     app_id = str(uuid.uuid4())
-    fields.setdefault("issuer", None)
-    if fields["issuer"] is None:
-        # Each app gets an IdP entityID of its own, fixed at creation so SPs can rely on it.
-        fields["issuer"] = f"{settings.base_url}/sso_applications/{app_id}/metadata"
-    app = SsoApplication(id=app_id, owner_brand_id=brand_id, created_at=now, updated_at=now, **fields)
+    app = new_app(settings, app_id, brand_id, fields, now=now)
     store.save_app(app)
     return app
+
+
+def new_app(settings: Settings, app_id: str, brand_id: str, fields: dict[str, Any], *, now: float) -> SsoApplication:
+    if fields.get("issuer") is None:
+        # Each app gets an IdP entityID of its own, fixed at creation so SPs can rely on it.
+        fields = {**fields, "issuer": f"{settings.base_url}/sso_applications/{app_id}/metadata"}
+    return SsoApplication(id=app_id, owner_brand_id=brand_id, created_at=now, updated_at=now, **fields)
 
 
 def update_app(
     store: Store, settings: Settings, actor: User, brand_id: str, app_id: str, payload: Mapping[str, Any]
 ) -> SsoApplication:
     """Fields present in the body replace the stored ones; absent fields keep their value."""
-    _require_manager(store, actor, brand_id)
-    app = _owned_app(store, brand_id, app_id)
+    require_manager(store, actor, brand_id)
+    app = owned_app(store, brand_id, app_id)
     changes = clean_fields(payload, allow_http=settings.allow_http_urls)
     if "issuer" in changes and changes["issuer"] is None:
         changes["issuer"] = app.issuer
@@ -93,14 +96,14 @@ def update_app(
 
 
 def delete_app(store: Store, actor: User, brand_id: str, app_id: str) -> None:
-    _require_manager(store, actor, brand_id)
-    app = _owned_app(store, brand_id, app_id)
+    require_manager(store, actor, brand_id)
+    app = owned_app(store, brand_id, app_id)
     store.save_app(dataclasses.replace(app, deleted_at=time.time()))
 
 
 def set_app_brands(store: Store, actor: User, brand_id: str, app_id: str, brands: Any) -> SsoApplication:
-    _require_manager(store, actor, brand_id)
-    app = _owned_app(store, brand_id, app_id)
+    require_manager(store, actor, brand_id)
+    app = owned_app(store, brand_id, app_id)
     if brands is None:
         raise ValidationError("brands is required", field="brands")
     new_brands = clean_fields({"brands": brands}, allow_http=False)["brands"]
@@ -150,8 +153,8 @@ def sniff_image_type(data: bytes) -> str | None:
 def set_app_icon(
     store: Store, settings: Settings, actor: User, brand_id: str, app_id: str, data: bytes
 ) -> SsoApplication:
-    _require_manager(store, actor, brand_id)
-    app = _owned_app(store, brand_id, app_id)
+    require_manager(store, actor, brand_id)
+    app = owned_app(store, brand_id, app_id)
     if len(data) > settings.icon_max_bytes:
         raise PayloadTooLarge(f"icon must be at most {settings.icon_max_bytes} bytes", field="icon")
     content_type = sniff_image_type(data)

@@ -6,16 +6,19 @@ from flask import Blueprint, Response, request
 
 from idp.applications import service
 from idp.applications.access import standing
-from idp.errors import ValidationError
+from idp.applications.importing import import_metadata
+from idp.errors import UnsupportedMediaType, ValidationError
 from idp.models import SsoApplication
 from idp.web import services
 from idp.web.api import bearer, envelope, int_arg, json_object
 from idp.web.presenters import app_json, brand_json
 
+XML_TYPES = ("application/samlmetadata+xml", "application/xml", "text/xml")
+
 bp = Blueprint("sso_applications", __name__, url_prefix="/brands/<brand>/sso_applications")
 
 
-def _answer(app: SsoApplication, brand: str, **kwargs) -> Response:
+def _answer(app: SsoApplication, brand: str, *, info: dict | None = None, **kwargs) -> Response:
     svc, caller = services(), bearer()
     launchable = standing(svc.store, caller.user.id, brand).may_open(app)
     return envelope(
@@ -27,7 +30,8 @@ def _answer(app: SsoApplication, brand: str, **kwargs) -> Response:
             launchable=launchable,
             mfa=caller.grant.mfa_validated,
             **kwargs,
-        )
+        ),
+        info=info,
     )
 
 
@@ -71,6 +75,25 @@ def update_by_body_id(brand: str):
 def delete(brand: str, app_id: str):
     service.delete_app(services().store, bearer().user, brand, app_id)
     return Response(status=204)
+
+
+@bp.post("/import")
+def import_(brand: str):
+    """SP metadata, as the raw XML body or as JSON {"metadata", "name", "entity_id"}."""
+    actor = bearer().user
+    if request.is_json:
+        body = json_object()
+        xml, name, entity_id = body.get("metadata"), body.get("name"), body.get("entity_id")
+        if not isinstance(xml, str) or not xml.strip():
+            raise ValidationError("metadata must be the SP's metadata XML", field="metadata")
+        xml = xml.encode()
+    elif request.mimetype in XML_TYPES:
+        xml, name, entity_id = request.get_data(), request.args.get("name"), request.args.get("entity_id")
+    else:
+        raise UnsupportedMediaType('send the metadata as XML or as JSON {"metadata": ...}', field="metadata")
+    svc = services()
+    imported = import_metadata(svc.store, svc.settings, brand, xml, actor=actor, name=name, entity_id=entity_id)
+    return _answer(imported.app, brand, info={"created": imported.created})
 
 
 @bp.put("/<app_id>/brands")
