@@ -58,6 +58,8 @@ def _sso(app_id: str | None):
         message = bindings.from_post(request.form.to_dict())
     pending = sp_initiated.receive(message, store=svc.store, skew=svc.settings.clock_skew, now=now, app_id=app_id)
     signed_in = current_session()
+    if signed_in is not None and signed_in[2].mfa_enabled and not signed_in[1].mfa:
+        signed_in = None  # MFA was turned on after this sign-in: sign in again, with the second factor
     if signed_in is not None and not pending.force_authn:
         return _answer(pending, *signed_in)
     if pending.is_passive:
