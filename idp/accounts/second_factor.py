@@ -64,8 +64,7 @@ class SecondFactor:
                 e for e in email_codes.pending(self.store, user.id, now=now).expires if e - now > _FRESH_CODE_SECONDS
             ]
             if not fresh:
-                self.send_email_code(user, now=now)
-                generated = True
+                generated = self.send_email_code(user, now=now)
         waiting = email_codes.pending(self.store, user.id, now=now) if method == "email" else None
         return {
             "method": method,
