@@ -30,12 +30,17 @@ def fields_from_metadata(meta: SpMetadata, *, allow_http: bool) -> dict[str, Any
     acs = meta.assertion_consumer_services
     slo = sorted(meta.single_logout_services, key=lambda e: e.binding != BINDING_HTTP_REDIRECT)
     checked = clean_fields(
-        {"acs_url": acs[0].location, **({"slo_url": slo[0].location} if slo else {})}, allow_http=allow_http
+        {
+            "entity_id": meta.entity_id,
+            "acs_url": acs[0].location,
+            **({"slo_url": slo[0].location} if slo else {}),
+        },
+        allow_http=allow_http,
     )
     for endpoint in acs[1:]:
         clean_fields({"acs_url": endpoint.location}, allow_http=allow_http)
     return {
-        "entity_id": meta.entity_id,
+        "entity_id": checked["entity_id"],
         "acs_url": checked["acs_url"],
         "acs_endpoints": [{"url": e.location, "index": e.index, "is_default": e.is_default} for e in acs],
         "sp_certificates": meta.signing_certificates,
