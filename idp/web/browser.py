@@ -31,10 +31,27 @@ def csrf_token() -> str:
     return g.csrf
 
 
+def _same_origin_request() -> bool:
+    """What the browser says of where the form came from: Sec-Fetch-Site, else Origin, when sent."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return origin is None
+    base = urlsplit(services().settings.base_url)
+    return origin == f"{base.scheme}://{base.netloc}"
+
+
 def check_csrf() -> None:
+    """Double submit, and the browser's word that the form is ours.
+
+    The cookie alone is not enough: a sibling origin (another port, another subdomain) can plant
+    a cookie for this host, so a cross-site form is refused by its Sec-Fetch-Site or Origin too.
+    """
     cookie, sent = request.cookies.get(CSRF_COOKIE), request.form.get(CSRF_FIELD)
-    if not cookie or not sent or not same(cookie, sent):
-        raise Forbidden("the form has expired or did not come from this site; please try again")
+    if not _same_origin_request() or not cookie or not sent or not same(cookie, sent):
+        raise Forbidden("The form has expired or did not come from this site. Please try again.")
 
 
 def page(template: str, status: int = 200, **context) -> Response:
@@ -42,8 +59,10 @@ def page(template: str, status: int = 200, **context) -> Response:
     body = render_template(template, nonce=nonce, csrf_token=csrf_token(), **context)
     response = Response(body, status=status)
     response.headers["Content-Security-Policy"] = (
+        # No form-action: Chromium applies it to every redirect after a submit, and our forms
+        # lead on to SPs (sign-out through their SLO endpoints, plain-link apps).
         f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self'; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "base-uri 'none'; frame-ancestors 'none'"
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"

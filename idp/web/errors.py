@@ -12,6 +12,7 @@ from idp.errors import (
     AuthenticationRequired,
     IdpError,
     InvalidClient,
+    LaunchError,
     LinkInvalid,
     MfaRequired,
     OAuthError,
@@ -32,7 +33,11 @@ def _wants_html() -> bool:
 
 def _page(status: int, title: str, message: str) -> Response:
     nonce = secrets.token_urlsafe(16)
-    page = render_template("error.html", title=title, message=message, nonce=nonce)
+    # Pages of the front door lead back to the sign-in; launch pages lead nowhere in particular.
+    link = "/login" if request.blueprint == "front" else None
+    page = render_template(
+        "error.html", title=title, message=message, nonce=nonce, link=link, link_text="Back to sign in"
+    )
     response = Response(page, status=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'"
@@ -54,7 +59,8 @@ def handle_idp_error(error: IdpError) -> Response:
         if isinstance(error, LinkInvalid):
             # Say no more than this: which check failed is of use only to an attacker.
             return _page(error.status, "Link invalid or expired", "This link is invalid or has expired.")
-        return _page(error.status, "Cannot open this application", error.message)
+        title = "Cannot open this application" if isinstance(error, LaunchError) else "Please try again"
+        return _page(error.status, title, error.message)
     if isinstance(error, SecondFactorRequired | SecondFactorInvalid):
         # Rocket.Chat's body, so its clients work unchanged, plus our own `code`.
         response = jsonify(

@@ -23,7 +23,10 @@ def open_app():
     if not link_hash:
         raise LinkInvalid("no hash")
     svc = services()
-    outcome, _ = sso.launch(link_hash, store=svc.store, keyring=svc.keyring, signer=svc.signer, settings=svc.settings)
+    outcome, issued = sso.launch(
+        link_hash, store=svc.store, keyring=svc.keyring, signer=svc.signer, settings=svc.settings
+    )
+    _remember_for_logout(issued)
     if isinstance(outcome, sso.Redirect):
         response = redirect(outcome.location, code=302)
     else:

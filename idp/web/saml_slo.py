@@ -32,9 +32,6 @@ def _deliver(outgoing: logout.Outgoing) -> Response:
         response = redirect(outgoing.redirect, code=302)
     else:
         response = page("post_form.html", form=PostForm(outgoing.post_action or "", outgoing.post_fields or {}))
-        response.headers["Content-Security-Policy"] = response.headers["Content-Security-Policy"].replace(
-            "form-action 'self'; ", ""
-        )
     response.headers["Cache-Control"] = "no-store"
     return response
 

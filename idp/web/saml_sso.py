@@ -22,10 +22,6 @@ PENDING_TTL = 15 * 60
 
 def _form_page(form: PostForm):
     response = page("post_form.html", form=form)
-    # The auto-post script needs its nonce; the form goes to the SP's registered ACS.
-    response.headers["Content-Security-Policy"] = response.headers["Content-Security-Policy"].replace(
-        "form-action 'self'; ", ""
-    )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
