@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,6 +40,8 @@ from tests.support import PASSWORD
 ISSUER = "Acme Realty Sign In"
 AC_MFA = "https://refeds.org/profile/mfa"
 AC_PASSWORD = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+# The characters RFC 3986 allows in a URI; a space, for one, must be percent-encoded.
+URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 (ACCOUNT_AND_ADDRESS_LIMIT,) = (rule.limit for rule in DEFAULT_RULES if rule.scope == "account+address")
 
 
@@ -103,6 +106,7 @@ def test_setup_answers_the_user_with_an_otpauth_url(client, mfa: Mfa, user):
     data = response.json["data"]
     assert (data["type"], data["id"], data["email"]) == ("user", user.id, user.email)
     assert data["mfa_enabled"] is False
+    assert URI_CHARACTERS.fullmatch(data["mfa_url"]), data["mfa_url"]
     parsed = pyotp.parse_uri(data["mfa_url"])
     assert isinstance(parsed, pyotp.TOTP)
     assert (parsed.issuer, parsed.name) == (ISSUER, user.email)

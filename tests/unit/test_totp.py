@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import shutil
 import subprocess
 
@@ -21,6 +22,8 @@ SAMPLES = [
 ]
 NOW = 1_700_000_015.0  # the middle of a step
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+# The characters RFC 3986 allows in a URI; a space, for one, must be percent-encoded.
+URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 
 def pyotp_code(secret: str, at: float) -> str:
@@ -109,6 +112,7 @@ def test_matching_step_refuses_digits_that_are_not_ascii(digits: str):
 def test_provisioning_uri_round_trips_through_pyotp():
     secret = totp.new_secret()
     uri = totp.provisioning_uri(secret, account="ada.agent+mfa@example.com", issuer="Acme Realty Sign In")
+    assert URI_CHARACTERS.fullmatch(uri), uri
     parsed = pyotp.parse_uri(uri)
     assert isinstance(parsed, pyotp.TOTP)
     assert (parsed.secret, parsed.issuer, parsed.name) == (secret, "Acme Realty Sign In", "ada.agent+mfa@example.com")
