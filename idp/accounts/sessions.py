@@ -10,8 +10,6 @@ from typing import Any
 from idp.accounts.secrets import new_token, token_hash
 from idp.store import Store
 
-KIND = "session"
-
 
 @dataclass(frozen=True)
 class IdpSession:
@@ -24,27 +22,46 @@ class IdpSession:
     participants: list[dict[str, Any]] = field(default_factory=list)
 
 
+def sp_session_key(app_id: str, session_index: str) -> str:
+    return f"{app_id}:{session_index}"
+
+
+def _save(store: Store, key: str, session: IdpSession) -> None:
+    held = [sp_session_key(p["app_id"], p["session_index"]) for p in session.participants]
+    store.save_session(key, dataclasses.asdict(session), max(1, session.expires_at - time.time()), held)
+
+
 def start(store: Store, user_id: str, *, mfa: bool, ttl: int, now: float | None = None) -> tuple[str, IdpSession]:
     """A new session; returns the cookie value (shown once) and the session."""
     now = time.time() if now is None else now
     token = new_token()
     session = IdpSession(user_id, mfa, now, now + ttl)
-    store.save_transient(KIND, token_hash(token), dataclasses.asdict(session), ttl)
+    _save(store, token_hash(token), session)
     return token, session
 
 
 def load(store: Store, token: str | None) -> IdpSession | None:
-    doc = store.transient(KIND, token_hash(token)) if token else None
+    doc = store.session_doc(token_hash(token)) if token else None
     return IdpSession(**doc) if doc else None
 
 
 def add_participant(store: Store, token: str, session: IdpSession, participant: dict[str, Any]) -> IdpSession:
     others = [p for p in session.participants if p["app_id"] != participant["app_id"]]
     updated = dataclasses.replace(session, participants=[*others, participant])
-    store.save_transient(KIND, token_hash(token), dataclasses.asdict(updated), max(1, updated.expires_at - time.time()))
+    _save(store, token_hash(token), updated)
     return updated
 
 
 def end(store: Store, token: str | None) -> None:
     if token:
-        store.drop_transient(KIND, token_hash(token))
+        store.drop_session(token_hash(token))
+
+
+def end_by_sp_session(store: Store, app_id: str, session_indexes: list[str]) -> int:
+    """End the sessions holding these SP sessions: a LogoutRequest may come without our cookie."""
+    ended = 0
+    for index in session_indexes:
+        for key in store.sessions_holding(sp_session_key(app_id, index)):
+            store.drop_session(key)
+            ended += 1
+    return ended

@@ -90,6 +90,9 @@ def update_app(
     check_complete(merged)
     if "brands" in changes:
         _check_brands(store, actor, [b for b in changes["brands"] if b not in app.brands])
+    if "acs_url" in changes and changes["acs_url"] not in {e["url"] for e in app.acs_endpoints}:
+        # A new ACS typed by hand replaces the ones the SP's metadata listed: none stays registered unseen.
+        changes["acs_endpoints"] = []
     updated = dataclasses.replace(app, **changes, updated_at=time.time())
     store.save_app(updated)
     return updated

@@ -28,7 +28,7 @@ class AuthnRequest:
     root: etree._Element
 
 
-def _instant(value: str | None) -> datetime.datetime:
+def parse_instant(value: str | None) -> datetime.datetime:
     if not value:
         raise SamlRequestRefused("IssueInstant is missing")
     try:
@@ -60,7 +60,7 @@ def parse(message: ReceivedMessage) -> AuthnRequest:
     return AuthnRequest(
         id=request_id,
         issuer=issuer.strip(),
-        issue_instant=_instant(root.get("IssueInstant")),
+        issue_instant=parse_instant(root.get("IssueInstant")),
         destination=root.get("Destination"),
         acs_url=root.get("AssertionConsumerServiceURL"),
         acs_index=acs_index,

@@ -32,7 +32,13 @@ _REDIRECT_SIG_ALGS = {
 }
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 _MAX_INFLATED = 256 * 1024
+# What a reference may use: the enveloped-signature and c14n transforms and the usual digests
+# (xmlsec counts digests as transforms); no XPath, no XSLT.
 _ALLOWED_TRANSFORMS = (
+    xmlsec.constants.TransformSha1,
+    xmlsec.constants.TransformSha256,
+    xmlsec.constants.TransformSha384,
+    xmlsec.constants.TransformSha512,
     xmlsec.constants.TransformEnveloped,
     xmlsec.constants.TransformExclC14N,
     xmlsec.constants.TransformExclC14NWithComments,

@@ -11,6 +11,7 @@ from lxml import etree
 from idp.errors import SamlRequestRefused
 from idp.models import SsoApplication
 from idp.saml import bindings
+from idp.saml.authn_request import parse_instant
 from idp.saml.bindings import ReceivedMessage
 from idp.saml.names import BINDING_HTTP_POST, SAML, SAMLP, STATUS_SUCCESS
 from idp.saml.response import new_id, saml_instant
@@ -47,10 +48,19 @@ def _now() -> str:
     return saml_instant(datetime.datetime.now(datetime.UTC))
 
 
-def _sender(message: ReceivedMessage, root: etree._Element, store: Store) -> SsoApplication:
+def _sender(message: ReceivedMessage, root: etree._Element, store: Store, app_id: str | None) -> SsoApplication:
     issuer = (root.findtext(f"{{{SAML}}}Issuer") or "").strip()
-    app = store.app_by_entity_id(issuer) if issuer else None
-    if app is None:
+    if app_id is not None:
+        app = store.app(app_id)
+    else:
+        candidates = store.apps_by_entity_id(issuer) if issuer else []
+        if len(candidates) > 1:
+            raise SamlRequestRefused(
+                "several applications are registered for this service provider: it must use its own "
+                "application's SLO endpoint, from that application's metadata"
+            )
+        app = candidates[0] if candidates else None
+    if app is None or app.entity_id != issuer:
         raise SamlRequestRefused(f"no application is registered for the service provider {issuer or '(none)'}")
     signed = bindings.has_signature(message, root)
     if app.sp_certificates and not signed:
@@ -60,11 +70,30 @@ def _sender(message: ReceivedMessage, root: etree._Element, store: Store) -> Sso
     return app
 
 
-def receive_request(message: ReceivedMessage, store: Store) -> tuple[LogoutRequest, SsoApplication]:
+def _check_addressing(root: etree._Element, destination: str) -> None:
+    if root.get("Destination") is not None and root.get("Destination") != destination:
+        raise SamlRequestRefused("the logout message is addressed to another endpoint (Destination)")
+
+
+def receive_request(
+    message: ReceivedMessage,
+    store: Store,
+    *,
+    destination: str,
+    skew: int,
+    now: float,
+    app_id: str | None = None,
+) -> tuple[LogoutRequest, SsoApplication]:
     root = parse_untrusted(message.xml, what="the LogoutRequest")
     if root.tag != f"{{{SAMLP}}}LogoutRequest" or not root.get("ID"):
         raise SamlRequestRefused("the message is not a LogoutRequest")
-    app = _sender(message, root, store)
+    app = _sender(message, root, store, app_id)
+    _check_addressing(root, destination)
+    age = now - parse_instant(root.get("IssueInstant")).timestamp()
+    if abs(age) > skew:
+        raise SamlRequestRefused("the LogoutRequest is too old, or from a clock too far off")
+    if not store.claim_once(f"logout-request:{app.id}:{root.get('ID')}", 2 * skew + 60):
+        raise SamlRequestRefused("this LogoutRequest was seen before")
     request = LogoutRequest(
         id=root.get("ID"),
         issuer=app.entity_id or "",
@@ -74,11 +103,14 @@ def receive_request(message: ReceivedMessage, store: Store) -> tuple[LogoutReque
     return request, app
 
 
-def receive_response(message: ReceivedMessage, store: Store) -> tuple[LogoutResponse, SsoApplication]:
+def receive_response(
+    message: ReceivedMessage, store: Store, *, destination: str, app_id: str | None = None
+) -> tuple[LogoutResponse, SsoApplication]:
     root = parse_untrusted(message.xml, what="the LogoutResponse")
     if root.tag != f"{{{SAMLP}}}LogoutResponse":
         raise SamlRequestRefused("the message is not a LogoutResponse")
-    app = _sender(message, root, store)
+    app = _sender(message, root, store, app_id)
+    _check_addressing(root, destination)
     code = root.find(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusCode")
     success = code is not None and code.get("Value") == STATUS_SUCCESS
     return LogoutResponse(root.get("InResponseTo"), app.entity_id or "", success), app

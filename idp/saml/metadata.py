@@ -9,12 +9,14 @@ from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, DS, MD, NAM
 CONTENT_TYPE = "application/samlmetadata+xml"
 
 
-def idp_metadata(entity_id: str, certificate_base64: str, sso_url: str, slo_url: str) -> bytes:
+def idp_metadata(
+    entity_id: str, certificate_base64: str, sso_url: str, slo_url: str, *, want_requests_signed: bool = False
+) -> bytes:
     root = etree.Element(f"{{{MD}}}EntityDescriptor", {"entityID": entity_id}, nsmap={"md": MD, "ds": DS})
     idp = etree.SubElement(
         root,
         f"{{{MD}}}IDPSSODescriptor",
-        {"WantAuthnRequestsSigned": "false", "protocolSupportEnumeration": SAMLP},
+        {"WantAuthnRequestsSigned": "true" if want_requests_signed else "false", "protocolSupportEnumeration": SAMLP},
     )
     key = etree.SubElement(idp, f"{{{MD}}}KeyDescriptor", {"use": "signing"})
     x509_data = etree.SubElement(etree.SubElement(key, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")

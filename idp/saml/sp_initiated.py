@@ -47,13 +47,31 @@ class PendingRequest:
 
 
 def receive(
-    message: ReceivedMessage, *, store: Store, skew: int, now: float, app_id: str | None = None
+    message: ReceivedMessage,
+    *,
+    store: Store,
+    skew: int,
+    now: float,
+    destination: str,
+    app_id: str | None = None,
 ) -> PendingRequest:
+    """`destination` is the URL the request arrived at; a request addressed elsewhere is refused."""
     request = authn_request.parse(message)
-    app = store.app(app_id) if app_id else store.app_by_entity_id(request.issuer)
+    if app_id:
+        app = store.app(app_id)
+    else:
+        candidates = store.apps_by_entity_id(request.issuer)
+        if len(candidates) > 1:
+            raise SamlRequestRefused(
+                "several applications are registered for this service provider: it must use its own "
+                "application's SSO endpoint, from that application's metadata"
+            )
+        app = candidates[0] if candidates else None
     if app is None or not app.is_saml or app.entity_id != request.issuer:
         raise SamlRequestRefused(f"no application is registered for the service provider {request.issuer}")
     _check_signature(message, request, app)
+    if request.destination is not None and request.destination != destination:
+        raise SamlRequestRefused("the request is addressed to another endpoint (Destination)")
     age = now - request.issue_instant.timestamp()
     if age > skew or age < -skew:
         raise SamlRequestRefused("the request is too old, or from a clock too far off")

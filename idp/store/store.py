@@ -97,9 +97,9 @@ class Store:
         app = _from_doc(SsoApplication, self.backend.get("app", app_id))
         return app if app is not None and app.deleted_at is None else None
 
-    def app_by_entity_id(self, entity_id: str) -> SsoApplication | None:
-        apps = self._apps(self.backend.find("app", "entity_id", entity_id))
-        return apps[0] if apps else None
+    def apps_by_entity_id(self, entity_id: str) -> list[SsoApplication]:
+        """Usually one; several brands may register the same service provider."""
+        return self._apps(self.backend.find("app", "entity_id", entity_id))
 
     def apps_owned_by(self, brand_id: str) -> list[SsoApplication]:
         return self._apps(self.backend.find("app", "owner", brand_id))
@@ -143,6 +143,19 @@ class Store:
 
     def save_email_codes(self, user_id: str, codes: list[dict[str, Any]], ttl: float) -> None:
         self.backend.put("email-codes", user_id, {"codes": codes}, ttl=ttl)
+
+    # IdP sessions, by the hash of their cookie, findable by the SP sessions they hold
+    def save_session(self, key: str, doc: dict[str, Any], ttl: float, sp_sessions: list[str]) -> None:
+        self.backend.put("session", key, doc, ttl=ttl, index={"sp-session": sp_sessions})
+
+    def session_doc(self, key: str) -> dict[str, Any] | None:
+        return self.backend.get("session", key)
+
+    def drop_session(self, key: str) -> None:
+        self.backend.delete("session", key)
+
+    def sessions_holding(self, sp_session: str) -> list[str]:
+        return self.backend.find("session", "sp-session", sp_session)
 
     # short-lived browser state: IdP sessions, sign-ins half done, SP requests waiting for a sign-in
     def save_transient(self, kind: str, key: str, doc: dict[str, Any], ttl: float) -> None:

@@ -50,8 +50,9 @@ def _signed_in(user_id: str, *, mfa_done: bool, destination: str) -> Response:
 
 @bp.get("/login")
 def login_form():
-    if current_session() is not None:
-        return redirect(_after_login(request.args.get("request") or None, request.args.get("next")), code=303)
+    # A kept SP request brings the user here only when a (fresh) sign-in is needed: show the form.
+    if current_session() is not None and not request.args.get("request"):
+        return redirect(local_path(request.args.get("next")), code=303)
     return page("login.html", request_key=request.args.get("request", ""), next=request.args.get("next", ""))
 
 

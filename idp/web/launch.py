@@ -52,16 +52,18 @@ def _remember_for_logout(issued: sso.Issued | None) -> None:
     sessions.add_participant(services().store, token, session, issued.participant())
 
 
-def _metadata(entity_id: str, sso_url: str) -> Response:
+def _metadata(entity_id: str, sso_url: str, slo_url: str, *, want_requests_signed: bool = False) -> Response:
     svc = services()
-    body = idp_metadata(entity_id, svc.keyring.certificate_base64, sso_url, f"{svc.settings.base_url}/saml/slo")
+    body = idp_metadata(
+        entity_id, svc.keyring.certificate_base64, sso_url, slo_url, want_requests_signed=want_requests_signed
+    )
     return Response(body, content_type=CONTENT_TYPE)
 
 
 @bp.get("/metadata")
 def metadata():
     settings = services().settings
-    return _metadata(settings.entity_id, f"{settings.base_url}/saml/sso")
+    return _metadata(settings.entity_id, f"{settings.base_url}/saml/sso", f"{settings.base_url}/saml/slo")
 
 
 @bp.get("/sso_applications/<app_id>/metadata")
@@ -70,7 +72,13 @@ def app_metadata(app_id: str):
     app = svc.store.app(app_id)
     if app is None or not app.is_saml:
         raise NotFound("no such SAML application")
-    return _metadata(sso.app_issuer(app, svc.settings), f"{svc.settings.base_url}/sso_applications/{app.id}/sso")
+    base = f"{svc.settings.base_url}/sso_applications/{app.id}"
+    return _metadata(
+        sso.app_issuer(app, svc.settings),
+        f"{base}/sso",
+        f"{base}/slo",
+        want_requests_signed=app.require_signed_requests,
+    )
 
 
 @bp.get("/sso_applications/<app_id>/icon")

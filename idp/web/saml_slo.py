@@ -3,6 +3,7 @@ sends LogoutRequests to the session's SPs, one after another, over the front cha
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, request
@@ -74,21 +75,39 @@ def _continue(key: str | None) -> Response:
     if app is None or not app.slo_url:
         return _continue(key)
     root = logout.logout_request(app_issuer(app, svc.settings), app, participant)
+    svc.store.save_transient(CHAIN, key, {"remaining": rest, "awaiting": root.get("ID")}, CHAIN_TTL)
     return _deliver(logout.send(root, app, svc.signer, relay_state=key))
 
 
 @bp.route("/saml/slo", methods=["GET", "POST"])
 def slo():
+    return _slo(None)
+
+
+@bp.route("/sso_applications/<app_id>/slo", methods=["GET", "POST"])
+def app_slo(app_id: str):
+    return _slo(app_id)
+
+
+def _slo(app_id: str | None) -> Response:
     svc = services()
     params = request.args if request.method == "GET" else request.form
+    destination = svc.settings.base_url + request.path
     if "SAMLResponse" in params:
         message = _message("SAMLResponse")
-        logout.receive_response(message, svc.store)
+        answer, _ = logout.receive_response(message, svc.store, destination=destination, app_id=app_id)
+        chain = svc.store.transient(CHAIN, message.relay_state) if message.relay_state else None
+        if chain is None or chain.get("awaiting") != answer.in_response_to:
+            raise SamlRequestRefused("this LogoutResponse answers no logout of ours")
         return _continue(message.relay_state)
     if "SAMLRequest" not in params:
         raise SamlRequestRefused("send a SAMLRequest or a SAMLResponse")
     message = _message("SAMLRequest")
-    received, app = logout.receive_request(message, svc.store)
+    received, app = logout.receive_request(
+        message, svc.store, destination=destination, skew=svc.settings.clock_skew, now=time.time(), app_id=app_id
+    )
+    # The session is found by the SP session it names (a cross-site POST may lack our cookie) and by cookie.
+    sessions.end_by_sp_session(svc.store, app.id, received.session_indexes)
     signed_in = current_session()
     if signed_in is not None:
         sessions.end(svc.store, signed_in[0])

@@ -52,10 +52,15 @@ def _sso(app_id: str | None):
         message = bindings.from_redirect(request.query_string.decode("ascii", "replace"))
     else:
         message = bindings.from_post(request.form.to_dict())
-    pending = sp_initiated.receive(message, store=svc.store, skew=svc.settings.clock_skew, now=now, app_id=app_id)
-    signed_in = current_session()
-    if signed_in is not None and signed_in[2].mfa_enabled and not signed_in[1].mfa:
-        signed_in = None  # MFA was turned on after this sign-in: sign in again, with the second factor
+    pending = sp_initiated.receive(
+        message,
+        store=svc.store,
+        skew=svc.settings.clock_skew,
+        now=now,
+        app_id=app_id,
+        destination=svc.settings.base_url + request.path,
+    )
+    signed_in = usable_session()
     if signed_in is not None and not pending.force_authn:
         return _answer(pending, *signed_in)
     if pending.is_passive:
@@ -75,10 +80,18 @@ def app_sso(app_id: str):
     return _sso(app_id)
 
 
+def usable_session():
+    """The browser's IdP session, unless MFA was turned on after it began (then: sign in again)."""
+    signed_in = current_session()
+    if signed_in is not None and signed_in[2].mfa_enabled and not signed_in[1].mfa:
+        return None
+    return signed_in
+
+
 @bp.get("/saml/resume")
 def resume():
     """Back from the login page: answer the request that was kept."""
-    signed_in = current_session()
+    signed_in = usable_session()
     if signed_in is None:
         return redirect("/login?" + urlencode({"request": request.args.get("request", "")}), code=303)
     pending = sp_initiated.take(services().store, request.args.get("request"))

@@ -100,3 +100,14 @@ def test_the_command_imports_a_file_and_prints_one_json_object(tmp_path, keys_di
     printed = json.loads(line)
     assert printed["created"] is True
     assert store.app(printed["id"]).entity_id == "https://sp.example.org/shibboleth"
+
+
+def test_a_hand_typed_acs_url_replaces_the_imported_ones(client, api, org: Org):
+    app = import_xml(client, api, org, SHIBBOLETH).json["data"]
+    assert app["acs_endpoints"]
+    changed = client.put(
+        f"/brands/{org.brand.id}/sso_applications/{app['id']}",
+        json={"acs_url": "https://sp.example.org/new/acs"},
+        headers=api.headers(org.admin),
+    ).json["data"]
+    assert changed["acs_endpoints"] == []
