@@ -72,7 +72,8 @@ def sign_out_everywhere(page: Page, idp: Deployment, sp: str) -> None:
     sls = [line for line in visited if line.startswith(f"GET {sp}/sls?SAMLRequest=")]
     assert sls, f"signing out never sent the browser to the SP's SLO endpoint {sp}/sls; it went: {visited}"
     # ... and the SP's LogoutResponse brought it back to the IdP's signed-out page.
-    expect(page).to_have_url(re.compile(rf"^{re.escape(idp.base_url)}/saml/slo\?SAMLResponse="))
+    # (at the SLO endpoint of the app's own metadata)
+    expect(page).to_have_url(re.compile(rf"^{re.escape(idp.base_url)}/sso_applications/[^/]+/slo\?SAMLResponse="))
     page.goto(f"{sp}/")
     state = sp_state(page, sp)
     assert state["signed_in"] is False, f"the SP still has a session after signing out everywhere: {state}"

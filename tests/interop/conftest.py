@@ -1,7 +1,9 @@
 """Shared by the interoperability suites: one running IdP, provisioned as a brokerage would be.
 
-Each SP module starts its own service provider on a free loopback port, configures it from the
-IdP's metadata, registers it as an SSO application through the API, and stops it afterwards.
+Each SP module sets up its own service provider (on a free loopback port when it is a server),
+registers it as an SSO application by importing the SP's own metadata through the API
+(`helpers.import_sp_metadata`), configures the SP from that application's IdP metadata, and stops
+it afterwards. What the modules share is in `helpers.py`.
 """
 
 from __future__ import annotations

@@ -2,10 +2,14 @@
 
 python3-lasso is a binding for Debian's /usr/bin/python3, not importable from the project's
 virtualenv, so `lasso/sp.py` runs under that interpreter: a lasso.Server built from the SP's
-metadata and key with our per-app IdP metadata added, then lasso.Login.processAuthnResponseMsg and
-acceptSso on the SAMLResponse of a real launch, read from stdin.
+metadata and key with our per-app IdP metadata added, then either lasso.Login.initAuthnRequest and
+buildAuthnRequestMsg (a signed HTTP-Redirect AuthnRequest; the login's state is dumped to a file
+between the calls) or processAuthnResponseMsg and acceptSso on the SAMLResponse of a real launch or
+of the IdP's answer to that request, read from stdin.
 
-Bare Lasso parses the response, finds the IdP by its Issuer and verifies the signatures; it leaves
+The SP's metadata (`lasso/sp-metadata.xml`, mellon_create_metadata's shape) is imported into the
+IdP, so the IdP checks the SP's signed requests and encrypts assertions for it. Bare Lasso parses
+the response, decrypts it, finds the IdP by its Issuer and verifies the signatures; it leaves
 Audience, Destination and Recipient to the caller (mod_auth_mellon checks those itself, see
 test_mellon.py).
 """
@@ -13,31 +17,51 @@ test_mellon.py).
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from tests.deployment import Deployment
+from tests.interop.helpers import (
+    AGENT_EMAIL,
+    EMAIL_FORMAT,
+    ENCRYPTION_IDS,
+    ENCRYPTIONS,
+    ENVELOPED,
+    EXC_C14N,
+    FIRST_NAME,
+    NAME_ID,
+    RSA_SHA1,
+    SAMLP_NS,
+    certificate_base64,
+    decoded,
+    decrypted,
+    encryption_of,
+    enveloped_signature_verifies,
+    idp_metadata,
+    import_sp_metadata,
+    post_signature,
+    post_to_idp,
+    reencrypted,
+    signatures,
+    sp_initiated_sign_in,
+    sp_key_and_certificate,
+    with_changed_text,
+)
 
 HERE = Path(__file__).parent / "lasso"
 SYSTEM_PYTHON = "/usr/bin/python3"
-SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 
 SP_ENTITY_ID = "https://lasso-sp.example.com/metadata"
 SP_BASE_URL = "http://127.0.0.1:9/lasso"  # never contacted: the test hands the response to Lasso
 ACS_URL = f"{SP_BASE_URL}/acs"
-AGENT_EMAIL = "agent@acme.example"
+START_URL = f"{SP_BASE_URL}/home"
 MAPPINGS = {
     "urn:oid:0.9.2342.19200300.100.1.3": "email",  # sent with the uri NameFormat
     "firstName": "first_name",  # and these with the basic one
@@ -50,6 +74,7 @@ EXPECTED_ATTRIBUTES = {
 }
 SIGNATURE_VERIFICATION_FAILED = -111  # LASSO_DS_ERROR_SIGNATURE_VERIFICATION_FAILED
 SIGNATURE_NOT_FOUND = 101  # LASSO_DS_ERROR_SIGNATURE_NOT_FOUND
+ASSERTION_DOES_NOT_MATCH_REQUEST_ID = 611  # LASSO_LOGIN_ERROR_ASSERTION_DOES_NOT_MATCH_REQUEST_ID
 
 
 def lasso_installed() -> bool:
@@ -60,38 +85,24 @@ def lasso_installed() -> bool:
     return probe.returncode == 0
 
 
-def sp_key_and_certificate(common_name: str) -> tuple[bytes, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM)
-
-
 @dataclass
 class LassoSP:
     folder: Path
-    app_id: str
-    issuer: str
+    key_pem: bytes
+    certificate_pem: bytes
+    metadata: bytes
+    imported: dict = field(default_factory=dict)  # the SSO application as the import made it
+    app_id: str = ""
+    issuer: str = ""
+    sso_url: str = ""
 
-    def judge(self, saml_response: str) -> dict:
-        """Lasso's verdict on one base64 SAMLResponse, as printed by lasso/sp.py."""
-        files = [self.folder / name for name in ("sp-metadata.xml", "sp.key", "sp.crt", "idp-metadata.xml")]
+    def files(self) -> list[str]:
+        return [str(self.folder / name) for name in ("sp-metadata.xml", "sp.key", "sp.crt", "idp-metadata.xml")]
+
+    def sp_py(self, *arguments: str, stdin: str = "") -> dict:
         result = subprocess.run(
-            [SYSTEM_PYTHON, str(HERE / "sp.py"), *map(str, files)],
-            input=saml_response,
+            [SYSTEM_PYTHON, str(HERE / "sp.py"), *arguments],
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=60,
@@ -100,62 +111,92 @@ class LassoSP:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
+    def judge(self, saml_response: str, *, state: Path | None = None) -> dict:
+        """Lasso's verdict on one base64 SAMLResponse; with `state`, as the answer to that login's request."""
+        return self.sp_py("response", *self.files(), *([str(state)] if state else []), stdin=saml_response)
+
+    def authn_request(self, relay_state: str, state: Path, binding: str = "redirect") -> dict:
+        """{"url": ..., "id": ...} of a signed HTTP-Redirect AuthnRequest, or with `binding` "post"
+        {"url", "id", "fields"} of an HTTP-POST one; the login's state goes to `state`."""
+        return self.sp_py("request", *self.files(), self.issuer, relay_state, str(state), binding)
+
 
 @pytest.fixture(scope="module")
 def lasso_sp(idp: Deployment, tmp_path_factory) -> LassoSP:
     if not lasso_installed():
         pytest.skip("Lasso's Python binding is not installed (Debian package python3-lasso)")
-    app = idp.create_app(
-        name="Lasso", acs_url=ACS_URL, entity_id=SP_ENTITY_ID, start_url=f"{SP_BASE_URL}/home", mappings=MAPPINGS
-    )
-    metadata = requests.get(f"{idp.base_url}/sso_applications/{app['id']}/metadata", timeout=10)
-    assert metadata.status_code == 200, metadata.text
-    assert etree.fromstring(metadata.content).get("entityID") == app["issuer"]
-
     folder = tmp_path_factory.mktemp("lasso-sp")
     key_pem, cert_pem = sp_key_and_certificate("lasso-sp.example.com")
     (folder / "sp.key").write_bytes(key_pem)
     (folder / "sp.crt").write_bytes(cert_pem)
-    (folder / "idp-metadata.xml").write_bytes(metadata.content)
-    certificate = "".join(line for line in cert_pem.decode().splitlines() if not line.startswith("-----"))
     template = Template((HERE / "sp-metadata.xml").read_text())
-    (folder / "sp-metadata.xml").write_text(
-        template.substitute(entity_id=SP_ENTITY_ID, base_url=SP_BASE_URL, acs_url=ACS_URL, certificate=certificate)
+    metadata = template.substitute(
+        entity_id=SP_ENTITY_ID, base_url=SP_BASE_URL, acs_url=ACS_URL, certificate=certificate_base64(cert_pem)
     )
-    return LassoSP(folder, app["id"], app["issuer"])
+    (folder / "sp-metadata.xml").write_text(metadata)
+    sp = LassoSP(folder, key_pem, cert_pem, metadata.encode())
+
+    # The brokerage admin imports the SP's metadata and sets what metadata cannot say.
+    imported = import_sp_metadata(idp, sp.metadata, name="Lasso")
+    assert imported.created
+    sp.imported, sp.app_id = imported.app, imported.app["id"]
+    app = idp.update_app(sp.app_id, start_url=START_URL, mappings=MAPPINGS, name_id_format="emailAddress")
+    app_idp = idp_metadata(idp, app)
+    (folder / "idp-metadata.xml").write_bytes(app_idp.xml)
+    sp.issuer, sp.sso_url = app_idp.entity_id, app_idp.sso_url
+    return sp
 
 
-def launch(idp: Deployment, sp: LassoSP, signed: str) -> str:
-    assert idp.update_app(sp.app_id, signed=signed)["signed"] == signed
+def configure(idp: Deployment, sp: LassoSP, *, signed: str = "both", encryption: str | None = "aes256-gcm") -> None:
+    """The fields each test depends on. `encryption` keeps the encryption certificate the import took
+    from the SP's metadata, with that algorithm, or clears it (None)."""
+    certificate = sp.imported["encryption_certificate"] if encryption else None
+    fields = {"signed": signed, "encryption_certificate": certificate, "encryption_algorithm": encryption}
+    assert idp.update_app(sp.app_id, **fields)["signed"] == signed
+
+
+def launch(idp: Deployment, sp: LassoSP) -> str:
     acs_url, fields = idp.launch(sp.app_id)
     assert acs_url == ACS_URL
     return fields["SAMLResponse"]
 
 
-def reencoded(saml_response: str, xpath: str | None = None, value: str = "") -> str:
-    """The response parsed and serialized again, with one element's text changed if `xpath` is given."""
-    root = etree.fromstring(base64.b64decode(saml_response))
-    if xpath:
-        (element,) = root.xpath(xpath, namespaces={"saml": SAML_NS})
-        element.text = value
-    return base64.b64encode(etree.tostring(root)).decode()
-
-
-@pytest.mark.parametrize("signed", ["assertion", "both", "response"])
-def test_lasso_accepts_the_launch_and_sees_the_agent(idp: Deployment, lasso_sp: LassoSP, signed: str) -> None:
-    verdict = lasso_sp.judge(launch(idp, lasso_sp, signed))
-
-    assert verdict == {
+def the_agent(sp: LassoSP, in_response_to: str | None = None) -> dict:
+    return {
         "accepted": True,
-        "issuer": lasso_sp.issuer,
+        "issuer": sp.issuer,
         "name_id": AGENT_EMAIL,
-        "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        "name_id_format": EMAIL_FORMAT,
+        "in_response_to": [in_response_to, in_response_to],
         "attributes": EXPECTED_ATTRIBUTES,
     }
 
 
-NAME_ID = "//saml:Assertion/saml:Subject/saml:NameID"
-FIRST_NAME = "//saml:Attribute[@Name='firstName']/saml:AttributeValue"
+# --- metadata import ---------------------------------------------------------------------------
+
+
+def test_import_registers_the_sp_from_its_metadata(lasso_sp: LassoSP) -> None:
+    app, certificate = lasso_sp.imported, certificate_base64(lasso_sp.certificate_pem)
+    assert app["entity_id"] == SP_ENTITY_ID
+    assert app["acs_url"] == ACS_URL
+    assert app["sp_certificates"] == [certificate]
+    assert app["encryption_certificate"] == certificate
+    assert app["require_signed_requests"] is True
+
+
+# --- IdP-initiated -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encryption", ENCRYPTIONS, ids=ENCRYPTION_IDS)
+@pytest.mark.parametrize("signed", ["assertion", "both", "response"])
+def test_lasso_accepts_the_launch_and_sees_the_agent(
+    idp: Deployment, lasso_sp: LassoSP, signed: str, encryption: str | None
+) -> None:
+    configure(idp, lasso_sp, signed=signed, encryption=encryption)
+    saml_response = launch(idp, lasso_sp)
+    assert encryption_of(decoded(saml_response)) == encryption
+
+    assert lasso_sp.judge(saml_response) == the_agent(lasso_sp)
 
 
 @pytest.mark.parametrize(
@@ -169,23 +210,89 @@ FIRST_NAME = "//saml:Attribute[@Name='firstName']/saml:AttributeValue"
 def test_lasso_refuses_a_response_changed_after_signing(
     idp: Deployment, lasso_sp: LassoSP, signed: str, xpath: str, forged: str
 ) -> None:
-    saml_response = launch(idp, lasso_sp, signed)
+    configure(idp, lasso_sp, signed=signed, encryption=None)  # in the clear: there is text to change
+    saml_response = launch(idp, lasso_sp)
 
-    refused = lasso_sp.judge(reencoded(saml_response, xpath, forged))
+    refused = lasso_sp.judge(with_changed_text(saml_response, xpath, forged))
     assert refused["accepted"] is False and refused["step"] == "processAuthnResponseMsg", refused
     assert refused["code"] == SIGNATURE_VERIFICATION_FAILED, refused
 
     # The very same response, parsed and serialized the same way but unchanged, is accepted.
-    accepted = lasso_sp.judge(reencoded(saml_response))
+    accepted = lasso_sp.judge(with_changed_text(saml_response, "", ""))
     assert accepted["accepted"] is True and accepted["name_id"] == AGENT_EMAIL, accepted
+
+
+def test_lasso_refuses_an_altered_assertion_encrypted_again_for_it(idp: Deployment, lasso_sp: LassoSP) -> None:
+    """Anyone can encrypt for the SP's certificate: the decrypted assertion's signature still decides."""
+    configure(idp, lasso_sp, signed="assertion", encryption="aes256-gcm")
+    clear = decrypted(launch(idp, lasso_sp), lasso_sp.key_pem)
+    assert signatures(clear) == {"assertion"}
+
+    refused = lasso_sp.judge(reencrypted(clear, lasso_sp.certificate_pem, NAME_ID, "boss@acme.example"))
+    assert refused["accepted"] is False and refused["code"] == SIGNATURE_VERIFICATION_FAILED, refused
+
+    assert lasso_sp.judge(reencrypted(clear, lasso_sp.certificate_pem)) == the_agent(lasso_sp)
 
 
 def test_lasso_refuses_the_response_once_its_signatures_are_removed(idp: Deployment, lasso_sp: LassoSP) -> None:
     """So that the acceptances above mean something: this Lasso SP insists on a signature."""
-    root = etree.fromstring(base64.b64decode(launch(idp, lasso_sp, "both")))
+    configure(idp, lasso_sp, signed="both", encryption=None)
+    root = etree.fromstring(base64.b64decode(launch(idp, lasso_sp)))
     for signature in root.xpath("//*[local-name()='Signature']"):
         signature.getparent().remove(signature)
 
     verdict = lasso_sp.judge(base64.b64encode(etree.tostring(root)).decode())
 
     assert verdict["accepted"] is False and verdict["code"] == SIGNATURE_NOT_FOUND, verdict
+
+
+# --- SP-initiated ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encryption", ["aes256-gcm", None], ids=["encrypted", "clear"])
+def test_sp_initiated_login_answers_lassos_signed_request(
+    idp: Deployment, lasso_sp: LassoSP, encryption: str | None, tmp_path: Path
+) -> None:
+    configure(idp, lasso_sp, encryption=encryption)
+    state = tmp_path / "login.xml"
+    made = lasso_sp.authn_request(START_URL, state)
+
+    with requests.Session() as browser:
+        flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url)
+
+    assert flow.at_idp.authn_request.get("ID") == made["id"]
+    # Bare Lasso still signs with RSA-SHA1 by default (mellon asks it for RSA-SHA256): accepted too.
+    assert flow.at_idp.query["SigAlg"] == RSA_SHA1 and flow.at_idp.query["Signature"]
+    assert flow.at_idp.authn_request.find(f"{{{SAMLP_NS}}}NameIDPolicy").get("Format") == EMAIL_FORMAT
+    assert flow.form.action == ACS_URL and flow.form.fields["RelayState"] == START_URL
+    assert encryption_of(flow.form.response) == encryption
+    assert lasso_sp.judge(flow.form.fields["SAMLResponse"], state=state) == the_agent(lasso_sp, made["id"])
+
+    # Lasso keeps the request in the login's state: the same answer, to another login, is refused.
+    other = tmp_path / "other-login.xml"
+    lasso_sp.authn_request(START_URL, other)
+    refused = lasso_sp.judge(flow.form.fields["SAMLResponse"], state=other)
+    assert refused["accepted"] is False and refused["code"] == ASSERTION_DOES_NOT_MATCH_REQUEST_ID, refused
+
+
+def test_sp_initiated_login_answers_lassos_signed_http_post_request(
+    idp: Deployment, lasso_sp: LassoSP, tmp_path: Path
+) -> None:
+    """The HTTP-POST binding: Lasso's AuthnRequest carries an enveloped XML signature, which the IdP
+    verifies before asking the agent to sign in."""
+    configure(idp, lasso_sp)
+    state = tmp_path / "login.xml"
+    made = lasso_sp.authn_request(START_URL, state, "post")
+    assert made["url"] == lasso_sp.sso_url
+
+    with requests.Session() as browser:
+        at_idp = post_to_idp(browser, made["url"], made["fields"])
+        request = at_idp.authn_request
+        method, reference, transforms = post_signature(request)
+        assert method == RSA_SHA1 and reference == "#" + made["id"]
+        assert transforms == [ENVELOPED, EXC_C14N]
+        assert enveloped_signature_verifies(request, lasso_sp.certificate_pem), "the SP's own signature is good"
+        flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url, at_idp=at_idp)
+
+    assert flow.form.fields["RelayState"] == START_URL
+    assert lasso_sp.judge(flow.form.fields["SAMLResponse"], state=state) == the_agent(lasso_sp, made["id"])

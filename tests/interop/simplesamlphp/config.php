@@ -21,8 +21,8 @@ $config = array_merge($config, [
     'session.cookie.secure' => false,
     'session.phpsession.savepath' => $sp['folder'] . '/sessions',
     'metadatadir' => $sp['folder'] . '/metadata',
-    // The IdP, exactly as the SSO application's metadata describes it.
-    'metadata.sources' => [
-        ['type' => 'xml', 'file' => $sp['folder'] . '/idp-metadata.xml'],
-    ],
+    // The IdP, exactly as the SSO application's metadata describes it, once the app exists.
+    'metadata.sources' => is_file($sp['folder'] . '/idp-metadata.xml')
+        ? [['type' => 'xml', 'file' => $sp['folder'] . '/idp-metadata.xml']]
+        : [],
 ]);

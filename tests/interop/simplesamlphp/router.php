@@ -1,13 +1,19 @@
 <?php
-// Router for PHP's built-in server: /whoami shows what SimpleSAMLphp's session holds, as JSON;
-// every other path is SimpleSAMLphp's own (the server's document root is its www folder).
-if (parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) !== '/whoami') {
+// Router for PHP's built-in server: /whoami shows what SimpleSAMLphp's session holds, as JSON (401
+// without a session); /secure does the same after requireAuth(), which sends a browser without a
+// session to the IdP first (SP-initiated). Every other path is SimpleSAMLphp's own (the server's
+// document root is its www folder).
+$path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
+if ($path !== '/whoami' && $path !== '/secure') {
     return false;
 }
 
 require_once '/usr/share/simplesamlphp/lib/_autoload.php';
 
 $as = new \SimpleSAML\Auth\Simple('default-sp');
+if ($path === '/secure') {
+    $as->requireAuth();
+}
 header('Content-Type: application/json');
 header('Cache-Control: no-store');
 if (!$as->isAuthenticated()) {
