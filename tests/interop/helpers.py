@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import datetime
 import textwrap
 import zlib
 from dataclasses import dataclass
@@ -19,12 +18,9 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import lxml.html
 import requests
 import xmlsec
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
+from idp.keyring import make_signing_pair
 from idp.saml.encryption import encrypt_assertion
 from tests.deployment import Deployment
 from tests.support import PASSWORD
@@ -152,23 +148,7 @@ def reencrypted(response: etree._Element, sp_certificate_pem: bytes, xpath: str 
 
 def sp_key_and_certificate(common_name: str) -> tuple[bytes, bytes]:
     """A fresh RSA key and a self-signed certificate for the SP, as mellon_create_metadata makes them."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return key_pem, certificate.public_bytes(serialization.Encoding.PEM)
+    return make_signing_pair(2048, common_name)
 
 
 def certificate_base64(certificate_pem: bytes | str) -> str:
