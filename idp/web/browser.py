@@ -12,6 +12,8 @@ from idp.accounts.secrets import same
 from idp.config import is_loopback_host
 from idp.errors import Forbidden
 from idp.models import User
+from idp.saml.bindings import ReceivedMessage, from_post, from_redirect
+from idp.saml.sso import PostForm
 from idp.web import services
 
 SESSION_COOKIE = "idp_session"
@@ -70,6 +72,20 @@ def page(template: str, status: int = 200, **context) -> Response:
     if request.cookies.get(CSRF_COOKIE) != csrf_token():
         response.set_cookie(CSRF_COOKIE, csrf_token(), httponly=True, samesite="Strict", secure=_secure())
     return response
+
+
+def post_form_page(form: PostForm) -> Response:
+    """The page that carries a SAML message to an SP by auto-post; its URL never leaves in a Referer."""
+    response = page("post_form.html", form=form)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def received_message(param: str) -> ReceivedMessage:
+    """A SAML message as this request carries it: HTTP-Redirect for GET, HTTP-POST otherwise."""
+    if request.method == "GET":
+        return from_redirect(request.query_string.decode("ascii", "replace"), param)
+    return from_post(request.form.to_dict(), param)
 
 
 def current_session() -> tuple[str, sessions.IdpSession, User] | None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
-
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, Response, redirect, request
 
 from idp.accounts import sessions
 from idp.applications.service import app_icon
@@ -12,7 +10,7 @@ from idp.errors import LinkInvalid, NotFound
 from idp.saml import sso
 from idp.saml.metadata import CONTENT_TYPE, idp_metadata
 from idp.web import services
-from idp.web.browser import current_session
+from idp.web.browser import current_session, post_form_page
 
 bp = Blueprint("launch", __name__)
 
@@ -29,18 +27,10 @@ def open_app():
     _remember_for_logout(issued)
     if isinstance(outcome, sso.Redirect):
         response = redirect(outcome.location, code=302)
-    else:
-        nonce = secrets.token_urlsafe(16)
-        response = Response(render_template("post_form.html", form=outcome, nonce=nonce))
-        # No form-action: Chromium applies it to the SP's own redirects after the ACS.
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-            "base-uri 'none'; frame-ancestors 'none'"
-        )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+    return post_form_page(outcome)
 
 
 def _remember_for_logout(issued: sso.Issued | None) -> None:

@@ -11,10 +11,10 @@ from flask import Blueprint, Response, redirect, request
 from idp.accounts import sessions
 from idp.accounts.secrets import new_token
 from idp.errors import SamlRequestRefused
-from idp.saml import bindings, logout
+from idp.saml import logout
 from idp.saml.sso import PostForm, app_issuer
 from idp.web import services
-from idp.web.browser import clear_session_cookie, current_session, page
+from idp.web.browser import clear_session_cookie, current_session, page, post_form_page, received_message
 
 bp = Blueprint("slo", __name__)
 
@@ -22,17 +22,10 @@ CHAIN = "logout-chain"
 CHAIN_TTL = 10 * 60
 
 
-def _message(param: str) -> bindings.ReceivedMessage:
-    if request.method == "GET":
-        return bindings.from_redirect(request.query_string.decode("ascii", "replace"), param)
-    return bindings.from_post(request.form.to_dict(), param)
-
-
 def _deliver(outgoing: logout.Outgoing) -> Response:
-    if outgoing.redirect:
-        response = redirect(outgoing.redirect, code=302)
-    else:
-        response = page("post_form.html", form=PostForm(outgoing.post_action or "", outgoing.post_fields or {}))
+    if not outgoing.redirect:
+        return post_form_page(PostForm(outgoing.post_action or "", outgoing.post_fields or {}))
+    response = redirect(outgoing.redirect, code=302)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -63,20 +56,20 @@ def next_in_chain():
 
 
 def _continue(key: str | None) -> Response:
+    """Send the next SP still to visit its LogoutRequest; when none is left, the signed-out page."""
     svc = services()
     chain = svc.store.transient(CHAIN, key) if key else None
-    if chain is None or not chain["remaining"]:
-        if key:
-            svc.store.drop_transient(CHAIN, key)
-        return signed_out()
-    participant, *rest = chain["remaining"]
-    svc.store.save_transient(CHAIN, key, {"remaining": rest}, CHAIN_TTL)
-    app = svc.store.app(participant["app_id"])
-    if app is None or not app.slo_url:
-        return _continue(key)
-    root = logout.logout_request(app_issuer(app, svc.settings), app, participant)
-    svc.store.save_transient(CHAIN, key, {"remaining": rest, "awaiting": root.get("ID")}, CHAIN_TTL)
-    return _deliver(logout.send(root, app, svc.signer, relay_state=key))
+    remaining = chain["remaining"] if chain else []
+    while remaining:
+        participant, *remaining = remaining
+        app = svc.store.app(participant["app_id"])
+        if app is not None and app.slo_url:
+            root = logout.logout_request(app_issuer(app, svc.settings), app, participant)
+            svc.store.save_transient(CHAIN, key, {"remaining": remaining, "awaiting": root.get("ID")}, CHAIN_TTL)
+            return _deliver(logout.send(root, app, svc.signer, relay_state=key))
+    if key:
+        svc.store.drop_transient(CHAIN, key)
+    return signed_out()
 
 
 @bp.route("/saml/slo", methods=["GET", "POST"])
@@ -94,7 +87,7 @@ def _slo(app_id: str | None) -> Response:
     params = request.args if request.method == "GET" else request.form
     destination = svc.settings.base_url + request.path
     if "SAMLResponse" in params:
-        message = _message("SAMLResponse")
+        message = received_message("SAMLResponse")
         answer, _ = logout.receive_response(message, svc.store, destination=destination, app_id=app_id)
         chain = svc.store.transient(CHAIN, message.relay_state) if message.relay_state else None
         if chain is None or chain.get("awaiting") != answer.in_response_to:
@@ -102,7 +95,7 @@ def _slo(app_id: str | None) -> Response:
         return _continue(message.relay_state)
     if "SAMLRequest" not in params:
         raise SamlRequestRefused("send a SAMLRequest or a SAMLResponse")
-    message = _message("SAMLRequest")
+    message = received_message("SAMLRequest")
     received, app = logout.receive_request(
         message, svc.store, destination=destination, skew=svc.settings.clock_skew, now=time.time(), app_id=app_id
     )

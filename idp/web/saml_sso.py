@@ -10,20 +10,14 @@ from flask import Blueprint, redirect, request
 from idp.accounts import sessions
 from idp.applications.access import brand_for
 from idp.errors import AccessRevoked, SamlRequestRefused
-from idp.saml import bindings, sp_initiated
-from idp.saml.sso import Issued, Login, PostForm, Signing
+from idp.saml import sp_initiated
+from idp.saml.sso import Issued, Login, Signing
 from idp.web import services
-from idp.web.browser import current_session, page
+from idp.web.browser import current_session, post_form_page, received_message
 
 bp = Blueprint("saml", __name__)
 
 PENDING_TTL = 15 * 60
-
-
-def _form_page(form: PostForm):
-    response = page("post_form.html", form=form)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _signing() -> Signing:
@@ -42,16 +36,13 @@ def _answer(pending: sp_initiated.PendingRequest, token: str, session: sessions.
     outcome = sp_initiated.answer(pending, app, login, _signing(), now=now)
     if isinstance(outcome, Issued):
         sessions.add_participant(svc.store, token, session, outcome.participant())
-        return _form_page(outcome.form)
-    return _form_page(outcome)
+        return post_form_page(outcome.form)
+    return post_form_page(outcome)
 
 
 def _sso(app_id: str | None):
     svc, now = services(), time.time()
-    if request.method == "GET":
-        message = bindings.from_redirect(request.query_string.decode("ascii", "replace"))
-    else:
-        message = bindings.from_post(request.form.to_dict())
+    message = received_message("SAMLRequest")
     pending = sp_initiated.receive(
         message,
         store=svc.store,
@@ -65,7 +56,7 @@ def _sso(app_id: str | None):
         return _answer(pending, *signed_in)
     if pending.is_passive:
         app = svc.store.app(pending.app_id)
-        return _form_page(sp_initiated.no_passive(pending, app, _signing(), now=now))
+        return post_form_page(sp_initiated.no_passive(pending, app, _signing(), now=now))
     key = sp_initiated.keep(svc.store, pending, PENDING_TTL)
     return redirect("/login?" + urlencode({"request": key}), code=303)
 
