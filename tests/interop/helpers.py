@@ -62,6 +62,12 @@ ENCRYPTION_IDS = ["aes256-gcm", "aes128-cbc", "clear"]
 # What the tamper tests change after signing.
 NAME_ID = "//saml:Assertion/saml:Subject/saml:NameID"
 FIRST_NAME = "//saml:Attribute[@Name='firstName']/saml:AttributeValue"
+# (signed, what to change after signing, its forged value): each signature an SP must check.
+TAMPERINGS = [
+    ("both", NAME_ID, "boss@acme.example"),
+    ("assertion", FIRST_NAME, "Mallory"),
+    ("response", NAME_ID, "boss@acme.example"),
+]
 
 
 # --- SAML messages -----------------------------------------------------------------------------

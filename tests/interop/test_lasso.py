@@ -35,10 +35,10 @@ from tests.interop.helpers import (
     ENCRYPTIONS,
     ENVELOPED,
     EXC_C14N,
-    FIRST_NAME,
     NAME_ID,
     RSA_SHA1,
     SAMLP_NS,
+    TAMPERINGS,
     certificate_base64,
     decoded,
     decrypted,
@@ -201,11 +201,7 @@ def test_lasso_accepts_the_launch_and_sees_the_agent(
 
 @pytest.mark.parametrize(
     ("signed", "xpath", "forged"),
-    [
-        ("both", NAME_ID, "boss@acme.example"),
-        ("assertion", FIRST_NAME, "Mallory"),
-        ("response", NAME_ID, "boss@acme.example"),
-    ],
+    TAMPERINGS,
 )
 def test_lasso_refuses_a_response_changed_after_signing(
     idp: Deployment, lasso_sp: LassoSP, signed: str, xpath: str, forged: str

@@ -32,10 +32,10 @@ from tests.interop.helpers import (
     EMAIL_FORMAT,
     ENCRYPTION_IDS,
     ENCRYPTIONS,
-    FIRST_NAME,
     NAME_ID,
     RSA_SHA256,
     SAMLP_NS,
+    TAMPERINGS,
     certificate_base64,
     decoded,
     decrypted,
@@ -241,11 +241,7 @@ def test_mellon_accepts_the_launch_and_sees_the_agent(
 
 @pytest.mark.parametrize(
     ("signed", "xpath", "forged"),
-    [
-        ("both", NAME_ID, "boss@acme.example"),
-        ("assertion", FIRST_NAME, "Mallory"),
-        ("response", NAME_ID, "boss@acme.example"),
-    ],
+    TAMPERINGS,
 )
 def test_mellon_refuses_a_response_changed_after_signing(
     idp: Deployment, mellon: Mellon, signed: str, xpath: str, forged: str
