@@ -24,8 +24,8 @@ from idp import keyring
 from idp.config import Settings
 from idp.saml.attributes import Subject
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, NAMEID_EMAIL
+from idp.saml.outbound import Sign, protect, serialize
 from idp.saml.response import AssertionSpec, build_response
-from idp.saml.sso import sign_response
 from idp.saml.xmlsig import Signer
 
 
@@ -60,7 +60,7 @@ def main() -> None:
     ring = keyring.KeyRing.load(folder / "keys")
     signer = Signer(ring.signing_key_pem, ring.certificate_pem)
 
-    in_process = per_second(lambda: sign_response(spec(), "both", signer), rounds)
+    in_process = per_second(lambda: serialize(protect(build_response(spec()), Sign.BOTH, signer)), rounds)
     print(f"in-process build + sign (both signatures): {in_process:8.1f} responses/s")
 
     xmlsec1 = shutil.which("xmlsec1")
@@ -104,14 +104,12 @@ def main() -> None:
     make = Factory(store)
     brand = make.brand()
     user = make.user(brand=brand)
-    from idp.applications.service import create_app as create_sso_app
-    from idp.saml.sso import open_url
+    from idp.applications.service import Caller
 
+    services = app.extensions["idp"]
     admin = make.user(brand=brand, role="Admin")
-    sso_app = create_sso_app(
-        store,
-        settings,
-        admin,
+    sso_app = services.apps.create(
+        Caller(admin),
         brand.id,
         {
             "name": "Bench",
@@ -120,12 +118,12 @@ def main() -> None:
             "entity_id": "https://sp.example.com",
             "mappings": {"mail": "email"},
         },
-    )
+    ).app
     client = app.test_client()
     prefix = len(settings.base_url)
 
     def launch() -> None:
-        url = open_url(settings, ring, user_id=user.id, app_id=sso_app.id, brand_id=brand.id)
+        url = services.apps.links.url(user_id=user.id, app_id=sso_app.id, brand_id=brand.id, mfa=False, now=time.time())
         assert client.get(url[prefix:]).status_code == 200
 
     print(f"whole launch through the WSGI app (SQLite): {per_second(launch, rounds):8.1f} launches/s")

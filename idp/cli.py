@@ -15,12 +15,12 @@ from typing import Any
 
 from idp import keyring
 from idp.accounts import provisioning
-from idp.applications.importing import import_metadata
+from idp.applications.service import Applications
 from idp.config import Settings
 from idp.errors import IdpError, ValidationError
 from idp.models import BrandType, Role
+from idp.presenters import brand_json, user_json
 from idp.store import open_store
-from idp.web.presenters import brand_json, user_json
 
 
 def _keys_generate(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -73,9 +73,8 @@ def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         xml = Path(args.file).read_bytes()
     except OSError as error:
         raise ValidationError(f"cannot read {args.file}: {error.strerror}", field="file") from None
-    imported = import_metadata(
-        open_store(settings), settings, args.brand, xml, actor=None, name=args.name, entity_id=args.entity_id
-    )
+    apps = Applications(open_store(settings), settings, links=None)
+    imported = apps.import_metadata(None, args.brand, xml, name=args.name, entity_id=args.entity_id)
     app = imported.app
     return {
         "id": app.id,
@@ -91,7 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idp", description="Manage the SAML identity provider.")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    def command(group: argparse._SubParsersAction, name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+    def command(
+        group: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        run: Callable[[argparse.Namespace, Settings], dict[str, Any]],
+        help: str,
+    ) -> argparse.ArgumentParser:
         sub = group.add_parser(name, help=help)
         sub.set_defaults(run=run)
         return sub

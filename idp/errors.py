@@ -1,22 +1,66 @@
-"""One exception hierarchy for the whole service; `idp.web.errors` maps it to HTTP."""
+"""One exception hierarchy for the whole service; every error knows how it is answered.
+
+Each error carries its HTTP status, its JSON body and its headers, as authlib's errors do, and
+the title and text of the page a person sees.  The web layer only chooses between JSON and a
+page, by how each blueprint registers; it never looks at which error it holds.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class IdpError(Exception):
     """Base of every error the service raises on purpose.
 
-    `status` is the HTTP status the web layer answers with and `code` the
-    machine-readable name in the JSON envelope.  `field` names the input at fault.
+    `status` is the HTTP status answered, `code` the machine-readable name in the JSON body and
+    `field` the input at fault.  `title` heads the page a person sees.
     """
 
     status = 500
     code = "InternalError"
+    title = "Please try again"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: `{"http", "message", "code", "field"?}`."""
+        body: dict[str, Any] = {"http": self.status, "message": self.message, "code": self.code}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def page_text(self) -> str:
+        """What the page a person sees says."""
+        return self.message
+
+
+class InternalError(IdpError):
+    """Something failed that no caller can mend; the details go to the log, never to the caller."""
+
+    title = "Something went wrong"
+
+    def __init__(self) -> None:
+        super().__init__("internal error")
+
+    def page_text(self) -> str:
+        return "Something went wrong on our side. Please try again."
+
+
+class HttpError(IdpError):
+    """A plain HTTP refusal from the framework: no such route, method not allowed, body too large."""
+
+    def __init__(self, status: int, name: str, description: str | None) -> None:
+        super().__init__(description or name)
+        self.status = status
+        self.code = name.replace(" ", "")
+        self.title = name
 
 
 class ConfigurationError(IdpError):
@@ -29,8 +73,18 @@ class ValidationError(IdpError):
 
 
 class AuthenticationRequired(IdpError):
+    """No valid access token: RFC 6750 asks for a WWW-Authenticate challenge."""
+
     status = 401
     code = "Unauthorized"
+
+    def __init__(self, message: str, *, token_presented: bool = False) -> None:
+        super().__init__(message)
+        self.token_presented = token_presented
+
+    def headers(self) -> dict[str, str]:
+        challenge = 'Bearer realm="idp"' + (', error="invalid_token"' if self.token_presented else "")
+        return {"WWW-Authenticate": challenge}
 
 
 class Forbidden(IdpError):
@@ -48,9 +102,10 @@ class Conflict(IdpError):
     code = "Conflict"
 
 
-class MfaRequired(AuthenticationRequired):
+class MfaRequired(IdpError):
     """The token pair is not MFA-validated, and the user has MFA."""
 
+    status = 401
     code = "MFARequired"
 
 
@@ -61,28 +116,52 @@ class InvalidCode(IdpError):
     code = "InvalidToken"
 
 
-class SecondFactorRequired(IdpError):
-    """A sensitive call came without a second factor (Rocket.Chat's totp-required)."""
+class SealBroken(InvalidCode):
+    """A sealed value (idp.sealing) not sealed by a key we hold, for this context, or altered since.
+
+    Where it guards a code (a TOTP secret whose data key was removed) it is answered as a code
+    that cannot be checked, never as a crash; a launch link turns it into LinkInvalid.
+    """
+
+
+class _RocketChatError(IdpError):
+    """Rocket.Chat's body for its second factor, so its clients work unchanged, plus our own `code`."""
 
     status = 403
+    error_type = ""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "success": False,
+            "error": f"{self.message} [{self.error_type}]",
+            "errorType": self.error_type,
+            "details": self.details,
+            "code": self.code,
+        }
+
+
+class SecondFactorRequired(_RocketChatError):
+    """A sensitive call came without a second factor (Rocket.Chat's totp-required)."""
+
     code = "TOTPRequired"
     error_type = "totp-required"
 
-    def __init__(self, details: dict) -> None:
-        super().__init__("TOTP Required")
-        self.details = details
+    def __init__(self, details: dict[str, Any]) -> None:
+        super().__init__("TOTP Required", details)
 
 
-class SecondFactorInvalid(IdpError):
+class SecondFactorInvalid(_RocketChatError):
     """The second factor sent was wrong (Rocket.Chat's totp-invalid)."""
 
-    status = 403
     code = "TOTPInvalid"
     error_type = "totp-invalid"
 
     def __init__(self, method: str) -> None:
-        super().__init__("TOTP Invalid")
-        self.details = {"method": method}
+        super().__init__("TOTP Invalid", {"method": method})
 
 
 class Throttled(IdpError):
@@ -92,6 +171,9 @@ class Throttled(IdpError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class PayloadTooLarge(IdpError):
@@ -110,14 +192,32 @@ class OAuthError(IdpError):
     status = 400
     code = "invalid_request"
 
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "error_description": self.message}
+
+    def headers(self) -> dict[str, str]:
+        return {"Cache-Control": "no-store"}
+
 
 class InvalidRequest(OAuthError):
     code = "invalid_request"
 
 
 class InvalidClient(OAuthError):
+    """Section 5.2: a client that tried HTTP Basic gets a Basic challenge with its 401."""
+
     status = 401
     code = "invalid_client"
+
+    def __init__(self, message: str, *, used_basic: bool = False) -> None:
+        super().__init__(message)
+        self.used_basic = used_basic
+
+    def headers(self) -> dict[str, str]:
+        headers = super().headers()
+        if self.used_basic:
+            headers["WWW-Authenticate"] = 'Basic realm="idp"'
+        return headers
 
 
 class InvalidGrant(OAuthError):
@@ -133,12 +233,18 @@ class LaunchError(IdpError):
 
     status = 400
     code = "LaunchFailed"
+    title = "Cannot open this application"
 
 
 class LinkInvalid(LaunchError):
     """Tampered, truncated, reused, or sealed with a key we do not hold."""
 
     code = "LinkInvalid"
+    title = "Link invalid or expired"
+
+    def page_text(self) -> str:
+        # Say no more than this: which check failed is of use only to an attacker.
+        return "This link is invalid or has expired."
 
 
 class LinkExpired(LinkInvalid):
@@ -146,7 +252,7 @@ class LinkExpired(LinkInvalid):
 
 
 class SamlRequestRefused(LaunchError):
-    """An SP's request that cannot be answered safely: malformed, unsigned, replayed, or for an unregistered ACS."""
+    """An SP's message that cannot be answered safely: malformed, unsigned, replayed, or for an unregistered ACS."""
 
     code = "RequestRefused"
 

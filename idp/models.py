@@ -119,6 +119,20 @@ class SsoApplication:
         default = next((e["url"] for e in endpoints if e.get("is_default")), None)
         return self.acs_url or default
 
+    def idp_entity_id(self, default: str) -> str:
+        """The IdP entityID this application sees: its own `issuer`, else the global one."""
+        return self.issuer or default
+
+
+@dataclass(frozen=True)
+class Participant:
+    """What single logout needs to remember of one SP's login in an IdP session."""
+
+    app_id: str
+    name_id: str
+    name_id_format: str
+    session_index: str
+
 
 @dataclass(frozen=True)
 class Icon:

@@ -14,11 +14,11 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from idp.errors import SealBroken
+
+__all__ = ["SealBroken", "newest", "seal", "unseal"]
+
 _IV_BYTES = 12
-
-
-class SealBroken(ValueError):
-    """Not sealed by a key we hold, for this context, or altered since."""
 
 
 def _b64encode(data: bytes) -> str:

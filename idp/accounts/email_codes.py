@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from idp.accounts.mail import Mailer, Message
 from idp.keyring import KeyRing
@@ -28,7 +29,7 @@ def _digest(key: bytes, user_id: str, code: str) -> str:
     return hmac.new(key, f"email-code\0{user_id}\0{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _live(store: Store, user_id: str, now: float) -> list[dict]:
+def _live(store: Store, user_id: str, now: float) -> list[dict[str, Any]]:
     return [code for code in store.email_codes(user_id) if code["expires_at"] > now]
 
 

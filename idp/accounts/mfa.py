@@ -7,19 +7,22 @@ one 30-second step either side, once per user, and wrong codes are throttled.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 
 import segno
 
 from idp.accounts import totp
-from idp.accounts.throttle import Attempt, Throttle
-from idp.accounts.tokens import mark_pair_mfa_validated
-from idp.errors import Conflict, InvalidCode, ValidationError
+from idp.accounts.throttle import Throttle
+from idp.accounts.tokens import Tokens
+from idp.errors import Conflict, InvalidCode, SealBroken, ValidationError
 from idp.keyring import KeyRing
 from idp.models import Grant, User
 from idp.sealing import newest, seal, unseal
 from idp.store import Store
+
+log = logging.getLogger(__name__)
 
 # A used step stays claimed for as long as any code of it could still be accepted.
 _USED_STEP_TTL = (2 * totp.DRIFT_STEPS + 2) * totp.STEP_SECONDS
@@ -44,97 +47,69 @@ def open_secret(keyring: KeyRing, user_id: str, sealed: str) -> str:
     return unseal(keyring.data_keys, sealed, context=_context(user_id)).decode()
 
 
-def check_code(
-    store: Store,
-    keyring: KeyRing,
-    throttle: Throttle,
-    user: User,
-    sealed_secret: str | None,
-    code: str | None,
-    *,
-    address: str | None,
-    now: float,
-) -> None:
-    """Accept a TOTP code once, or raise InvalidCode (and count the failure)."""
-    attempt = Attempt("mfa", user.id, address)
-    throttle.check(attempt, now=now)
-    step = None
-    if sealed_secret and isinstance(code, str):
-        step = totp.matching_step(open_secret(keyring, user.id, sealed_secret), code.strip(), now=now)
-    if step is None or not store.claim_once(f"totp:{user.id}:{step}", _USED_STEP_TTL):
-        throttle.failed(attempt, now=now)
-        raise InvalidCode("the code is wrong, expired or already used", field="token")
-    throttle.succeeded(attempt)
+class Mfa:
+    def __init__(self, store: Store, keyring: KeyRing, throttle: Throttle, tokens: Tokens, *, issuer: str) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.throttle = throttle
+        self.tokens = tokens
+        self.issuer = issuer
 
+    def check_code(
+        self, user: User, sealed_secret: str | None, code: object, *, address: str | None, now: float
+    ) -> None:
+        """Accept a TOTP code once, or raise InvalidCode (and count the failure)."""
+        with self.throttle.attempt("mfa", user.id, address, now=now):
+            step = None
+            if sealed_secret and isinstance(code, str):
+                step = totp.matching_step(self._open(user, sealed_secret), code.strip(), now=now)
+            if step is None or not self.store.claim_once(f"totp:{user.id}:{step}", _USED_STEP_TTL):
+                raise InvalidCode("the code is wrong, expired or already used", field="token")
 
-def begin_setup(store: Store, keyring: KeyRing, user: User, *, issuer: str) -> MfaSetup:
-    """A new pending secret; MFA stays off until a code from it is verified. A second setup replaces it."""
-    if user.mfa_enabled:
-        raise Conflict("MFA is already enabled; remove it before setting it up again", field="mfa")
-    secret = totp.new_secret()
-    updated = dataclasses.replace(
-        user, mfa_pending_secret=seal_secret(keyring, user.id, secret), updated_at=time.time()
-    )
-    store.save_user(updated)
-    url = totp.provisioning_uri(secret, account=user.email, issuer=issuer)
-    return MfaSetup(updated, url, segno.make(url, error="m").png_data_uri(scale=5, border=2))
+    def _open(self, user: User, sealed_secret: str) -> str:
+        try:
+            return open_secret(self.keyring, user.id, sealed_secret)
+        except SealBroken:
+            # The data key that sealed it is gone from keys/data-keys: no code can be checked until it is back.
+            log.error("the TOTP secret of user %s opens with no data key on the ring", user.id)
+            raise InvalidCode("the code cannot be checked", field="token") from None
 
+    def begin_setup(self, user: User) -> MfaSetup:
+        """A new pending secret; MFA stays off until a code from it is verified. A second setup replaces it."""
+        if user.mfa_enabled:
+            raise Conflict("MFA is already enabled; remove it before setting it up again", field="mfa")
+        secret = totp.new_secret()
+        updated = dataclasses.replace(
+            user, mfa_pending_secret=seal_secret(self.keyring, user.id, secret), updated_at=time.time()
+        )
+        self.store.save_user(updated)
+        url = totp.provisioning_uri(secret, account=user.email, issuer=self.issuer)
+        return MfaSetup(updated, url, segno.make(url, error="m").png_data_uri(scale=5, border=2))
 
-def verify_setup(
-    store: Store,
-    keyring: KeyRing,
-    throttle: Throttle,
-    user: User,
-    grant: Grant,
-    code: str | None,
-    *,
-    address: str | None,
-    now: float,
-) -> User:
-    """Enable MFA with a code from the pending secret, and count the current pair as validated."""
-    if user.mfa_enabled:
-        raise Conflict("MFA is already enabled", field="mfa")
-    if not user.mfa_pending_secret:
-        raise ValidationError("set MFA up first: POST /users/self/mfa/setup", field="mfa")
-    check_code(store, keyring, throttle, user, user.mfa_pending_secret, code, address=address, now=now)
-    enabled = dataclasses.replace(
-        user, mfa_secret=user.mfa_pending_secret, mfa_pending_secret=None, updated_at=time.time()
-    )
-    store.save_user(enabled)
-    mark_pair_mfa_validated(store, grant)
-    return enabled
+    def verify_setup(self, user: User, grant: Grant, code: object, *, address: str | None, now: float) -> User:
+        """Enable MFA with a code from the pending secret, and count the current pair as validated."""
+        if user.mfa_enabled:
+            raise Conflict("MFA is already enabled", field="mfa")
+        if not user.mfa_pending_secret:
+            raise ValidationError("set MFA up first: POST /users/self/mfa/setup", field="mfa")
+        self.check_code(user, user.mfa_pending_secret, code, address=address, now=now)
+        enabled = dataclasses.replace(
+            user, mfa_secret=user.mfa_pending_secret, mfa_pending_secret=None, updated_at=time.time()
+        )
+        self.store.save_user(enabled)
+        self.tokens.mark_pair_mfa_validated(grant)
+        return enabled
 
+    def validate(self, user: User, grant: Grant, code: object, *, address: str | None, now: float) -> None:
+        if not user.mfa_enabled:
+            raise ValidationError("MFA is not enabled for this user", field="mfa")
+        self.check_code(user, user.mfa_secret, code, address=address, now=now)
+        self.tokens.mark_pair_mfa_validated(grant)
 
-def validate(
-    store: Store,
-    keyring: KeyRing,
-    throttle: Throttle,
-    user: User,
-    grant: Grant,
-    code: str | None,
-    *,
-    address: str | None,
-    now: float,
-) -> None:
-    if not user.mfa_enabled:
-        raise ValidationError("MFA is not enabled for this user", field="mfa")
-    check_code(store, keyring, throttle, user, user.mfa_secret, code, address=address, now=now)
-    mark_pair_mfa_validated(store, grant)
-
-
-def remove(
-    store: Store,
-    keyring: KeyRing,
-    throttle: Throttle,
-    user: User,
-    code: str | None,
-    *,
-    address: str | None,
-    now: float,
-) -> User:
-    if not user.mfa_enabled:
-        raise ValidationError("MFA is not enabled for this user", field="mfa")
-    check_code(store, keyring, throttle, user, user.mfa_secret, code, address=address, now=now)
-    removed = dataclasses.replace(user, mfa_secret=None, mfa_pending_secret=None, updated_at=time.time())
-    store.save_user(removed)
-    return removed
+    def remove(self, user: User, code: object, *, address: str | None, now: float) -> User:
+        if not user.mfa_enabled:
+            raise ValidationError("MFA is not enabled for this user", field="mfa")
+        self.check_code(user, user.mfa_secret, code, address=address, now=now)
+        removed = dataclasses.replace(user, mfa_secret=None, mfa_pending_secret=None, updated_at=time.time())
+        self.store.save_user(removed)
+        return removed

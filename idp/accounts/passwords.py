@@ -1,4 +1,4 @@
-"""Password rules and password changes."""
+"""Passwords: the rules for a new one, checking one at sign-in (throttled), and changing one."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import dataclasses
 import time
 
 from idp.accounts.secrets import check_password, hash_password
-from idp.accounts.throttle import Attempt, Throttle
-from idp.accounts.tokens import end_other_sessions
-from idp.errors import ValidationError
+from idp.accounts.throttle import Throttle
+from idp.accounts.tokens import Tokens
+from idp.errors import InvalidGrant, ValidationError
 from idp.models import User
 from idp.store import Store
 
@@ -29,33 +29,45 @@ def check_new_password(password: str, *, email: str, first_name: str, last_name:
         raise ValidationError("password must not contain your name or email address", field="password")
 
 
-def change_password(
-    store: Store,
-    throttle: Throttle,
-    user: User,
-    *,
-    old_password: object,
-    new_password: object,
-    keep_pair_id: str,
-    address: str | None,
-    now: float,
-) -> User:
-    """Check the old password (throttled), set the new one, and end every other session of the user."""
-    if not isinstance(old_password, str) or not old_password:
-        raise ValidationError("old_password is required", field="old_password")
-    if not isinstance(new_password, str):
-        raise ValidationError("new_password is required", field="new_password")
-    attempt = Attempt("password", user.email.lower(), address)
-    throttle.check(attempt, now=now)
-    if not check_password(user.password_hash, old_password):
-        throttle.failed(attempt, now=now)
-        raise ValidationError("old_password is wrong", field="old_password")
-    throttle.succeeded(attempt)
-    try:
-        check_new_password(new_password, email=user.email, first_name=user.first_name, last_name=user.last_name)
-    except ValidationError as error:
-        raise ValidationError(error.message.replace("password", "new_password", 1), field="new_password") from None
-    changed = dataclasses.replace(user, password_hash=hash_password(new_password), updated_at=time.time())
-    store.save_user(changed)
-    end_other_sessions(store, user.id, keep_pair_id)
-    return changed
+class Passwords:
+    def __init__(self, store: Store, throttle: Throttle, tokens: Tokens) -> None:
+        self.store = store
+        self.throttle = throttle
+        self.tokens = tokens
+
+    def sign_in(self, username: str, password: str, *, address: str | None, now: float) -> User:
+        """The active user with this email and password; InvalidGrant (the same for every cause) otherwise."""
+        with self.throttle.attempt("password", username.strip().lower(), address, now=now):
+            user = self.store.user_by_email(username.strip())
+            # check_password runs argon2 even when no user matched, so timing does not tell who exists.
+            matched = check_password(user.password_hash if user else None, password)
+            if not matched or user is None or not user.is_active:
+                raise InvalidGrant("invalid username or password")
+        return user
+
+    def change(
+        self,
+        user: User,
+        *,
+        old_password: object,
+        new_password: object,
+        keep_pair_id: str,
+        address: str | None,
+        now: float,
+    ) -> User:
+        """Check the old password (throttled), set the new one, and end every other session of the user."""
+        if not isinstance(old_password, str) or not old_password:
+            raise ValidationError("old_password is required", field="old_password")
+        if not isinstance(new_password, str):
+            raise ValidationError("new_password is required", field="new_password")
+        with self.throttle.attempt("password", user.email.lower(), address, now=now):
+            if not check_password(user.password_hash, old_password):
+                raise ValidationError("old_password is wrong", field="old_password")
+        try:
+            check_new_password(new_password, email=user.email, first_name=user.first_name, last_name=user.last_name)
+        except ValidationError as error:
+            raise ValidationError(error.message.replace("password", "new_password", 1), field="new_password") from None
+        changed = dataclasses.replace(user, password_hash=hash_password(new_password), updated_at=time.time())
+        self.store.save_user(changed)
+        self.tokens.end_other_sessions(user.id, keep_pair_id)
+        return changed

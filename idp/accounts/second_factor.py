@@ -7,18 +7,24 @@ The client repeats the call with `x-2fa-code` and `x-2fa-method`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-from idp.accounts import email_codes, mfa
+from idp.accounts import email_codes
 from idp.accounts.mail import Mailer
+from idp.accounts.mfa import Mfa
 from idp.accounts.secrets import check_password_digest
 from idp.accounts.throttle import Attempt, Throttle
 from idp.config import Settings
-from idp.errors import InvalidCode, SecondFactorInvalid, SecondFactorRequired, Throttled
+from idp.errors import InvalidCode, MailFailed, SecondFactorInvalid, SecondFactorRequired, Throttled, ValidationError
 from idp.keyring import KeyRing
 from idp.models import User
 from idp.store import Store
+
+log = logging.getLogger(__name__)
 
 # Rocket.Chat sends no new email code while one with more than this many seconds to live is pending.
 _FRESH_CODE_SECONDS = 5 * 60
@@ -42,6 +48,7 @@ class SecondFactor:
     settings: Settings
     throttle: Throttle
     mailer: Mailer
+    mfa: Mfa
 
     def require(self, user: User, *, code: str | None, method: str | None, address: str | None, now: float) -> None:
         """Return when the call carries a valid second factor; raise SecondFactorRequired or ...Invalid."""
@@ -53,10 +60,12 @@ class SecondFactor:
         chosen = method or available[0]
         if chosen not in available:
             raise SecondFactorInvalid(chosen)
-        if not self._check(user, chosen, code, address=address, now=now):
-            raise SecondFactorInvalid(chosen)
+        try:
+            self._check(user, chosen, code, address=address, now=now)
+        except InvalidCode:
+            raise SecondFactorInvalid(chosen) from None
 
-    def _challenge(self, user: User, available: list[str], now: float) -> dict:
+    def _challenge(self, user: User, available: list[str], now: float) -> dict[str, Any]:
         method = available[0]
         generated = False
         if method == "email":
@@ -73,6 +82,33 @@ class SecondFactor:
             "codeExpires": [_iso(moment) for moment in waiting.expires] if waiting else [],
             "availableMethods": available,
         }
+
+    def enable_email(self, user: User, *, now: float) -> User:
+        if not user.email_confirmed:
+            raise ValidationError("confirm your email address before using it as a second factor", field="email")
+        enabled = dataclasses.replace(user, email_2fa_enabled=True, updated_at=now)
+        self.store.save_user(enabled)
+        return enabled
+
+    def disable_email(self, user: User, *, now: float) -> User:
+        """Call only once the call carried a second factor (`require`)."""
+        disabled = dataclasses.replace(user, email_2fa_enabled=False, updated_at=now)
+        self.store.save_user(disabled)
+        return disabled
+
+    def send_code_to(self, who: object, *, now: float) -> None:
+        """Mail a code to this account if it has email codes on; the same for the caller either way,
+        so that the answer never tells a stranger whether the account exists."""
+        if not isinstance(who, str) or not who.strip():
+            raise ValidationError("emailOrUsername is required", field="emailOrUsername")
+        user = self.store.user_by_email(who.strip())
+        if user is None or not user.is_active or "email" not in available_methods(user):
+            return
+        try:
+            self.send_email_code(user, now=now)
+        except MailFailed as error:
+            # Answering 503 here would tell a stranger the account exists; the log tells the operator.
+            log.warning("could not mail a second-factor code: %s", error.message)
 
     def send_email_code(self, user: User, *, now: float) -> bool:
         """Mail a code unless this user was sent too many lately; True when one was sent."""
@@ -93,26 +129,18 @@ class SecondFactor:
         )
         return True
 
-    def _check(self, user: User, method: str, code: str, *, address: str | None, now: float) -> bool:
+    def _check(self, user: User, method: str, code: str, *, address: str | None, now: float) -> None:
+        """Return for a right code; InvalidCode (a counted failure) for a wrong one."""
         if method == "totp":
-            try:
-                mfa.check_code(
-                    self.store, self.keyring, self.throttle, user, user.mfa_secret, code, address=address, now=now
-                )
-            except InvalidCode:
-                return False
-            return True
-        attempt = Attempt("2fa", user.id, address)
-        self.throttle.check(attempt, now=now)
-        if method == "email":
-            ok = email_codes.consume(self.store, self.keyring, user, code, now=now)
-        else:
-            ok = check_password_digest(user.password_hash, code.strip())
-        if ok:
-            self.throttle.succeeded(attempt)
-        else:
-            self.throttle.failed(attempt, now=now)
-        return ok
+            self.mfa.check_code(user, user.mfa_secret, code, address=address, now=now)
+            return
+        with self.throttle.attempt("2fa", user.id, address, now=now):
+            if method == "email":
+                ok = email_codes.consume(self.store, self.keyring, user, code, now=now)
+            else:
+                ok = check_password_digest(user.password_hash, code.strip())
+            if not ok:
+                raise InvalidCode(f"the {method} code is wrong")
 
 
 def _iso(moment: float) -> str:

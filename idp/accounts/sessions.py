@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from idp.accounts.secrets import new_token, token_hash
+from idp.models import Participant, User
 from idp.store import Store
 
 
@@ -17,51 +18,68 @@ class IdpSession:
     mfa: bool
     authn_instant: float
     expires_at: float
-    # The service providers this session signed in to, for single logout:
-    # {"app_id", "name_id", "name_id_format", "session_index"}
-    participants: list[dict[str, Any]] = field(default_factory=list)
+    # The service providers this session signed in to, for single logout.
+    participants: list[Participant] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A browser's live session: its cookie value, the session, and the (active) account."""
+
+    token: str
+    session: IdpSession
+    user: User
 
 
 def sp_session_key(app_id: str, session_index: str) -> str:
     return f"{app_id}:{session_index}"
 
 
-def _save(store: Store, key: str, session: IdpSession) -> None:
-    held = [sp_session_key(p["app_id"], p["session_index"]) for p in session.participants]
-    store.save_session(key, dataclasses.asdict(session), max(1, session.expires_at - time.time()), held)
+class Sessions:
+    def __init__(self, store: Store, *, ttl: int) -> None:
+        self.store = store
+        self.ttl = ttl
 
+    def _save(self, token: str, session: IdpSession) -> None:
+        held = [sp_session_key(p.app_id, p.session_index) for p in session.participants]
+        doc: dict[str, Any] = dataclasses.asdict(session)
+        self.store.save_session(token_hash(token), doc, max(1, session.expires_at - time.time()), held)
 
-def start(store: Store, user_id: str, *, mfa: bool, ttl: int, now: float | None = None) -> tuple[str, IdpSession]:
-    """A new session; returns the cookie value (shown once) and the session."""
-    now = time.time() if now is None else now
-    token = new_token()
-    session = IdpSession(user_id, mfa, now, now + ttl)
-    _save(store, token_hash(token), session)
-    return token, session
+    def start(self, user: User, *, mfa: bool, now: float) -> SignedIn:
+        """A new session; its token is the cookie value, shown once."""
+        signed_in = SignedIn(new_token(), IdpSession(user.id, mfa, now, now + self.ttl), user)
+        self._save(signed_in.token, signed_in.session)
+        return signed_in
 
+    def load(self, token: str | None) -> IdpSession | None:
+        doc = self.store.session_doc(token_hash(token)) if token else None
+        if not doc:
+            return None
+        participants = [Participant(**p) for p in doc.get("participants", [])]
+        return IdpSession(**{**doc, "participants": participants})
 
-def load(store: Store, token: str | None) -> IdpSession | None:
-    doc = store.session_doc(token_hash(token)) if token else None
-    return IdpSession(**doc) if doc else None
+    def signed_in(self, token: str | None) -> SignedIn | None:
+        """The live session this cookie names, when its user is still active."""
+        session = self.load(token)
+        user = self.store.user(session.user_id) if session else None
+        if token is None or session is None or user is None or not user.is_active:
+            return None
+        return SignedIn(token, session, user)
 
+    def add_participant(self, signed_in: SignedIn, participant: Participant) -> None:
+        session = signed_in.session
+        others = [p for p in session.participants if p.app_id != participant.app_id]
+        self._save(signed_in.token, dataclasses.replace(session, participants=[*others, participant]))
 
-def add_participant(store: Store, token: str, session: IdpSession, participant: dict[str, Any]) -> IdpSession:
-    others = [p for p in session.participants if p["app_id"] != participant["app_id"]]
-    updated = dataclasses.replace(session, participants=[*others, participant])
-    _save(store, token_hash(token), updated)
-    return updated
+    def end(self, token: str | None) -> None:
+        if token:
+            self.store.drop_session(token_hash(token))
 
-
-def end(store: Store, token: str | None) -> None:
-    if token:
-        store.drop_session(token_hash(token))
-
-
-def end_by_sp_session(store: Store, app_id: str, session_indexes: list[str]) -> int:
-    """End the sessions holding these SP sessions: a LogoutRequest may come without our cookie."""
-    ended = 0
-    for index in session_indexes:
-        for key in store.sessions_holding(sp_session_key(app_id, index)):
-            store.drop_session(key)
-            ended += 1
-    return ended
+    def end_by_sp_session(self, app_id: str, session_indexes: list[str]) -> int:
+        """End the sessions holding these SP sessions: a LogoutRequest may come without our cookie."""
+        ended = 0
+        for index in session_indexes:
+            for key in self.store.sessions_holding(sp_session_key(app_id, index)):
+                self.store.drop_session(key)
+                ended += 1
+        return ended

@@ -11,9 +11,11 @@ and the account-wide limit only slows a guesser spread over many addresses.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from idp.errors import Throttled
+from idp.errors import IdpError, Throttled
 from idp.store import Store
 
 
@@ -41,11 +43,12 @@ class Attempt:
 
     def keys(self, rules: tuple[Rule, ...]) -> list[tuple[Rule, str]]:
         parts = {"account": self.account, "address": self.address}
-        found = []
+        found: list[tuple[Rule, str]] = []
         for rule in rules:
-            needed = rule.scope.split("+")
-            if all(parts[name] for name in needed):
-                found.append((rule, ":".join(["throttle", self.action, rule.scope, *(parts[n] for n in needed)])))
+            values = [parts[name] for name in rule.scope.split("+")]
+            present = [value for value in values if value]
+            if len(present) == len(values):
+                found.append((rule, ":".join(["throttle", self.action, rule.scope, *present])))
         return found
 
 
@@ -53,6 +56,19 @@ class Throttle:
     def __init__(self, store: Store, rules: tuple[Rule, ...] = DEFAULT_RULES) -> None:
         self.store = store
         self.rules = rules
+
+    @contextmanager
+    def attempt(self, action: str, account: str | None, address: str | None, *, now: float) -> Iterator[None]:
+        """One guarded attempt: refused up front when a limit is reached; any IdpError raised inside
+        (a wrong password, a wrong code) counts as a failure; finishing the block is a success."""
+        attempt = Attempt(action, account, address)
+        self.check(attempt, now=now)
+        try:
+            yield
+        except IdpError:
+            self.failed(attempt, now=now)
+            raise
+        self.succeeded(attempt)
 
     def check(self, attempt: Attempt, *, now: float) -> None:
         """Raise Throttled, with the seconds to wait, when any limit is reached."""

@@ -1,10 +1,11 @@
-"""Brand hierarchy rules: membership flows down from a brand to its children."""
+"""Brand hierarchy rules: membership flows down from a brand to its children; who may open which app."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idp.models import Role, SsoApplication
+from idp.errors import AccessRevoked, SamlRequestRefused
+from idp.models import Brand, Role, SsoApplication, User
 from idp.store import Store
 
 
@@ -28,6 +29,14 @@ class Standing:
         return self.is_member and not set(app.brands).isdisjoint(self.lineage)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """The brand a user opens an app from, and their role there."""
+
+    brand: Brand
+    role: str
+
+
 def standing(store: Store, user_id: str, brand_id: str) -> Standing:
     """Admin when the user administers the brand or any ancestor; Agent when merely a member of one."""
     lineage = tuple(brand.id for brand in store.brand_lineage(brand_id))
@@ -37,10 +46,35 @@ def standing(store: Store, user_id: str, brand_id: str) -> Standing:
     return Standing(lineage, role)
 
 
-def brand_for(store: Store, user_id: str, app: SsoApplication) -> tuple[str, Standing] | None:
-    """A brand of the user's from which they may open `app`, for logins the SP starts."""
-    for membership in store.memberships_of(user_id):
-        where = standing(store, user_id, membership.brand_id)
-        if where.may_open(app):
-            return membership.brand_id, where
-    return None
+def may_launch(store: Store, app: SsoApplication | None, user: User | None, brand: Brand | None) -> Placement:
+    """Where the user opens the app from, when they still may (active, a member, the app still allowed)."""
+    if app is None or user is None or brand is None or not user.is_active:
+        raise AccessRevoked("this application or account is no longer available")
+    where = standing(store, user.id, brand.id)
+    if not where.may_open(app):
+        raise AccessRevoked("you no longer have access to this application")
+    return Placement(brand, where.role or "")
+
+
+def placement_for(store: Store, user: User, app: SsoApplication) -> Placement:
+    """A brand of the user's from which they may open `app`, for logins the SP starts; AccessRevoked if none."""
+    for membership in store.memberships_of(user.id):
+        where = standing(store, user.id, membership.brand_id)
+        brand = store.brand(membership.brand_id)
+        if where.may_open(app) and brand is not None:
+            return Placement(brand, where.role or "")
+    raise AccessRevoked("you do not have access to this application")
+
+
+def sender_app(store: Store, issuer: str, *, endpoint_app_id: str | None) -> SsoApplication | None:
+    """The application an SP's message comes from: the one whose endpoint it was sent to, else the
+    only one registered for its entityID."""
+    if endpoint_app_id:
+        return store.app(endpoint_app_id)
+    candidates = store.apps_by_entity_id(issuer)
+    if len(candidates) > 1:
+        raise SamlRequestRefused(
+            "several applications are registered for this service provider: it must use its own "
+            "application's endpoints, from that application's metadata"
+        )
+    return candidates[0] if candidates else None

@@ -78,7 +78,7 @@ def _uri(field: str, value: Any) -> str:
 
 
 def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValidationError(f"{field} must be one of: {', '.join(choices)}", field=field)
     return value
 

@@ -8,131 +8,228 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from idp.applications.access import standing
 from idp.applications.fields import check_complete, clean_fields
+from idp.applications.importing import fields_from_metadata
+from idp.applications.links import LaunchLinks
 from idp.config import Settings
 from idp.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationError
-from idp.models import Icon, SsoApplication, User
+from idp.models import Brand, Icon, SsoApplication, User
+from idp.saml.sp_metadata import parse_sp_metadata
 from idp.store import Store
 
 
 @dataclass(frozen=True)
-class ListedApp:
+class Caller:
+    """Who acts through the API, and whether their token pair passed MFA (links minted for them say so)."""
+
+    user: User
+    mfa: bool = False
+
+
+@dataclass(frozen=True)
+class ShownApp:
     app: SsoApplication
-    launchable: bool  # allowed for the listing brand, so the caller gets an open_url
+    open_url: str | None  # None when the app is not allowed for the brand it is shown in
 
 
 @dataclass(frozen=True)
 class AppPage:
-    items: list[ListedApp]
+    items: list[ShownApp]
     total: int
 
 
-def _require_brand(store: Store, brand_id: str) -> None:
-    if store.brand(brand_id) is None:
-        raise NotFound("no such brand", field="brand")
+@dataclass(frozen=True)
+class Imported:
+    shown: ShownApp | None  # None for the operator at the command line, who opens no app
+    app: SsoApplication
+    created: bool
 
 
-def require_manager(store: Store, actor: User, brand_id: str) -> None:
-    _require_brand(store, brand_id)
-    if not standing(store, actor.id, brand_id).is_admin:
-        raise Forbidden("only an admin of this brand or of a parent brand may change its applications")
+class Applications:
+    """A brand's SSO applications as its admins manage them and its members see them."""
 
+    def __init__(self, store: Store, settings: Settings, links: LaunchLinks | None) -> None:
+        """`links` None: no launch links are minted (the `idp` command, which shows no app to a user)."""
+        self.store = store
+        self.settings = settings
+        self.links = links
 
-def owned_app(store: Store, brand_id: str, app_id: str) -> SsoApplication:
-    app = store.app(app_id)
-    if app is None or app.owner_brand_id != brand_id:
-        raise NotFound("no such application in this brand", field="id")
-    return app
+    # reading
+    def page(self, caller: Caller, brand_id: str, *, start: int = 0, limit: int | None = None) -> AppPage:
+        """What a member of the brand sees, ordered by `order` then name.
 
+        Everyone sees the apps allowed for the brand or a parent brand (with an
+        open_url); admins also see the apps the brand owns but shares elsewhere.
+        """
+        self._require_brand(brand_id)
+        where = standing(self.store, caller.user.id, brand_id)
+        if not where.is_member:
+            raise Forbidden("you are not a member of this brand")
+        allowed = {app.id: app for app in self.store.apps_allowed_for(where.lineage)}
+        listed = [(app, True) for app in allowed.values()]
+        if where.is_admin:
+            listed += [(app, False) for app in self.store.apps_owned_by(brand_id) if app.id not in allowed]
+        listed.sort(key=lambda item: (item[0].order, item[0].name.lower(), item[0].id))
+        end = None if limit is None else start + limit
+        now = time.time()
+        items = [self._shown(caller, brand_id, app, launchable, now) for app, launchable in listed[start:end]]
+        return AppPage(items=items, total=len(listed))
 
-def _check_brands(store: Store, actor: User, brand_ids: list[str]) -> None:
-    """Apps may be shared only with brands the actor administers (directly or from above)."""
-    for brand_id in brand_ids:
-        if store.brand(brand_id) is None:
-            raise ValidationError(f"brands: no brand {brand_id}", field="brands")
-        if not standing(store, actor.id, brand_id).is_admin:
-            raise ValidationError(f"brands: you do not administer brand {brand_id}", field="brands")
+    def launchable(self, user: User) -> list[tuple[SsoApplication, str]]:
+        """Every app the user may open, once each, with the brand to open it from: the launcher's tiles."""
+        seen: dict[str, tuple[SsoApplication, str]] = {}
+        for membership in self.store.memberships_of(user.id):
+            lineage = standing(self.store, user.id, membership.brand_id).lineage
+            for app in self.store.apps_allowed_for(lineage):
+                seen.setdefault(app.id, (app, membership.brand_id))
+        return sorted(seen.values(), key=lambda item: (item[0].order, item[0].name.lower()))
 
+    def icon(self, app_id: str) -> Icon:
+        app = self.store.app(app_id)
+        icon = self.store.icon(app_id) if app is not None and app.icon_type else None
+        if icon is None:
+            raise NotFound("no icon for this application")
+        return icon
 
-def create_app(
-    store: Store, settings: Settings, actor: User, brand_id: str, payload: Mapping[str, Any]
-) -> SsoApplication:
-    require_manager(store, actor, brand_id)
-    fields = {"brands": [brand_id], **clean_fields(payload, allow_http=settings.allow_http_urls)}
-    check_complete(fields)
-    _check_brands(store, actor, fields["brands"])
-    now = time.time()
-    app_id = str(uuid.uuid4())
-    app = new_app(settings, app_id, brand_id, fields, now=now)
-    store.save_app(app)
-    return app
+    def brand_lineages(self, app: SsoApplication) -> list[list[Brand]]:
+        """Each allowed brand followed by its ancestors, for answers that expand them."""
+        return [lineage for lineage in map(self.store.brand_lineage, app.brands) if lineage]
 
+    # changing
+    def create(self, caller: Caller, brand_id: str, payload: Mapping[str, Any]) -> ShownApp:
+        self._require_manager(caller.user, brand_id)
+        fields = {"brands": [brand_id], **clean_fields(payload, allow_http=self.settings.allow_http_urls)}
+        check_complete(fields)
+        self._check_brands(caller.user, fields["brands"])
+        app = self._new_app(brand_id, fields, now=time.time())
+        self.store.save_app(app)
+        return self._shown_in(caller, brand_id, app)
 
-def new_app(settings: Settings, app_id: str, brand_id: str, fields: dict[str, Any], *, now: float) -> SsoApplication:
-    if fields.get("issuer") is None:
-        # Each app gets an IdP entityID of its own, fixed at creation so SPs can rely on it.
-        fields = {**fields, "issuer": f"{settings.base_url}/sso_applications/{app_id}/metadata"}
-    return SsoApplication(id=app_id, owner_brand_id=brand_id, created_at=now, updated_at=now, **fields)
+    def update(self, caller: Caller, brand_id: str, app_id: str, payload: Mapping[str, Any]) -> ShownApp:
+        """Fields present in the body replace the stored ones; absent fields keep their value."""
+        self._require_manager(caller.user, brand_id)
+        app = self._owned_app(brand_id, app_id)
+        changes = clean_fields(payload, allow_http=self.settings.allow_http_urls)
+        if "issuer" in changes and changes["issuer"] is None:
+            changes["issuer"] = app.issuer
+        merged = {**dataclasses.asdict(app), **changes}
+        check_complete(merged)
+        if "brands" in changes:
+            self._check_brands(caller.user, [b for b in changes["brands"] if b not in app.brands])
+        if "acs_url" in changes and changes["acs_url"] not in {e["url"] for e in app.acs_endpoints}:
+            # A new ACS typed by hand replaces the ones the SP's metadata listed: none stays registered unseen.
+            changes["acs_endpoints"] = []
+        updated = dataclasses.replace(app, **changes, updated_at=time.time())
+        self.store.save_app(updated)
+        return self._shown_in(caller, brand_id, updated)
 
+    def delete(self, caller: Caller, brand_id: str, app_id: str) -> None:
+        self._require_manager(caller.user, brand_id)
+        app = self._owned_app(brand_id, app_id)
+        self.store.save_app(dataclasses.replace(app, deleted_at=time.time()))
 
-def update_app(
-    store: Store, settings: Settings, actor: User, brand_id: str, app_id: str, payload: Mapping[str, Any]
-) -> SsoApplication:
-    """Fields present in the body replace the stored ones; absent fields keep their value."""
-    require_manager(store, actor, brand_id)
-    app = owned_app(store, brand_id, app_id)
-    changes = clean_fields(payload, allow_http=settings.allow_http_urls)
-    if "issuer" in changes and changes["issuer"] is None:
-        changes["issuer"] = app.issuer
-    merged = {**dataclasses.asdict(app), **changes}
-    check_complete(merged)
-    if "brands" in changes:
-        _check_brands(store, actor, [b for b in changes["brands"] if b not in app.brands])
-    if "acs_url" in changes and changes["acs_url"] not in {e["url"] for e in app.acs_endpoints}:
-        # A new ACS typed by hand replaces the ones the SP's metadata listed: none stays registered unseen.
-        changes["acs_endpoints"] = []
-    updated = dataclasses.replace(app, **changes, updated_at=time.time())
-    store.save_app(updated)
-    return updated
+    def set_brands(self, caller: Caller, brand_id: str, app_id: str, brands: Any) -> ShownApp:
+        self._require_manager(caller.user, brand_id)
+        app = self._owned_app(brand_id, app_id)
+        if brands is None:
+            raise ValidationError("brands is required", field="brands")
+        new_brands = clean_fields({"brands": brands}, allow_http=False)["brands"]
+        self._check_brands(caller.user, [b for b in new_brands if b not in app.brands])
+        updated = dataclasses.replace(app, brands=new_brands, updated_at=time.time())
+        self.store.save_app(updated)
+        return self._shown_in(caller, brand_id, updated)
 
+    def set_icon(self, caller: Caller, brand_id: str, app_id: str, data: bytes) -> ShownApp:
+        self._require_manager(caller.user, brand_id)
+        app = self._owned_app(brand_id, app_id)
+        if len(data) > self.settings.icon_max_bytes:
+            raise PayloadTooLarge(f"icon must be at most {self.settings.icon_max_bytes} bytes", field="icon")
+        content_type = sniff_image_type(data)
+        if content_type is None:
+            raise UnsupportedMediaType("icon must be a PNG, JPEG, GIF or WebP image", field="icon")
+        self.store.save_icon(app.id, Icon(content_type, data))
+        updated = dataclasses.replace(
+            app, icon_type=content_type, icon_version=app.icon_version + 1, updated_at=time.time()
+        )
+        self.store.save_app(updated)
+        return self._shown_in(caller, brand_id, updated)
 
-def delete_app(store: Store, actor: User, brand_id: str, app_id: str) -> None:
-    require_manager(store, actor, brand_id)
-    app = owned_app(store, brand_id, app_id)
-    store.save_app(dataclasses.replace(app, deleted_at=time.time()))
+    def import_metadata(
+        self,
+        caller: Caller | None,
+        brand_id: str,
+        xml: bytes,
+        *,
+        name: str | None = None,
+        entity_id: str | None = None,
+    ) -> Imported:
+        """The app of this brand with the metadata's entityID, updated; or a new one allowed for the brand.
 
+        `caller` None means the operator at the command line, who needs no brand role.
+        """
+        if caller is not None:
+            self._require_manager(caller.user, brand_id)
+        else:
+            self._require_brand(brand_id)
+        meta = parse_sp_metadata(xml, entity_id=entity_id)
+        fields = fields_from_metadata(meta, allow_http=self.settings.allow_http_urls)
+        if name is not None:
+            fields["name"] = clean_fields({"name": name}, allow_http=False)["name"]
+        now = time.time()
+        existing = next((app for app in self.store.apps_owned_by(brand_id) if app.entity_id == meta.entity_id), None)
+        if existing is not None:
+            app = dataclasses.replace(existing, **fields, updated_at=now)
+        else:
+            fields.setdefault("name", urlsplit(meta.entity_id).hostname or meta.entity_id)
+            app = self._new_app(brand_id, {"authentication_type": "SAML", "brands": [brand_id], **fields}, now=now)
+        self.store.save_app(app)
+        shown = self._shown_in(caller, brand_id, app) if caller is not None else None
+        return Imported(shown, app, created=existing is None)
 
-def set_app_brands(store: Store, actor: User, brand_id: str, app_id: str, brands: Any) -> SsoApplication:
-    require_manager(store, actor, brand_id)
-    app = owned_app(store, brand_id, app_id)
-    if brands is None:
-        raise ValidationError("brands is required", field="brands")
-    new_brands = clean_fields({"brands": brands}, allow_http=False)["brands"]
-    _check_brands(store, actor, [b for b in new_brands if b not in app.brands])
-    updated = dataclasses.replace(app, brands=new_brands, updated_at=time.time())
-    store.save_app(updated)
-    return updated
+    # rules
+    def _require_brand(self, brand_id: str) -> None:
+        if self.store.brand(brand_id) is None:
+            raise NotFound("no such brand", field="brand")
 
+    def _require_manager(self, actor: User, brand_id: str) -> None:
+        self._require_brand(brand_id)
+        if not standing(self.store, actor.id, brand_id).is_admin:
+            raise Forbidden("only an admin of this brand or of a parent brand may change its applications")
 
-def list_apps(store: Store, actor: User, brand_id: str, *, start: int = 0, limit: int | None = None) -> AppPage:
-    """What a member of the brand sees, ordered by `order` then name.
+    def _owned_app(self, brand_id: str, app_id: str) -> SsoApplication:
+        app = self.store.app(app_id)
+        if app is None or app.owner_brand_id != brand_id:
+            raise NotFound("no such application in this brand", field="id")
+        return app
 
-    Everyone sees the apps allowed for the brand or a parent brand (with an
-    open_url); admins also see the apps the brand owns but shares elsewhere.
-    """
-    _require_brand(store, brand_id)
-    where = standing(store, actor.id, brand_id)
-    if not where.is_member:
-        raise Forbidden("you are not a member of this brand")
-    allowed = {app.id: app for app in store.apps_allowed_for(where.lineage)}
-    listed = [ListedApp(app, True) for app in allowed.values()]
-    if where.is_admin:
-        listed += [ListedApp(app, False) for app in store.apps_owned_by(brand_id) if app.id not in allowed]
-    listed.sort(key=lambda item: (item.app.order, item.app.name.lower(), item.app.id))
-    end = None if limit is None else start + limit
-    return AppPage(items=listed[start:end], total=len(listed))
+    def _check_brands(self, actor: User, brand_ids: list[str]) -> None:
+        """Apps may be shared only with brands the actor administers (directly or from above)."""
+        for brand_id in brand_ids:
+            if self.store.brand(brand_id) is None:
+                raise ValidationError(f"brands: no brand {brand_id}", field="brands")
+            if not standing(self.store, actor.id, brand_id).is_admin:
+                raise ValidationError(f"brands: you do not administer brand {brand_id}", field="brands")
+
+    def _new_app(self, brand_id: str, fields: dict[str, Any], *, now: float) -> SsoApplication:
+        app_id = str(uuid.uuid4())
+        if fields.get("issuer") is None:
+            # Each app gets an IdP entityID of its own, fixed at creation so SPs can rely on it.
+            fields = {**fields, "issuer": f"{self.settings.base_url}/sso_applications/{app_id}/metadata"}
+        return SsoApplication(id=app_id, owner_brand_id=brand_id, created_at=now, updated_at=now, **fields)
+
+    def _shown_in(self, caller: Caller, brand_id: str, app: SsoApplication) -> ShownApp:
+        launchable = standing(self.store, caller.user.id, brand_id).may_open(app)
+        return self._shown(caller, brand_id, app, launchable, time.time())
+
+    def _shown(self, caller: Caller, brand_id: str, app: SsoApplication, launchable: bool, now: float) -> ShownApp:
+        if not launchable or self.links is None:
+            return ShownApp(app, None)
+        return ShownApp(
+            app, self.links.url(user_id=caller.user.id, app_id=app.id, brand_id=brand_id, mfa=caller.mfa, now=now)
+        )
 
 
 _IMAGE_SIGNATURES = (
@@ -151,29 +248,3 @@ def sniff_image_type(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
-
-
-def set_app_icon(
-    store: Store, settings: Settings, actor: User, brand_id: str, app_id: str, data: bytes
-) -> SsoApplication:
-    require_manager(store, actor, brand_id)
-    app = owned_app(store, brand_id, app_id)
-    if len(data) > settings.icon_max_bytes:
-        raise PayloadTooLarge(f"icon must be at most {settings.icon_max_bytes} bytes", field="icon")
-    content_type = sniff_image_type(data)
-    if content_type is None:
-        raise UnsupportedMediaType("icon must be a PNG, JPEG, GIF or WebP image", field="icon")
-    store.save_icon(app.id, Icon(content_type, data))
-    updated = dataclasses.replace(
-        app, icon_type=content_type, icon_version=app.icon_version + 1, updated_at=time.time()
-    )
-    store.save_app(updated)
-    return updated
-
-
-def app_icon(store: Store, app_id: str) -> Icon:
-    app = store.app(app_id)
-    icon = store.icon(app_id) if app is not None and app.icon_type else None
-    if icon is None:
-        raise NotFound("no icon for this application")
-    return icon

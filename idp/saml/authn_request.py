@@ -1,4 +1,4 @@
-"""AuthnRequests from service providers: their contents, read from a received message."""
+"""AuthnRequests from service providers (SAML Core 3.4.1): what they ask for, read from the XML."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from lxml import etree
 
 from idp.errors import SamlRequestRefused
 from idp.saml.bindings import ReceivedMessage
-from idp.saml.names import SAML, SAMLP
-from idp.saml.xml import parse_untrusted
+from idp.saml.inbound import Kind, Parsed
+from idp.saml.inbound import parse as parse_envelope
+from idp.saml.names import SAMLP
 
 
 @dataclass(frozen=True)
@@ -28,29 +29,17 @@ class AuthnRequest:
     root: etree._Element
 
 
-def parse_instant(value: str | None) -> datetime.datetime:
-    if not value:
-        raise SamlRequestRefused("IssueInstant is missing")
-    try:
-        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SamlRequestRefused("IssueInstant is not a dateTime") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
 def _bool(value: str | None) -> bool:
     return value in ("true", "1")
 
 
 def parse(message: ReceivedMessage) -> AuthnRequest:
-    root = parse_untrusted(message.xml, what="the AuthnRequest")
-    if root.tag != f"{{{SAMLP}}}AuthnRequest":
-        raise SamlRequestRefused("the message is not an AuthnRequest")
-    if root.get("Version") != "2.0":
-        raise SamlRequestRefused("only SAML 2.0 requests are accepted")
-    request_id, issuer = root.get("ID"), root.findtext(f"{{{SAML}}}Issuer")
-    if not request_id or not issuer or not issuer.strip():
-        raise SamlRequestRefused("the AuthnRequest has no ID or no Issuer")
+    """The request's contents, before its sender is known or its signature checked."""
+    return read(parse_envelope(message, Kind.AUTHN_REQUEST))
+
+
+def read(parsed: Parsed) -> AuthnRequest:
+    root = parsed.root
     index = root.get("AssertionConsumerServiceIndex")
     policy = root.find(f"{{{SAMLP}}}NameIDPolicy")
     try:
@@ -58,9 +47,9 @@ def parse(message: ReceivedMessage) -> AuthnRequest:
     except ValueError:
         raise SamlRequestRefused("AssertionConsumerServiceIndex is not a number") from None
     return AuthnRequest(
-        id=request_id,
-        issuer=issuer.strip(),
-        issue_instant=parse_instant(root.get("IssueInstant")),
+        id=parsed.id,
+        issuer=parsed.issuer,
+        issue_instant=parsed.issue_instant,
         destination=root.get("Destination"),
         acs_url=root.get("AssertionConsumerServiceURL"),
         acs_index=acs_index,

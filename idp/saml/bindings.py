@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_plus
 
@@ -17,6 +18,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from lxml import etree
 
 from idp.errors import SamlRequestRefused
@@ -114,8 +116,8 @@ def from_post(form: dict[str, str], message_param: str = "SAMLRequest") -> Recei
     return ReceivedMessage(xml=_b64(encoded, message_param), relay_state=form.get("RelayState"), binding="post")
 
 
-def _public_keys(certificates: list[str]) -> list:
-    keys = []
+def _public_keys(certificates: list[str]) -> list[CertificatePublicKeyTypes]:
+    keys: list[CertificatePublicKeyTypes] = []
     for encoded in certificates:
         try:
             keys.append(x509.load_der_x509_certificate(base64.b64decode(encoded)).public_key())
@@ -181,7 +183,7 @@ def signature_valid(message: ReceivedMessage, root: etree._Element, certificates
     return post_signature_valid(root, certificates)
 
 
-def redirect_url(location: str, param: str, xml: bytes, relay_state: str | None, sign) -> str:
+def redirect_url(location: str, param: str, xml: bytes, relay_state: str | None, sign: Callable[[bytes], bytes]) -> str:
     """`location` with the message DEFLATEd into `param`, signed with RSA-SHA256 by `sign(octets) -> bytes`."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     deflated = compressor.compress(xml) + compressor.flush()

@@ -12,8 +12,6 @@ from lxml import etree
 
 from idp.errors import ValidationError
 from idp.saml.names import SAML
-from idp.saml.response import AssertionSpec, build_response
-from idp.saml.xmlsig import Signer
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 
@@ -25,8 +23,6 @@ _CIPHERS = {
     "aes128-cbc": (xmlsec.constants.TransformAes128Cbc, 128),
 }
 
-# Kept equal to idp.saml.sso.SIGNED_DEFAULT; not imported from there, as sso.py imports this module.
-_SIGNED_DEFAULT = "both"
 _CERTIFICATE_FIELD = "encryption_certificate"
 
 
@@ -92,28 +88,3 @@ def encrypt_assertion(
         parent.replace(assertion, wrapper)
     wrapper.append(encrypted_data)
     return wrapper
-
-
-def build_signed_encrypted_response(
-    spec: AssertionSpec,
-    signed: str | None,
-    signer: Signer,
-    sp_certificate_pem: bytes,
-    algorithm: str | None = None,
-) -> bytes:
-    """The serialized Response with its assertion encrypted for the SP, signed as `signed` says (null means both).
-
-    The assertion is signed, then encrypted; a Response signature is made last, over the
-    EncryptedAssertion.  A null `algorithm` means aes256-gcm.
-    """
-    algorithm = algorithm or DEFAULT_ALGORITHM
-    if algorithm not in _CIPHERS:
-        raise ValueError(f"unknown encryption algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
-    built = build_response(spec)
-    signed = signed or _SIGNED_DEFAULT
-    if signed in ("assertion", "both"):
-        signer.sign(built.assertion)
-    encrypt_assertion(built.assertion, sp_certificate_pem, algorithm)
-    if signed in ("response", "both"):
-        signer.sign(built.root)
-    return etree.tostring(built.root, xml_declaration=True, encoding="UTF-8")

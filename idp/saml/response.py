@@ -1,4 +1,4 @@
-"""Builds a SAML 2.0 Response carrying one bearer Assertion (SAML Core 2.0, Web SSO profile)."""
+"""Builds SAML 2.0 protocol messages: the envelope they share, and the Response carrying one bearer Assertion."""
 
 from __future__ import annotations
 
@@ -52,10 +52,46 @@ class AssertionSpec:
 @dataclass(frozen=True)
 class BuiltResponse:
     root: etree._Element
-    assertion: etree._Element
+    assertion: etree._Element | None  # None for a Response that only carries an error status
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+def protocol_message(
+    tag: str,
+    *,
+    issuer: str,
+    destination: str,
+    issued_at: datetime.datetime,
+    in_response_to: str | None = None,
+) -> etree._Element:
+    """The envelope every message we send shares (SAML Core 3.2.1/3.2.2): ID, Version, IssueInstant,
+    Destination, InResponseTo when answering, and the Issuer; a StatusResponseType's Status follows."""
+    attributes = {"ID": new_id(), "Version": "2.0", "IssueInstant": saml_instant(issued_at), "Destination": destination}
+    if in_response_to:
+        attributes["InResponseTo"] = in_response_to
+    root = etree.Element(f"{{{SAMLP}}}{tag}", attributes, nsmap=NSMAP)
+    _el(root, f"{{{SAML}}}Issuer", issuer)
+    return root
+
+
+def add_status(root: etree._Element, status: str, sub_status: str | None = None) -> None:
+    element = _el(root, f"{{{SAMLP}}}Status")
+    code = _el(element, f"{{{SAMLP}}}StatusCode", Value=status)
+    if sub_status:
+        _el(code, f"{{{SAMLP}}}StatusCode", Value=sub_status)
+
+
+def status_response(
+    *, issuer: str, destination: str, in_response_to: str, status: str, sub_status: str, issued_at: datetime.datetime
+) -> BuiltResponse:
+    """A Response with no assertion, carrying an error status (e.g. Responder/NoPassive)."""
+    root = protocol_message(
+        "Response", issuer=issuer, destination=destination, issued_at=issued_at, in_response_to=in_response_to
+    )
+    add_status(root, status, sub_status)
+    return BuiltResponse(root=root, assertion=None)
+
+
+def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str | None) -> etree._Element:
     element = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
     if text is not None:
         element.text = text
@@ -65,16 +101,14 @@ def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
 def build_response(spec: AssertionSpec) -> BuiltResponse:
     issued = saml_instant(spec.issued_at)
     expires = saml_instant(spec.issued_at + datetime.timedelta(seconds=spec.lifetime))
-    response = etree.Element(
-        f"{{{SAMLP}}}Response",
-        {"ID": new_id(), "Version": "2.0", "IssueInstant": issued, "Destination": spec.destination},
-        nsmap=NSMAP,
+    response = protocol_message(
+        "Response",
+        issuer=spec.issuer,
+        destination=spec.destination,
+        issued_at=spec.issued_at,
+        in_response_to=spec.in_response_to,
     )
-    if spec.in_response_to:
-        response.set("InResponseTo", spec.in_response_to)
-    _el(response, f"{{{SAML}}}Issuer", spec.issuer)
-    status = _el(response, f"{{{SAMLP}}}Status")
-    _el(status, f"{{{SAMLP}}}StatusCode", Value=STATUS_SUCCESS)
+    add_status(response, STATUS_SUCCESS)
 
     assertion = _el(response, f"{{{SAML}}}Assertion", ID=new_id(), Version="2.0", IssueInstant=issued)
     _el(assertion, f"{{{SAML}}}Issuer", spec.issuer)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -58,6 +60,12 @@ class SpMetadata:
 
 def _refuse(message: str) -> ValidationError:
     return ValidationError(f"metadata {message}", field=FIELD)
+
+
+def _compact_text(element: etree._Element) -> str:
+    """The element's text, its descendants' included, with all whitespace removed."""
+    # lxml yields str from a parsed document's itertext(); lxml-stubs type it as str | bytes.
+    return _WHITESPACE.sub("", "".join(cast("Iterator[str]", element.itertext())))
 
 
 def parse_sp_metadata(xml: bytes, *, entity_id: str | None = None) -> SpMetadata:
@@ -211,7 +219,7 @@ def _single_logout_services(role: etree._Element) -> list[Endpoint]:
 
 
 def _certificate(element: etree._Element, number: int) -> str:
-    text = _WHITESPACE.sub("", "".join(element.itertext()))
+    text = _compact_text(element)
     what = f"certificate {number}"
     if not text:
         raise _refuse(f"{what} is empty")
@@ -250,5 +258,5 @@ def _name_id_formats(role: etree._Element) -> list[str]:
     elements = role.findall(_NAMEID_FORMAT)
     if len(elements) > MAX_ITEMS:
         raise _refuse(f"has more than {MAX_ITEMS} NameIDFormat elements")
-    formats = (_WHITESPACE.sub("", "".join(element.itertext())) for element in elements)
+    formats = (_compact_text(element) for element in elements)
     return list(dict.fromkeys(value for value in formats if value))

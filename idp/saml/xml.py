@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lxml import etree
 
-from idp.errors import ValidationError
+from idp.errors import IdpError, ValidationError
 
 MAX_BYTES = 256 * 1024
 
@@ -19,21 +21,31 @@ _PARSER = etree.XMLParser(
 )
 
 
-def parse_untrusted(data: bytes, *, what: str = "the document", field: str | None = None) -> etree._Element:
-    """The root element; ValidationError naming the problem for anything malformed or hostile.
+def parse_untrusted(
+    data: bytes,
+    *,
+    what: str = "the document",
+    field: str | None = None,
+    refusal: type[IdpError] = ValidationError,
+) -> etree._Element:
+    """The root element; `refusal` (ValidationError unless told) naming the problem for anything malformed or hostile.
+
+    Protocol messages pass SamlRequestRefused, so that a malformed message is a SAML refusal.
 
     A DOCTYPE is refused outright: SAML never needs one, and it is the door to entity
     expansion ("billion laughs") and external entities (XXE).
     """
     if len(data) > MAX_BYTES:
-        raise ValidationError(f"{what} is larger than {MAX_BYTES} bytes", field=field)
+        raise refusal(f"{what} is larger than {MAX_BYTES} bytes", field=field)
     if b"<!DOCTYPE" in data.upper():
         # Refused before parsing, so hostile DTDs never reach the parser at all.
-        raise ValidationError(f"{what} must not contain a DOCTYPE", field=field)
+        raise refusal(f"{what} must not contain a DOCTYPE", field=field)
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
-        raise ValidationError(f"{what} is not well-formed XML: {error.msg}", field=field) from None
-    if root.getroottree().docinfo.doctype:
-        raise ValidationError(f"{what} must not contain a DOCTYPE", field=field)
+        raise refusal(f"{what} is not well-formed XML: {error.msg}", field=field) from None
+    # lxml-stubs leave DocInfo.doctype out, though lxml has it; hence Any.
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype:
+        raise refusal(f"{what} must not contain a DOCTYPE", field=field)
     return root

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import xmlsec
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
+from idp.errors import ConfigurationError
 from idp.saml.names import SAML
 
 
@@ -16,7 +17,10 @@ class Signer:
     def __init__(self, key_pem: bytes, certificate_pem: bytes) -> None:
         self._key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem)
         self._key.load_cert_from_memory(certificate_pem, xmlsec.constants.KeyDataFormatCertPem)
-        self._private_key = serialization.load_pem_private_key(key_pem, password=None)
+        private_key = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(private_key, rsa.RSAPrivateKey):
+            raise ConfigurationError("the signing key must be an RSA key: SAML signatures here are RSA-SHA256")
+        self._private_key = private_key
 
     def sign_bytes(self, data: bytes) -> bytes:
         """RSA-SHA256 (PKCS#1 v1.5) over `data`, for the HTTP-Redirect binding's query signature."""
@@ -32,9 +36,10 @@ class Signer:
             element.insert(0, signature)
         else:
             issuer.addnext(signature)
-        reference = xmlsec.template.add_reference(
-            signature, xmlsec.constants.TransformSha256, uri="#" + element.get("ID")
-        )
+        element_id = element.get("ID")
+        if element_id is None:
+            raise ValueError("the element to sign has no ID attribute")
+        reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha256, uri="#" + element_id)
         xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
         xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
         key_info = xmlsec.template.ensure_key_info(signature)

@@ -5,6 +5,9 @@ sorted set of keys scored by their expiry (inf for none), so expired members are
 are pruned on the next write; `u:KIND:NAME:VALUE` the key holding a unique value; `e:KIND:KEY` the
 set of index and unique entries a document holds, so a rewrite or delete can remove them.
 Writes run under WATCH/MULTI, and retry when another client touched the same keys.
+
+The client decodes responses, so every value read back is a str; redis-py types them as
+`bytes | str`, hence the casts.
 """
 
 from __future__ import annotations
@@ -13,14 +16,21 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import cast
 
 import redis
+from redis.client import Pipeline
 
 from idp.errors import Conflict
 from idp.store.backend import Backend, Document, IndexValues
 
 _SEP = "\x1f"  # separates the parts of an entry name; never appears in ids or emails
+
+
+def _watch(pipe: Pipeline, *names: str) -> None:
+    # redis-py leaves Pipeline.watch unannotated.
+    cast(Callable[..., object], pipe.watch)(*names)
 
 
 class RedisBackend(Backend):
@@ -53,16 +63,17 @@ class RedisBackend(Backend):
         bodies = self._redis.mget([self._doc_key(kind, key) for key in keys])
         return [json.loads(body) for body in bodies if body is not None]
 
-    def _watch_old_entries(self, pipe, kind: str, key: str) -> tuple[list[str], list[str]]:
+    def _watch_old_entries(self, pipe: Pipeline, kind: str, key: str) -> tuple[list[str], list[str]]:
         """The index sets this document is in, and the unique keys it still holds (watched)."""
-        old = [self._entry_target(kind, entry) for entry in pipe.smembers(self._entries_key(kind, key))]
+        members = cast(set[str], pipe.smembers(self._entries_key(kind, key)))
+        old = [self._entry_target(kind, entry) for entry in members]
         uniques = [target for tag, target in old if tag == "u"]
         if uniques:
-            pipe.watch(*uniques)
+            _watch(pipe, *uniques)
         held = [target for target in uniques if pipe.get(target) == key]
         return [target for tag, target in old if tag == "i"], held
 
-    def _unlink(self, pipe, kind: str, key: str, index_keys: list[str], held_uniques: list[str]) -> None:
+    def _unlink(self, pipe: Pipeline, kind: str, key: str, index_keys: list[str], held_uniques: list[str]) -> None:
         for target in index_keys:
             pipe.zrem(target, key)
         for target in held_uniques:
@@ -93,9 +104,9 @@ class RedisBackend(Backend):
         with self._redis.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(entries_key, *unique_keys.values(), *index_keys)
+                    _watch(pipe, entries_key, *unique_keys.values(), *index_keys)
                     for name, unique_key in unique_keys.items():
-                        holder = pipe.get(unique_key)
+                        holder = cast(str | None, pipe.get(unique_key))
                         if holder not in (None, key) and pipe.exists(self._doc_key(kind, holder)):
                             raise Conflict(f"{name} is already taken", field=name)
                     old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
@@ -124,7 +135,7 @@ class RedisBackend(Backend):
                     continue
 
     @staticmethod
-    def _latest_expiry(pipe, target: str) -> float:
+    def _latest_expiry(pipe: Pipeline, target: str) -> float:
         latest = pipe.zrevrange(target, 0, 0, withscores=True)
         return float(latest[0][1]) if latest else 0.0
 
@@ -133,7 +144,7 @@ class RedisBackend(Backend):
         with self._redis.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(entries_key)
+                    _watch(pipe, entries_key)
                     old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
                     pipe.multi()
                     self._unlink(pipe, kind, key, old_index, held_uniques)
@@ -143,14 +154,15 @@ class RedisBackend(Backend):
                     continue
 
     def find(self, kind: str, index: str, value: str) -> list[str]:
-        keys = sorted(self._redis.zrangebyscore(self._key("i", kind, index, value), f"({time.time()}", "+inf"))
+        members = self._redis.zrangebyscore(self._key("i", kind, index, value), f"({time.time()}", "+inf")
+        keys = sorted(cast(list[str], members))
         if not keys:
             return []
         alive = self._redis.mget([self._doc_key(kind, key) for key in keys])
         return [key for key, body in zip(keys, alive, strict=True) if body is not None]
 
     def find_unique(self, kind: str, name: str, value: str) -> str | None:
-        holder = self._redis.get(self._key("u", kind, name, value))
+        holder = cast(str | None, self._redis.get(self._key("u", kind, name, value)))
         return holder if holder is not None and self._redis.exists(self._doc_key(kind, holder)) else None
 
     def claim_once(self, key: str, ttl: float) -> bool:
@@ -165,9 +177,8 @@ class RedisBackend(Backend):
             pipe.execute()
 
     def events_since(self, key: str, since: float) -> list[float]:
-        return [
-            score for _, score in self._redis.zrangebyscore(self._key("t", key), f"({since}", "+inf", withscores=True)
-        ]
+        scored = self._redis.zrangebyscore(self._key("t", key), f"({since}", "+inf", withscores=True)
+        return [score for _, score in cast(list[tuple[str, float]], scored)]
 
     def clear_events(self, key: str) -> None:
         self._redis.delete(self._key("t", key))

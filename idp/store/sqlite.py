@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import TracebackType
 
 from idp.errors import Conflict
 from idp.store.backend import Backend, Document, IndexValues
@@ -68,7 +69,9 @@ class SqliteBackend(Backend):
             self.conn.execute("BEGIN IMMEDIATE")
             return self.conn
 
-        def __exit__(self, exc_type, exc, tb) -> None:
+        def __exit__(
+            self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        ) -> None:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
     def _transaction(self) -> _Tx:

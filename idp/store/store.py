@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import dataclasses
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from idp.models import Brand, Client, Grant, Icon, Membership, SsoApplication, User
 from idp.store.backend import Backend
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
-def _to_doc(value: Any) -> dict[str, Any]:
+def _to_doc(value: DataclassInstance) -> dict[str, Any]:
     return dataclasses.asdict(value)
 
 

@@ -1,4 +1,4 @@
-"""The web layer: an app factory and thin blueprints over the services."""
+"""The web layer: an app factory and thin blueprints over the services and the sign-in flows."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp.accounts.mail import mailer_for
-from idp.accounts.second_factor import SecondFactor
-from idp.accounts.throttle import Throttle
+from idp.accounts.services import Accounts
+from idp.applications.links import LaunchLinks
+from idp.applications.service import Applications
 from idp.config import Settings
 from idp.keyring import KeyRing
+from idp.saml.assertions import IdpIdentity
 from idp.saml.xmlsig import Signer
+from idp.signin import Flows
 from idp.store import Store, open_store
 
 
@@ -21,13 +23,29 @@ class Services:
     settings: Settings
     store: Store
     keyring: KeyRing
-    signer: Signer
-    throttle: Throttle
-    second_factor: SecondFactor
+    accounts: Accounts
+    apps: Applications
+    flows: Flows
 
 
 def services() -> Services:
-    return current_app.extensions["idp"]
+    found: Services = current_app.extensions["idp"]
+    return found
+
+
+def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Services:
+    """Every service and flow, built once for the life of the process."""
+    accounts = Accounts.build(settings, store, keyring)
+    links = LaunchLinks(settings, keyring)
+    apps = Applications(store, settings, links)
+    idp = IdpIdentity(
+        entity_id=settings.entity_id,
+        signer=Signer(keyring.signing_key_pem, keyring.certificate_pem),
+        pairwise_secret=keyring.pairwise_secret,
+        assertion_ttl=settings.assertion_ttl,
+    )
+    flows = Flows.build(settings, store, accounts, apps, links, idp)
+    return Services(settings, store, keyring, accounts, apps, flows)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
@@ -35,24 +53,26 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     keyring = KeyRing.load(settings.keys_dir)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.icon_max_bytes + 64 * 1024
-    app.json.sort_keys = False
-    store = store or open_store(settings)
-    throttle = Throttle(store)
-    app.extensions["idp"] = Services(
-        settings=settings,
-        store=store,
-        keyring=keyring,
-        signer=Signer(keyring.signing_key_pem, keyring.certificate_pem),
-        throttle=throttle,
-        second_factor=SecondFactor(store, keyring, settings, throttle, mailer_for(settings)),
-    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["idp"] = build_services(settings, store or open_store(settings), keyring)
     if settings.proxy_hops:
         # Behind that many reverse proxies, the client address comes from X-Forwarded-For.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
 
-    from idp.web import errors, front, launch, oauth, saml_slo, saml_sso, sso_applications, users
+    from idp.web import errors, front, launch, oauth, published, saml_slo, saml_sso, sso_applications, users
 
     errors.init_app(app)
-    for blueprint in (oauth.bp, users.bp, sso_applications.bp, launch.bp, front.bp, saml_sso.bp, saml_slo.bp):
+    for blueprint in (
+        oauth.bp,
+        users.bp,
+        sso_applications.bp,
+        published.bp,
+        launch.bp,
+        front.bp,
+        saml_sso.bp,
+        saml_slo.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from idp.accounts.tokens import Bearer, authenticate_bearer
-from idp.errors import MfaRequired, ValidationError
-from idp.models import User
+from idp.accounts.tokens import Bearer
+from idp.applications.service import Caller
+from idp.errors import ValidationError
 from idp.web import services
 
 
@@ -29,6 +29,11 @@ def json_object() -> dict[str, Any]:
     return body
 
 
+def string_field(name: str) -> str | None:
+    value = json_object().get(name)
+    return value if isinstance(value, str) else None
+
+
 def bearer(*, before_mfa: bool = False) -> Bearer:
     """The authenticated caller, checked once per request.
 
@@ -36,23 +41,25 @@ def bearer(*, before_mfa: bool = False) -> Bearer:
     say `before_mfa` (reading oneself, validating MFA).
     """
     if "bearer" not in g:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        g.bearer = authenticate_bearer(services().store, token.strip() if scheme.lower() == "bearer" else None)
+        g.bearer = services().accounts.tokens.bearer(request.headers.get("Authorization"))
     caller: Bearer = g.bearer
-    if caller.user.mfa_enabled and not caller.grant.mfa_validated and not before_mfa:
-        raise MfaRequired("MFA required")
-    return caller
+    return caller if before_mfa else caller.require_mfa_done()
+
+
+def caller() -> Caller:
+    """The Bearer caller as the application service takes it."""
+    found = bearer()
+    return Caller(found.user, found.grant.mfa_validated)
 
 
 def client_address() -> str | None:
     return request.remote_addr
 
 
-def second_factor(user: User) -> None:
+def second_factor(found: Bearer) -> None:
     """Rocket.Chat's protocol: the code and method come in the x-2fa-code and x-2fa-method headers."""
-    services().second_factor.require(
-        user,
+    services().accounts.second_factor.require(
+        found.user,
         code=request.headers.get("x-2fa-code"),
         method=request.headers.get("x-2fa-method"),
         address=client_address(),

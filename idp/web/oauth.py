@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TypeVar
 from urllib.parse import unquote_plus
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from idp.accounts.tokens import authenticate_client, password_grant, refresh_grant
-from idp.errors import InvalidRequest, UnsupportedGrantType
+from idp.accounts.token_endpoint import ClientCredentials
+from idp.errors import InvalidRequest
+from idp.presenters import user_json
 from idp.web import services
 from idp.web.api import client_address
-from idp.web.presenters import user_json
 
 bp = Blueprint("oauth", __name__)
 
+V = TypeVar("V")
 
-def _single_values(pairs: list[tuple[str, object]]) -> dict[str, object]:
+
+def _single_values(pairs: list[tuple[str, V]]) -> dict[str, V]:
     """RFC 6749 section 3.2: a parameter sent twice makes the request invalid."""
-    values: dict[str, object] = {}
+    values: dict[str, V] = {}
     for name, value in pairs:
         if name in values:
             raise InvalidRequest(f"{name} is repeated")
@@ -41,52 +44,30 @@ def _params() -> dict[str, str]:
     raise InvalidRequest("send the parameters as JSON or application/x-www-form-urlencoded")
 
 
-def _client_credentials(params: dict[str, str]) -> tuple[str | None, str | None]:
+def _client_credentials(params: dict[str, str]) -> ClientCredentials:
     """From HTTP Basic (form-encoded, RFC 6749 section 2.3.1) or the body, never both."""
     auth = request.authorization
     if auth is not None and auth.type == "basic":
         if "client_secret" in params:
             raise InvalidRequest("use one client authentication method, not two")
-        return unquote_plus(auth.username or ""), unquote_plus(auth.password or "")
-    return params.get("client_id"), params.get("client_secret")
-
-
-def _required(params: dict[str, str], name: str) -> str:
-    value = params.get(name)
-    if not value:
-        raise InvalidRequest(f"{name} is required")
-    return value
+        return ClientCredentials(unquote_plus(auth.username or ""), unquote_plus(auth.password or ""), True)
+    return ClientCredentials(params.get("client_id"), params.get("client_secret"), False)
 
 
 @bp.post("/oauth2/token")
-def token():
-    svc = services()
+def token() -> Response:
     params = _params()
-    grant_type = _required(params, "grant_type")
-    if grant_type not in ("password", "refresh_token"):
-        raise UnsupportedGrantType(f"grant_type {grant_type} is not supported")
-    client = authenticate_client(svc.store, *_client_credentials(params))
-    if grant_type == "password":
-        pair = password_grant(
-            svc.store,
-            svc.settings,
-            client,
-            _required(params, "username"),
-            _required(params, "password"),
-            throttle=svc.throttle,
-            address=client_address(),
-            now=time.time(),
-        )
-    else:
-        pair = refresh_grant(svc.store, svc.settings, client, _required(params, "refresh_token"))
-    body = {
-        "access_token": pair.access_token,
-        "refresh_token": pair.refresh_token,
-        "expires_in": pair.expires_in,
+    granted = services().accounts.token_endpoint.grant(
+        params, _client_credentials(params), address=client_address(), now=time.time()
+    )
+    body: dict[str, object] = {
+        "access_token": granted.pair.access_token,
+        "refresh_token": granted.pair.refresh_token,
+        "expires_in": granted.pair.expires_in,
         "code": "OK",
     }
-    if grant_type == "password":
-        body["data"] = user_json(pair.user)
+    if granted.signed_in is not None:
+        body["data"] = user_json(granted.signed_in)
     body["token_type"] = "Bearer"
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"

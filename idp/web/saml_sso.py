@@ -2,95 +2,39 @@
 
 from __future__ import annotations
 
-import time
-from urllib.parse import urlencode
+from flask import Blueprint, Response, request
 
-from flask import Blueprint, redirect, request
-
-from idp.accounts import sessions
-from idp.applications.access import brand_for
-from idp.errors import AccessRevoked, SamlRequestRefused
-from idp.saml import sp_initiated
-from idp.saml.sso import Issued, Login, Signing
+from idp.saml import inbound
 from idp.web import services
-from idp.web.browser import current_session, post_form_page, received_message
+from idp.web.bindings import arrived_at, received
+from idp.web.errors import as_pages
+from idp.web.pages import browser, render
 
-bp = Blueprint("saml", __name__)
-
-PENDING_TTL = 15 * 60
-
-
-def _signing() -> Signing:
-    svc = services()
-    return Signing(svc.keyring, svc.signer, svc.settings)
+bp = as_pages(Blueprint("saml", __name__))
 
 
-def _answer(pending: sp_initiated.PendingRequest, token: str, session: sessions.IdpSession, user):
-    svc, now = services(), time.time()
-    app = svc.store.app(pending.app_id)
-    found = brand_for(svc.store, user.id, app) if app is not None else None
-    if app is None or found is None:
-        raise AccessRevoked("you do not have access to this application")
-    brand_id, where = found
-    login = Login(user, svc.store.brand(brand_id), where.role or "", session.mfa, session.authn_instant)
-    outcome = sp_initiated.answer(pending, app, login, _signing(), now=now)
-    if isinstance(outcome, Issued):
-        sessions.add_participant(svc.store, token, session, outcome.participant())
-        return post_form_page(outcome.form)
-    return post_form_page(outcome)
-
-
-def _sso(app_id: str | None):
-    svc, now = services(), time.time()
-    message = received_message("SAMLRequest")
-    pending = sp_initiated.receive(
-        message,
-        store=svc.store,
-        skew=svc.settings.clock_skew,
-        now=now,
-        app_id=app_id,
-        destination=svc.settings.base_url + request.path,
+def _sso(app_id: str | None) -> Response:
+    return render(
+        services().flows.authn_requests.receive(
+            received(inbound.Kind.AUTHN_REQUEST),
+            browser(),
+            destination=arrived_at(),
+            endpoint_app_id=app_id,
+        )
     )
-    signed_in = usable_session()
-    if signed_in is not None and not pending.force_authn:
-        return _answer(pending, *signed_in)
-    if pending.is_passive:
-        app = svc.store.app(pending.app_id)
-        return post_form_page(sp_initiated.no_passive(pending, app, _signing(), now=now))
-    key = sp_initiated.keep(svc.store, pending, PENDING_TTL)
-    return redirect("/login?" + urlencode({"request": key}), code=303)
 
 
 @bp.route("/saml/sso", methods=["GET", "POST"])
-def sso():
+def sso() -> Response:
     return _sso(None)
 
 
 @bp.route("/sso_applications/<app_id>/sso", methods=["GET", "POST"])
-def app_sso(app_id: str):
+def app_sso(app_id: str) -> Response:
     return _sso(app_id)
 
 
-def usable_session():
-    """The browser's IdP session, unless MFA was turned on after it began (then: sign in again)."""
-    signed_in = current_session()
-    if signed_in is not None and signed_in[2].mfa_enabled and not signed_in[1].mfa:
-        return None
-    return signed_in
-
-
 @bp.get("/saml/resume")
-def resume():
+def resume() -> Response:
     """Back from the login page: answer the request that was kept."""
-    signed_in = usable_session()
-    if signed_in is None:
-        return redirect("/login?" + urlencode({"request": request.args.get("request", "")}), code=303)
-    pending = sp_initiated.take(services().store, request.args.get("request"))
-    if pending is None:
-        raise SamlRequestRefused(
-            "this sign-in request has expired or was answered already; start again at the application"
-        )
-    token, session, user = signed_in
-    if pending.force_authn and session.authn_instant < pending.received_at:
-        raise SamlRequestRefused("the application asked for a fresh sign-in; start again at the application")
-    return _answer(pending, token, session, user)
+    return render(services().flows.authn_requests.resume(request.args.get("request"), browser()))

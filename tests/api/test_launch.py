@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from idp.saml.launch import seal_link
+from idp.saml.links import seal_link
 from tests.api.helpers import NS, Org, link_app, page_text, parse_page, saml_app, saml_response
 from tests.conftest import BASE_URL
 

@@ -441,7 +441,7 @@ def test_an_expired_email_code_is_refused(env, store, caller, smtp, user) -> Non
     details, code = email_challenge(caller, smtp, lambda: change_password_on(short, caller))
     [expires] = details["codeExpires"]
     assert parse_instant(expires) <= time.time() + SHORT_TTL + 1
-    second_factor = short.extensions["idp"].second_factor
+    second_factor = short.extensions["idp"].accounts.second_factor
 
     with pytest.raises(SecondFactorInvalid):
         second_factor.require(user, code=code, method="email", address="127.0.0.1", now=time.time() + SHORT_TTL + 1)

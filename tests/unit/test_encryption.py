@@ -27,12 +27,12 @@ from onelogin.saml2.utils import OneLogin_Saml2_ValidationError
 from idp.errors import ValidationError
 from idp.keyring import KeyRing, make_signing_pair
 from idp.saml.attributes import Subject
-from idp.saml.encryption import ALGORITHMS, build_signed_encrypted_response, encrypt_assertion
+from idp.saml.encryption import ALGORITHMS, encrypt_assertion
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, DS, NAMEID_EMAIL, SAML, SAMLP
 from idp.saml.response import AssertionSpec, build_response
-from idp.saml.sso import sign_response
 from idp.saml.xmlsig import Signer
 from tests.independent import AcceptedLogin, xmlsec1_verifies
+from tests.signing import encrypted_response, signed_response
 
 IDP = "https://idp.example.com/metadata"
 SP = "https://sp.example.com/metadata"
@@ -183,7 +183,7 @@ def encrypted_data_of(xml: bytes) -> etree._Element:
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_python3_saml_decrypts_and_accepts_each_algorithm_and_signing_mode(algorithm, signed, ring, signer, sp_pair):
     sp_key, sp_cert = sp_pair
-    xml = build_signed_encrypted_response(spec(), signed, signer, sp_cert, algorithm)
+    xml = encrypted_response(spec(), signed, signer, sp_cert, algorithm)
     login = python3_saml_decrypts_and_accepts(xml, ring, signed, sp_key, sp_cert)
     assert login.name_id == NAME_ID
     assert login.name_id_format == NAMEID_EMAIL
@@ -195,7 +195,7 @@ def test_python3_saml_decrypts_and_accepts_each_algorithm_and_signing_mode(algor
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_xmlsec1_decrypts_and_the_signatures_sit_where_they_should(algorithm, signed, ring, signer, sp_pair, tmp_path):
     sp_key, sp_cert = sp_pair
-    xml = build_signed_encrypted_response(spec(), signed, signer, sp_cert, algorithm)
+    xml = encrypted_response(spec(), signed, signer, sp_cert, algorithm)
     signs_assertion, signs_response = signed in ("assertion", "both", None), signed in ("response", "both", None)
     # The Response signature is over the EncryptedAssertion, so it checks before decryption.
     assert xmlsec1_verifies(xml, ring.certificate_pem, "Response") is signs_response
@@ -212,7 +212,7 @@ def test_xmlsec1_decrypts_and_the_signatures_sit_where_they_should(algorithm, si
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_nothing_personal_is_left_in_clear(algorithm, signer, sp_pair):
-    xml = build_signed_encrypted_response(spec(), "both", signer, sp_pair[1], algorithm)
+    xml = encrypted_response(spec(), "both", signer, sp_pair[1], algorithm)
     for secret in (*SECRETS, "lovelace", "countess", "engine-operator"):
         assert secret.encode() not in xml
     root = etree.fromstring(xml)
@@ -222,7 +222,7 @@ def test_nothing_personal_is_left_in_clear(algorithm, signer, sp_pair):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_the_algorithm_uris_and_layout_are_the_expected_ones(algorithm, signer, sp_pair):
-    root = etree.fromstring(build_signed_encrypted_response(spec(), "both", signer, sp_pair[1], algorithm))
+    root = etree.fromstring(encrypted_response(spec(), "both", signer, sp_pair[1], algorithm))
     (encrypted_assertion,) = root.findall("saml:EncryptedAssertion", NS)
     assert [child.tag for child in encrypted_assertion] == [f"{{{XENC}}}EncryptedData"]
     data = encrypted_assertion[0]
@@ -250,7 +250,7 @@ def test_the_algorithm_uris_and_layout_are_the_expected_ones(algorithm, signer, 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_cryptography_opens_it_into_a_standalone_signed_assertion(algorithm, ring, signer, sp_pair, tmp_path):
     sp_key, sp_cert = sp_pair
-    data = encrypted_data_of(build_signed_encrypted_response(spec(), "assertion", signer, sp_cert, algorithm))
+    data = encrypted_data_of(encrypted_response(spec(), "assertion", signer, sp_cert, algorithm))
     key = session_key(data, sp_key)
     assert len(key) == {"aes256-gcm": 32, "aes128-cbc": 16}[algorithm]
     opened = plaintext(data, algorithm, key)
@@ -290,7 +290,7 @@ def test_encrypt_assertion_replaces_the_assertion_in_its_parent(sp_pair):
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_a_response_encrypted_for_another_sp_is_refused(algorithm, ring, signer, sp_pair, other_sp_pair, tmp_path):
     sp_key, sp_cert = sp_pair
-    xml = build_signed_encrypted_response(spec(), "both", signer, other_sp_pair[1], algorithm)
+    xml = encrypted_response(spec(), "both", signer, other_sp_pair[1], algorithm)
     # python3-saml decrypts as it reads the Response, and lets libxmlsec's refusal through.
     with pytest.raises(xmlsec.Error, match="failed to decrypt"):
         python3_saml_decrypts_and_accepts(xml, ring, "both", sp_key, sp_cert)
@@ -301,11 +301,9 @@ def test_a_response_encrypted_for_another_sp_is_refused(algorithm, ring, signer,
 
 def test_an_encrypted_assertion_swapped_into_a_signed_response_is_refused(ring, signer, sp_pair):
     sp_key, sp_cert = sp_pair
-    victim = etree.fromstring(build_signed_encrypted_response(spec(), "response", signer, sp_cert))
+    victim = etree.fromstring(encrypted_response(spec(), "response", signer, sp_cert))
     other = etree.fromstring(
-        build_signed_encrypted_response(
-            spec(subject=Subject("eve@example.com", NAMEID_EMAIL, {})), "response", signer, sp_cert
-        )
+        encrypted_response(spec(subject=Subject("eve@example.com", NAMEID_EMAIL, {})), "response", signer, sp_cert)
     )
     victim.replace(victim.find("saml:EncryptedAssertion", NS), other.find("saml:EncryptedAssertion", NS))
     forged = etree.tostring(victim, xml_declaration=True, encoding="UTF-8")
@@ -315,14 +313,14 @@ def test_an_encrypted_assertion_swapped_into_a_signed_response_is_refused(ring, 
 
 def test_the_judge_refuses_an_unencrypted_response(ring, signer, sp_pair):
     with pytest.raises(OneLogin_Saml2_ValidationError):
-        python3_saml_decrypts_and_accepts(sign_response(spec(), "both", signer), ring, "both", *sp_pair)
+        python3_saml_decrypts_and_accepts(signed_response(spec(), "both", signer), ring, "both", *sp_pair)
 
 
 def test_an_unknown_algorithm_is_a_value_error(signer, sp_pair):
     with pytest.raises(ValueError, match="aes256-gcm"):
         encrypt_assertion(build_response(spec()).assertion, sp_pair[1], "aes192-cbc")
     with pytest.raises(ValueError):
-        build_signed_encrypted_response(spec(), "both", signer, sp_pair[1], "tripledes-cbc")
+        encrypted_response(spec(), "both", signer, sp_pair[1], "tripledes-cbc")
 
 
 def ec_certificate() -> bytes:

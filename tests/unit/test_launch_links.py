@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 from idp.errors import LinkExpired, LinkInvalid
-from idp.saml.launch import open_link, seal_link
+from idp.saml.links import open_link, seal_link
 
 NOW = 1_800_000_000
 

@@ -13,9 +13,9 @@ from idp.keyring import KeyRing
 from idp.saml.attributes import Subject
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, ATTRNAME_BASIC, ATTRNAME_URI, NAMEID_EMAIL, SAML, SAMLP
 from idp.saml.response import AssertionSpec, build_response
-from idp.saml.sso import sign_response
 from idp.saml.xmlsig import Signer
 from tests.independent import python3_saml_accepts, xmlsec1_verifies
+from tests.signing import signed_response
 
 IDP = "https://idp.example.com/metadata"
 SP = "https://sp.example.com/metadata"
@@ -64,7 +64,7 @@ def accept(xml: bytes, ring: KeyRing, signed: str):
 
 @pytest.mark.parametrize("signed", ["assertion", "response", "both"])
 def test_each_signing_mode_is_accepted_by_xmlsec1_and_python3_saml(signed, ring, signer):
-    xml = sign_response(spec(), signed, signer)
+    xml = signed_response(spec(), signed, signer)
     assert xmlsec1_verifies(xml, ring.certificate_pem, "Assertion") is (signed in ("assertion", "both"))
     assert xmlsec1_verifies(xml, ring.certificate_pem, "Response") is (signed in ("response", "both"))
     login = accept(xml, ring, signed)
@@ -75,14 +75,14 @@ def test_each_signing_mode_is_accepted_by_xmlsec1_and_python3_saml(signed, ring,
 
 
 def test_no_signing_mode_means_both(ring, signer):
-    xml = sign_response(spec(), None, signer)
+    xml = signed_response(spec(), None, signer)
     assert xmlsec1_verifies(xml, ring.certificate_pem, "Assertion")
     assert xmlsec1_verifies(xml, ring.certificate_pem, "Response")
 
 
 @pytest.mark.parametrize("signed", ["assertion", "response", "both"])
 def test_a_name_id_changed_after_signing_is_refused(signed, ring, signer):
-    xml = sign_response(spec(), signed, signer).replace(b"ada@example.com<", b"eve@example.com<")
+    xml = signed_response(spec(), signed, signer).replace(b"ada@example.com<", b"eve@example.com<")
     assert b"eve@example.com" in xml
     assert not xmlsec1_verifies(xml, ring.certificate_pem, "Assertion" if signed != "response" else "Response")
     with pytest.raises(OneLogin_Saml2_ValidationError):
@@ -94,7 +94,7 @@ def test_a_response_signed_by_another_key_is_refused(tmp_path, ring):
 
     keyring.generate(tmp_path)
     other = KeyRing.load(tmp_path)
-    xml = sign_response(spec(), "both", Signer(other.signing_key_pem, other.certificate_pem))
+    xml = signed_response(spec(), "both", Signer(other.signing_key_pem, other.certificate_pem))
     assert not xmlsec1_verifies(xml, ring.certificate_pem, "Assertion")
     with pytest.raises(OneLogin_Saml2_ValidationError):
         accept(xml, ring, "both")
@@ -103,12 +103,12 @@ def test_a_response_signed_by_another_key_is_refused(tmp_path, ring):
 def test_an_expired_response_is_refused_by_the_sp(ring, signer):
     old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
     with pytest.raises(OneLogin_Saml2_ValidationError):
-        accept(sign_response(spec(issued_at=old), "both", signer), ring, "both")
+        accept(signed_response(spec(issued_at=old), "both", signer), ring, "both")
 
 
 def test_a_response_for_another_audience_is_refused_by_the_sp(ring, signer):
     with pytest.raises(OneLogin_Saml2_ValidationError):
-        accept(sign_response(spec(audience="https://other.example.com"), "both", signer), ring, "both")
+        accept(signed_response(spec(audience="https://other.example.com"), "both", signer), ring, "both")
 
 
 def test_the_response_carries_the_web_sso_profile_elements():
@@ -139,7 +139,7 @@ def test_ids_are_fresh_xml_ids_for_every_response():
 
 def test_attribute_values_are_escaped_not_injected(ring, signer):
     hostile = '</saml:AttributeValue><saml:Attribute Name="admin">yes'
-    xml = sign_response(spec(subject=Subject("ada@example.com", NAMEID_EMAIL, {"note": hostile})), "both", signer)
+    xml = signed_response(spec(subject=Subject("ada@example.com", NAMEID_EMAIL, {"note": hostile})), "both", signer)
     values = etree.fromstring(xml).findall(".//saml:Attribute", NS)
     assert [v.get("Name") for v in values] == ["note"]
     assert accept(xml, ring, "both").attributes == {"note": [hostile]}

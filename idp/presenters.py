@@ -1,12 +1,11 @@
-"""JSON shapes of the public API, as Rechat documents them."""
+"""JSON shapes of the public API, as Rechat documents them; shared by the web layer and the `idp` command."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from idp.applications.service import ShownApp
 from idp.models import Brand, SsoApplication, User
-from idp.saml.sso import open_url
-from idp.web import Services
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -45,23 +44,20 @@ def brand_json(brand: Brand, lineage: list[Brand] | None = None) -> dict[str, An
     }
 
 
-def icon_url(services: Services, app: SsoApplication) -> str | None:
+def icon_url(base_url: str, app: SsoApplication) -> str | None:
     if not app.icon_type:
         return None
-    return f"{services.settings.base_url}/sso_applications/{app.id}/icon?v={app.icon_version}"
+    return f"{base_url}/sso_applications/{app.id}/icon?v={app.icon_version}"
 
 
-def app_json(
-    services: Services,
-    app: SsoApplication,
-    *,
-    user: User,
-    brand_id: str,
-    launchable: bool = True,
-    mfa: bool = False,
-    brands: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def brands_json(lineages: list[list[Brand]]) -> list[dict[str, Any]]:
+    """Allowed brands expanded, each with its `parent` expanded."""
+    return [brand_json(lineage[0], lineage) for lineage in lineages]
+
+
+def app_json(shown: ShownApp, *, base_url: str, brands: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    app = shown.app
+    return {
         "id": app.id,
         "created_at": app.created_at,
         "updated_at": app.updated_at,
@@ -83,12 +79,8 @@ def app_json(
         "issuer": app.issuer,
         "extra": app.extra,
         "type": "sso_application",
-        "open_url": open_url(
-            services.settings, services.keyring, user_id=user.id, app_id=app.id, brand_id=brand_id, mfa=mfa
-        )
-        if launchable
-        else None,
-        "icon": icon_url(services, app),
+        "open_url": shown.open_url,
+        "icon": icon_url(base_url, app),
         "brands": brands if brands is not None else app.brands,
         "acs_endpoints": app.acs_endpoints,
         "sp_certificates": app.sp_certificates,
@@ -98,4 +90,3 @@ def app_json(
         "slo_url": app.slo_url,
         "slo_binding": app.slo_binding,
     }
-    return body

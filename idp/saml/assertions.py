@@ -1,0 +1,113 @@
+"""Web SSO answers (SAML Profiles 4.1): the signed Response that signs a user in, and the status
+Response that tells the SP why not.  Both leave through `outbound`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from dataclasses import dataclass
+
+from idp.models import Brand, Participant, SsoApplication, User
+from idp.saml import outbound
+from idp.saml.attributes import resolve_subject
+from idp.saml.certificates import certificate_pem
+from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, AC_REFEDS_MFA
+from idp.saml.outbound import Encryption, PostForm, Sign
+from idp.saml.response import AssertionSpec, build_response, new_id, status_response
+from idp.saml.xmlsig import Signer
+
+
+@dataclass(frozen=True)
+class IdpIdentity:
+    """What this IdP signs with and asserts under, as the settings and key ring give it."""
+
+    entity_id: str  # the global entityID; an app may have its own `issuer`
+    signer: Signer
+    pairwise_secret: bytes
+    assertion_ttl: int
+
+
+@dataclass(frozen=True)
+class Login:
+    """Who is being signed in, in which brand, and how they authenticated."""
+
+    user: User
+    brand: Brand
+    role: str
+    mfa: bool
+    authn_instant: float
+
+
+@dataclass(frozen=True)
+class Issued:
+    form: PostForm
+    participant: Participant
+
+
+@dataclass(frozen=True)
+class Answering:
+    """Where and to what an answer goes: the ACS, and the request it answers when the SP started."""
+
+    acs_url: str | None = None  # None: the app's own acs_url, destination and recipient
+    in_response_to: str | None = None
+    name_id_format: str | None = None  # a format the request's NameIDPolicy asked for
+    relay_state: str | None = None
+
+
+def _moment(timestamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+
+
+def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering, *, now: float) -> Issued:
+    """The signed (and, for an SP with an encryption certificate, encrypted) Response, as a form to post."""
+    issuer = app.idp_entity_id(idp.entity_id)
+    if answering.name_id_format:
+        app = dataclasses.replace(app, name_id_format=answering.name_id_format)
+    subject = resolve_subject(
+        app,
+        login.user,
+        login.brand,
+        login.role,
+        pairwise_secret=idp.pairwise_secret,
+        idp_entity_id=issuer,
+        sp_entity_id=app.entity_id or "",
+    )
+    acs = answering.acs_url or app.acs_url or ""
+    spec = AssertionSpec(
+        issuer=issuer,
+        destination=app.destination if app.destination and not answering.acs_url else acs,
+        recipient=app.recipient if app.recipient and not answering.acs_url else acs,
+        audience=app.audience or app.entity_id or "",
+        subject=subject,
+        authn_context=AC_REFEDS_MFA if login.mfa else AC_PASSWORD_PROTECTED_TRANSPORT,
+        session_index=new_id(),
+        issued_at=_moment(now),
+        authn_instant=_moment(login.authn_instant),
+        lifetime=idp.assertion_ttl,
+        in_response_to=answering.in_response_to,
+    )
+    encryption = None
+    if app.encryption_certificate:
+        encryption = Encryption(
+            certificate_pem(app.encryption_certificate), app.encryption_algorithm or Encryption.algorithm
+        )
+    root = outbound.protect(build_response(spec), Sign.of(app.signed), idp.signer, encryption)
+    form = outbound.post(root, location=acs, relay_state=answering.relay_state)
+    participant = Participant(app.id, subject.name_id, subject.name_id_format, spec.session_index)
+    return Issued(form, participant)
+
+
+def refuse(
+    app: SsoApplication, idp: IdpIdentity, answering: Answering, status: str, sub_status: str, *, now: float
+) -> PostForm:
+    """A signed Response with no assertion, carrying an error status, to the ACS the request named."""
+    built = status_response(
+        issuer=app.idp_entity_id(idp.entity_id),
+        destination=answering.acs_url or app.acs_url or "",
+        in_response_to=answering.in_response_to or "",
+        status=status,
+        sub_status=sub_status,
+        issued_at=_moment(now),
+    )
+    root = outbound.protect(built, Sign.RESPONSE, idp.signer)
+    return outbound.post(root, location=answering.acs_url or app.acs_url or "", relay_state=answering.relay_state)

@@ -1,0 +1,129 @@
+"""The front door for people: sign in (password, then TOTP when the user has MFA), the app launcher."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from idp.accounts.mfa import Mfa
+from idp.accounts.passwords import Passwords
+from idp.accounts.secrets import new_token
+from idp.accounts.sessions import Sessions
+from idp.applications.links import LaunchLinks
+from idp.applications.service import Applications
+from idp.errors import Forbidden, InvalidCode, InvalidGrant
+from idp.models import User
+from idp.presenters import icon_url
+from idp.signin.outcomes import Browser, Outcome, Page, Redirect
+from idp.store import Store
+
+HALF_LOGIN = "half-login"  # a password accepted, the TOTP step still to come
+HALF_LOGIN_TTL = 300
+_EXPIRED = "your sign-in has expired; please start again"
+
+
+def local_path(target: str | None) -> str:
+    """Only paths on this site are followed after sign-in: never another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _after_login(request_key: str | None, next_path: str | None) -> str:
+    if request_key:
+        return "/saml/resume?" + urlencode({"request": request_key})
+    return local_path(next_path)
+
+
+class FrontDoor:
+    def __init__(
+        self,
+        store: Store,
+        passwords: Passwords,
+        mfa: Mfa,
+        sessions: Sessions,
+        apps: Applications,
+        links: LaunchLinks,
+        *,
+        base_url: str,
+    ) -> None:
+        self.store = store
+        self.passwords = passwords
+        self.mfa = mfa
+        self.sessions = sessions
+        self.apps = apps
+        self.links = links
+        self.base_url = base_url
+
+    def login_form(self, browser: Browser, *, request_key: str | None, next_path: str | None) -> Outcome:
+        # A kept SP request brings the user here only when a (fresh) sign-in is needed: show the form.
+        if self.sessions.signed_in(browser.session_token) is not None and not request_key:
+            return Outcome(Redirect(local_path(next_path), 303))
+        return Outcome(Page("login.html", {"request_key": request_key or "", "next": next_path or ""}))
+
+    def sign_in(
+        self, browser: Browser, *, email: str, password: str, request_key: str | None, next_path: str | None
+    ) -> Outcome:
+        try:
+            user = self.passwords.sign_in(email, password, address=browser.address, now=browser.now)
+        except InvalidGrant:
+            data = {
+                "error": "The email or password is not right.",
+                "email": email,
+                "request_key": request_key or "",
+                "next": next_path or "",
+            }
+            return Outcome(Page("login.html", data, 401))
+        destination = _after_login(request_key, next_path)
+        if not user.mfa_enabled:
+            return self._signed_in(user, mfa_done=False, destination=destination, now=browser.now)
+        key = new_token()
+        self.store.save_transient(HALF_LOGIN, key, {"user_id": user.id, "destination": destination}, HALF_LOGIN_TTL)
+        return Outcome(Redirect("/login/totp", 303), half_login=key)
+
+    def totp_form(self, browser: Browser) -> Outcome:
+        self._half_login(browser)
+        return Outcome(Page("totp.html"))
+
+    def totp(self, browser: Browser, *, code: str | None) -> Outcome:
+        half = self._half_login(browser)
+        user = self.store.user(half["user_id"])
+        if user is None or not user.is_active:
+            raise Forbidden(_EXPIRED)
+        try:
+            self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
+        except InvalidCode:
+            return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
+        self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
+        return self._signed_in(user, mfa_done=True, destination=half["destination"], now=browser.now)
+
+    def launcher(self, browser: Browser) -> Outcome:
+        signed_in = self.sessions.signed_in(browser.session_token)
+        if signed_in is None:
+            return Outcome(Redirect("/login", 303))
+        tiles = [
+            {"app": app, "brand_id": brand_id, "icon": icon_url(self.base_url, app)}
+            for app, brand_id in self.apps.launchable(signed_in.user)
+        ]
+        return Outcome(Page("launcher.html", {"user": signed_in.user, "tiles": tiles}))
+
+    def open_tile(self, browser: Browser, *, app_id: str, brand_id: str) -> Outcome:
+        """Mint a fresh link when a tile is clicked, so a tile never goes stale."""
+        signed_in = self.sessions.signed_in(browser.session_token)
+        if signed_in is None:
+            return Outcome(Redirect("/login", 303))
+        url = self.links.url(
+            user_id=signed_in.user.id, app_id=app_id, brand_id=brand_id, mfa=signed_in.session.mfa, now=browser.now
+        )
+        return Outcome(Redirect(url, 303))
+
+    def _half_login(self, browser: Browser) -> dict[str, Any]:
+        key = browser.half_login_token
+        half = self.store.transient(HALF_LOGIN, key) if key else None
+        if half is None:
+            raise Forbidden(_EXPIRED)
+        return half
+
+    def _signed_in(self, user: User, *, mfa_done: bool, destination: str, now: float) -> Outcome:
+        signed_in = self.sessions.start(user, mfa=mfa_done, now=now)
+        return Outcome(Redirect(destination, 303), new_session=signed_in.token, end_half_login=True)

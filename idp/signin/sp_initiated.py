@@ -1,0 +1,167 @@
+"""Answering an SP's AuthnRequest: check it, keep it while the user signs in, then answer it.
+
+The app is found by the request's Issuer and every check of the one way in applies
+(`idp.saml.inbound`); the answer goes only to an ACS registered for the app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from idp.accounts.sessions import Sessions, SignedIn
+from idp.applications.access import placement_for, sender_app
+from idp.errors import AccessRevoked, SamlRequestRefused
+from idp.saml import authn_request, inbound
+from idp.saml.assertions import Answering, IdpIdentity, Login, issue, refuse
+from idp.saml.bindings import ReceivedMessage
+from idp.saml.names import (
+    BINDING_HTTP_POST,
+    NAMEID_FORMATS,
+    NAMEID_UNSPECIFIED,
+    STATUS_INVALID_NAMEID_POLICY,
+    STATUS_NO_PASSIVE,
+    STATUS_REQUESTER,
+    STATUS_RESPONDER,
+)
+from idp.signin.outcomes import Browser, Outcome, Redirect
+from idp.store import Store
+
+PENDING = "pending-request"
+PENDING_TTL = 15 * 60
+MAX_RELAY_STATE = 1024
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """An accepted AuthnRequest, waiting for the user to be signed in."""
+
+    app_id: str
+    request_id: str
+    acs_url: str
+    relay_state: str | None
+    force_authn: bool
+    is_passive: bool
+    name_id_format: str | None
+    received_at: float
+
+    def answering(self, name_id_format: str | None = None) -> Answering:
+        return Answering(self.acs_url, self.request_id, name_id_format, self.relay_state)
+
+
+def usable_session(sessions: Sessions, browser: Browser) -> SignedIn | None:
+    """The browser's IdP session, unless MFA was turned on after it began (then: sign in again)."""
+    signed_in = sessions.signed_in(browser.session_token)
+    if signed_in is not None and signed_in.user.mfa_enabled and not signed_in.session.mfa:
+        return None
+    return signed_in
+
+
+def login_url(request_key: str) -> str:
+    return "/login?" + urlencode({"request": request_key})
+
+
+class AuthnRequestFlow:
+    def __init__(self, store: Store, sessions: Sessions, idp: IdpIdentity, *, skew: int) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.idp = idp
+        self.skew = skew
+
+    def receive(
+        self, message: ReceivedMessage, browser: Browser, *, destination: str, endpoint_app_id: str | None
+    ) -> Outcome:
+        """`destination` is the URL the request arrived at; `endpoint_app_id` the app whose own endpoint it is."""
+        pending = self._accept(message, browser, destination=destination, endpoint_app_id=endpoint_app_id)
+        signed_in = usable_session(self.sessions, browser)
+        if signed_in is not None and not pending.force_authn:
+            return self._answer(pending, signed_in, browser.now)
+        if pending.is_passive:
+            app = self.store.app(pending.app_id)
+            if app is None:
+                raise AccessRevoked("this application is no longer available")
+            form = refuse(app, self.idp, pending.answering(), STATUS_RESPONDER, STATUS_NO_PASSIVE, now=browser.now)
+            return Outcome(form)
+        return Outcome(Redirect(login_url(self._keep(pending)), 303))
+
+    def resume(self, request_key: str | None, browser: Browser) -> Outcome:
+        """Back from the login page: answer the request that was kept."""
+        signed_in = usable_session(self.sessions, browser)
+        if signed_in is None:
+            return Outcome(Redirect(login_url(request_key or ""), 303))
+        pending = self._take(request_key)
+        if pending is None:
+            raise SamlRequestRefused(
+                "this sign-in request has expired or was answered already; start again at the application"
+            )
+        if pending.force_authn and signed_in.session.authn_instant < pending.received_at:
+            raise SamlRequestRefused("the application asked for a fresh sign-in; start again at the application")
+        return self._answer(pending, signed_in, browser.now)
+
+    def _accept(
+        self, message: ReceivedMessage, browser: Browser, *, destination: str, endpoint_app_id: str | None
+    ) -> PendingRequest:
+        verified = inbound.verify(
+            message,
+            inbound.Kind.AUTHN_REQUEST,
+            find_sender=lambda issuer: sender_app(self.store, issuer, endpoint_app_id=endpoint_app_id),
+            claim_once=self.store.claim_once,
+            destination=destination,
+            now=browser.now,
+            skew=self.skew,
+        )
+        request = authn_request.read(verified.parsed)
+        acs = verified.app.registered_acs(url=request.acs_url, index=request.acs_index)
+        if acs is None:
+            raise SamlRequestRefused("the request asks for an assertion consumer service that is not registered")
+        if request.protocol_binding not in (None, BINDING_HTTP_POST):
+            raise SamlRequestRefused("only the HTTP-POST binding is offered for responses")
+        if message.relay_state is not None and len(message.relay_state) > MAX_RELAY_STATE:
+            raise SamlRequestRefused("RelayState is too long")
+        return PendingRequest(
+            app_id=verified.app.id,
+            request_id=request.id,
+            acs_url=acs,
+            relay_state=message.relay_state,
+            force_authn=request.force_authn,
+            is_passive=request.is_passive,
+            name_id_format=request.name_id_format,
+            received_at=browser.now,
+        )
+
+    def _answer(self, pending: PendingRequest, signed_in: SignedIn, now: float) -> Outcome:
+        """The signed Response for a signed-in user, or a status Response when the NameID policy cannot be met."""
+        app = self.store.app(pending.app_id)
+        if app is None:
+            raise AccessRevoked("you do not have access to this application")
+        placement = placement_for(self.store, signed_in.user, app)
+        requested = pending.name_id_format
+        name_id_format = None
+        if requested and requested != NAMEID_UNSPECIFIED:
+            if requested not in NAMEID_FORMATS or (app.name_id_format and app.name_id_format != requested):
+                answering = pending.answering()
+                return Outcome(
+                    refuse(app, self.idp, answering, STATUS_REQUESTER, STATUS_INVALID_NAMEID_POLICY, now=now)
+                )
+            name_id_format = requested
+        session = signed_in.session
+        login = Login(signed_in.user, placement.brand, placement.role, session.mfa, session.authn_instant)
+        issued = issue(app, login, self.idp, pending.answering(name_id_format), now=now)
+        self.sessions.add_participant(signed_in, issued.participant)
+        return Outcome(issued.form)
+
+    def _keep(self, pending: PendingRequest) -> str:
+        """Store the request while the user signs in; returns its id for the login page."""
+        key = secrets.token_urlsafe(24)
+        self.store.save_transient(PENDING, key, dataclasses.asdict(pending), PENDING_TTL)
+        return key
+
+    def _take(self, key: str | None) -> PendingRequest | None:
+        """The kept request, once: it is removed as it is read."""
+        doc = self.store.transient(PENDING, key) if key else None
+        if key is None or doc is None or not self.store.claim_once(f"pending-request:{key}", 3600):
+            return None
+        self.store.drop_transient(PENDING, key)
+        return PendingRequest(**doc)
