@@ -1,1 +1,1 @@
-"""SAML: launch links, assertions, signing and metadata; no web framework in here."""
+"""SAML 2.0 as pure protocol: build, sign, encrypt, parse, verify; metadata. No storage, no web framework."""

@@ -4,7 +4,6 @@ Response that tells the SP why not.  Both leave through `outbound`."""
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from dataclasses import dataclass
 
 from idp.models import Brand, Participant, SsoApplication, User
@@ -13,7 +12,7 @@ from idp.saml.attributes import resolve_subject
 from idp.saml.certificates import certificate_pem
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, AC_REFEDS_MFA
 from idp.saml.outbound import Encryption, PostForm, Sign
-from idp.saml.response import AssertionSpec, build_response, new_id, status_response
+from idp.saml.response import AssertionSpec, build_response, new_id, status_response, utc
 from idp.saml.xmlsig import Signer
 
 
@@ -54,10 +53,6 @@ class Answering:
     relay_state: str | None = None
 
 
-def _moment(timestamp: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-
-
 def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering, *, now: float) -> Issued:
     """The signed (and, for an SP with an encryption certificate, encrypted) Response, as a form to post."""
     issuer = app.idp_entity_id(idp.entity_id)
@@ -81,8 +76,8 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         subject=subject,
         authn_context=AC_REFEDS_MFA if login.mfa else AC_PASSWORD_PROTECTED_TRANSPORT,
         session_index=new_id(),
-        issued_at=_moment(now),
-        authn_instant=_moment(login.authn_instant),
+        issued_at=utc(now),
+        authn_instant=utc(login.authn_instant),
         lifetime=idp.assertion_ttl,
         in_response_to=answering.in_response_to,
     )
@@ -107,7 +102,7 @@ def refuse(
         in_response_to=answering.in_response_to or "",
         status=status,
         sub_status=sub_status,
-        issued_at=_moment(now),
+        issued_at=utc(now),
     )
     root = outbound.protect(built, Sign.RESPONSE, idp.signer)
     return outbound.post(root, location=answering.acs_url or app.acs_url or "", relay_state=answering.relay_state)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 
 from lxml import etree
 
 from idp.models import Participant
 from idp.saml.names import SAML, SAMLP, STATUS_SUCCESS
-from idp.saml.response import add_status, protocol_message
+from idp.saml.response import add_status, protocol_message, utc
 
 
 @dataclass(frozen=True)
@@ -38,21 +37,17 @@ def read_response(root: etree._Element) -> LogoutResponse:
     return LogoutResponse(root.get("InResponseTo"), code is not None and code.get("Value") == STATUS_SUCCESS)
 
 
-def logout_request(
-    issuer: str, destination: str, participant: Participant, *, issued_at: datetime.datetime
-) -> etree._Element:
-    root = protocol_message("LogoutRequest", issuer=issuer, destination=destination, issued_at=issued_at)
+def logout_request(issuer: str, destination: str, participant: Participant, *, now: float) -> etree._Element:
+    root = protocol_message("LogoutRequest", issuer=issuer, destination=destination, issued_at=utc(now))
     name_id = etree.SubElement(root, f"{{{SAML}}}NameID", {"Format": participant.name_id_format})
     name_id.text = participant.name_id
     etree.SubElement(root, f"{{{SAMLP}}}SessionIndex").text = participant.session_index
     return root
 
 
-def logout_response(
-    issuer: str, destination: str, in_response_to: str, *, issued_at: datetime.datetime
-) -> etree._Element:
+def logout_response(issuer: str, destination: str, in_response_to: str, *, now: float) -> etree._Element:
     root = protocol_message(
-        "LogoutResponse", issuer=issuer, destination=destination, issued_at=issued_at, in_response_to=in_response_to
+        "LogoutResponse", issuer=issuer, destination=destination, issued_at=utc(now), in_response_to=in_response_to
     )
     add_status(root, STATUS_SUCCESS)
     return root

@@ -29,6 +29,10 @@ def new_id() -> str:
     return "_" + secrets.token_hex(20)
 
 
+def utc(timestamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+
+
 def saml_instant(moment: datetime.datetime) -> str:
     """xs:dateTime in UTC with a Z, whole seconds, as SAML Core 1.3.3 asks."""
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -4,7 +4,6 @@ of LogoutRequests that signing out in the launcher sends to the session's SPs, o
 from __future__ import annotations
 
 import dataclasses
-import datetime
 
 from idp.accounts.secrets import new_token
 from idp.accounts.sessions import Sessions
@@ -51,7 +50,7 @@ class LogoutFlow:
             app = self.store.app(participant.app_id)
             if app is not None and app.slo_url:
                 issuer = app.idp_entity_id(self.idp.entity_id)
-                root = logout.logout_request(issuer, app.slo_url, participant, issued_at=_moment(browser.now))
+                root = logout.logout_request(issuer, app.slo_url, participant, now=browser.now)
                 state = {"remaining": [dataclasses.asdict(p) for p in remaining], "awaiting": root.get("ID")}
                 self.store.save_transient(CHAIN, key, state, CHAIN_TTL)
                 view = outbound.deliver(
@@ -103,7 +102,7 @@ class LogoutFlow:
         if not app.slo_url:
             return SIGNED_OUT
         issuer = app.idp_entity_id(self.idp.entity_id)
-        answer = logout.logout_response(issuer, app.slo_url, request.id, issued_at=_moment(browser.now))
+        answer = logout.logout_response(issuer, app.slo_url, request.id, now=browser.now)
         view = outbound.deliver(
             answer,
             location=app.slo_url,
@@ -112,7 +111,3 @@ class LogoutFlow:
             signer=self.idp.signer,
         )
         return Outcome(view, end_session=True)
-
-
-def _moment(timestamp: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
