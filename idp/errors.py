@@ -67,6 +67,10 @@ class ConfigurationError(IdpError):
     code = "ConfigurationError"
 
 
+class UnknownAlgorithm(ConfigurationError, ValueError):
+    """An algorithm this IdP does not offer was asked for (field validation keeps stored apps from it)."""
+
+
 class ValidationError(IdpError):
     status = 400
     code = "Validation"

@@ -10,7 +10,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from idp.errors import ValidationError
+from idp.errors import UnknownAlgorithm, ValidationError
 from idp.saml.names import SAML
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
@@ -57,7 +57,7 @@ def encrypt_assertion(
     digest SHA-1) for the SP's certificate, in an EncryptedKey inside the EncryptedData's KeyInfo.
     """
     if algorithm not in _CIPHERS:
-        raise ValueError(f"unknown encryption algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
+        raise UnknownAlgorithm(f"unknown encryption algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
     cipher, bits = _CIPHERS[algorithm]
     manager = xmlsec.KeysManager()
     manager.add_key(_certificate_key(sp_certificate_pem))
