@@ -12,19 +12,19 @@ from idp.accounts.secrets import hash_password, new_token, token_hash
 from idp.errors import NotFound, ValidationError
 from idp.models import Brand, BrandType, Client, Membership, Role, User
 from idp.store import Store
+from idp.text import clean_text
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def create_brand(store: Store, name: str, *, parent_id: str | None = None, brand_type: str = "Brokerage") -> Brand:
-    if not name.strip():
-        raise ValidationError("name must not be empty", field="name")
+    name = clean_text("name", name, max_length=200)
     if brand_type not in {t.value for t in BrandType}:
         raise ValidationError("type must be Brokerage, Office or Team", field="type")
     if parent_id is not None and store.brand(parent_id) is None:
         raise NotFound(f"no brand {parent_id}", field="parent")
     now = time.time()
-    brand = Brand(str(uuid.uuid4()), name.strip(), brand_type, parent_id, now, now)
+    brand = Brand(str(uuid.uuid4()), name, brand_type, parent_id, now, now)
     store.save_brand(brand)
     return brand
 
@@ -39,12 +39,11 @@ def create_user(
     brand_id: str | None = None,
     role: str | None = None,
 ) -> User:
-    email = email.strip()
+    email = clean_text("email", email, max_length=254)
     if not EMAIL.match(email):
         raise ValidationError("email must be an email address", field="email")
-    for field, value in (("first_name", first_name), ("last_name", last_name)):
-        if not value.strip():
-            raise ValidationError(f"{field} must not be empty", field=field)
+    first_name = clean_text("first_name", first_name, max_length=100)
+    last_name = clean_text("last_name", last_name, max_length=100)
     if (brand_id is None) != (role is None):
         raise ValidationError("brand and role go together", field="role" if brand_id else "brand")
     if role is not None and role not in {r.value for r in Role}:
@@ -57,8 +56,8 @@ def create_user(
     user = User(
         id=str(uuid.uuid4()),
         email=email,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        first_name=first_name,
+        last_name=last_name,
         password_hash=hash_password(password) if password is not None else None,
         created_at=now,
         updated_at=now,
@@ -88,9 +87,8 @@ class NewClient:
 
 
 def create_client(store: Store, name: str) -> NewClient:
-    if not name.strip():
-        raise ValidationError("name must not be empty", field="name")
+    name = clean_text("name", name, max_length=200)
     secret = new_token()
-    client = Client(str(uuid.uuid4()), name.strip(), token_hash(secret), time.time())
+    client = Client(str(uuid.uuid4()), name, token_hash(secret), time.time())
     store.save_client(client)
     return NewClient(client, secret)

@@ -13,6 +13,7 @@ from idp.saml.attributes import USER_FIELDS
 from idp.saml.certificates import normalise_certificate
 from idp.saml.encryption import ALGORITHMS as ENCRYPTION_ALGORITHMS
 from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, NAMEID_FORMATS
+from idp.text import clean_text
 
 AUTHENTICATION_TYPES = ("SAML", "None")
 SIGNED_VALUES = ("assertion", "response", "both")
@@ -46,19 +47,22 @@ EDITABLE = (
 READ_ONLY = ("id", "type", "open_url", "icon", "created_at", "updated_at", "deleted_at", "acs_endpoints")
 MAX_URL = 2048
 MAX_EXTRA_BYTES = 16 * 1024
+MAX_BRANDS = 1000
 
 
 def _text(field: str, value: Any, max_length: int = 255) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{field} must be a non-empty string", field=field)
-    if len(value) > max_length:
-        raise ValidationError(f"{field} must be at most {max_length} characters", field=field)
-    return value.strip()
+    return clean_text(field, value, max_length=max_length)
 
 
 def _url(field: str, value: Any, *, allow_http: bool) -> str:
     url = _text(field, value, MAX_URL)
-    parts = urlsplit(url)
+    if any(character.isspace() for character in url):
+        raise ValidationError(f"{field} must be a URL without spaces (percent-encode them)", field=field)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it is what checks it
+    except ValueError:
+        raise ValidationError(f"{field} must be an absolute http(s) URL", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(f"{field} must be an absolute http(s) URL", field=field)
     if parts.username or parts.password or parts.fragment:
@@ -71,7 +75,12 @@ def _url(field: str, value: Any, *, allow_http: bool) -> str:
 def _uri(field: str, value: Any) -> str:
     """An entityID-like identifier: an absolute http(s) URL or a URN."""
     uri = _text(field, value, 1024)
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        parts = urlsplit("")
+    if any(character.isspace() for character in uri):
+        raise ValidationError(f"{field} must be an absolute URI without spaces", field=field)
     if (parts.scheme in ("http", "https") and parts.hostname) or (parts.scheme == "urn" and ":" in parts.path):
         return uri
     raise ValidationError(f"{field} must be an absolute URI (an http(s) URL or a urn:)", field=field)
@@ -88,27 +97,40 @@ def _mappings(value: Any) -> dict[str, str]:
         raise ValidationError("mappings must be an object of attribute name to user field", field="mappings")
     clean: dict[str, str] = {}
     for name, user_field in value.items():
-        _text("mappings", name, 256)
-        if user_field not in USER_FIELDS:
+        clean_name = _text("mappings", name, 256)
+        if not isinstance(user_field, str) or user_field not in USER_FIELDS:
             raise ValidationError(
-                f"mappings.{name} must name a user field: {', '.join(USER_FIELDS)}", field=f"mappings.{name}"
+                f"mappings.{clean_name} must name a user field: {', '.join(USER_FIELDS)}",
+                field=f"mappings.{clean_name}",
             )
-        clean[name.strip()] = user_field
+        clean[clean_name] = user_field
     return clean
 
 
 def _extra(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationError("extra must be an object", field="extra")
-    if len(json.dumps(value)) > MAX_EXTRA_BYTES:
+    cleaned = _clean_json(value, "extra")
+    if len(json.dumps(cleaned)) > MAX_EXTRA_BYTES:
         raise ValidationError(f"extra must be at most {MAX_EXTRA_BYTES} bytes of JSON", field="extra")
-    return dict(value)
+    return dict(cleaned)
+
+
+def _clean_json(value: Any, field: str) -> Any:
+    """Free JSON kept for clients: every string in it (keys too) follows the stored-text rules, lines allowed."""
+    if isinstance(value, str):
+        return clean_text(field, value, max_length=MAX_EXTRA_BYTES, multiline=True, required=False)
+    if isinstance(value, Mapping):
+        return {_clean_json(key, field): _clean_json(item, field) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean_json(item, field) for item in value]
+    return value
 
 
 def _brands(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(b, str) and b for b in value):
-        raise ValidationError("brands must be a list of brand ids", field="brands")
-    return list(dict.fromkeys(value))
+    if not isinstance(value, list) or len(value) > MAX_BRANDS or not all(isinstance(b, str) and b for b in value):
+        raise ValidationError(f"brands must be a list of at most {MAX_BRANDS} brand ids", field="brands")
+    return list(dict.fromkeys(clean_text("brands", b, max_length=64) for b in value))
 
 
 def normalise_certificate_field(field: str, value: Any) -> str:
@@ -128,8 +150,8 @@ def _flag(field: str, value: Any) -> bool:
 
 
 def _order(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError("order must be a whole number", field="order")
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
+        raise ValidationError("order must be a whole number between -2147483648 and 2147483647", field="order")
     return value
 
 
@@ -150,7 +172,9 @@ def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
         "issuer": _uri,
         "signed": lambda field, value: _choice(field, value, SIGNED_VALUES),
         "name_id": lambda field, value: _choice(field, value, USER_FIELDS),
-        "name_id_format": lambda field, value: _choice(field, NAME_ID_FORMAT_ALIASES.get(value, value), NAMEID_FORMATS),
+        "name_id_format": lambda field, value: _choice(
+            field, NAME_ID_FORMAT_ALIASES.get(value, value) if isinstance(value, str) else value, NAMEID_FORMATS
+        ),
         "mappings": lambda field, value: _mappings(value),
         "extra": lambda field, value: _extra(value),
         "order": lambda field, value: _order(value),

@@ -8,7 +8,7 @@ from lxml import etree
 
 from idp.models import Participant
 from idp.saml.names import SAML, SAMLP, STATUS_SUCCESS
-from idp.saml.response import add_status, protocol_message, utc
+from idp.saml.response import add_status, element, protocol_message, utc
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,8 @@ def read_response(root: etree._Element) -> LogoutResponse:
 
 def logout_request(issuer: str, destination: str, participant: Participant, *, now: float) -> etree._Element:
     root = protocol_message("LogoutRequest", issuer=issuer, destination=destination, issued_at=utc(now))
-    name_id = etree.SubElement(root, f"{{{SAML}}}NameID", {"Format": participant.name_id_format})
-    name_id.text = participant.name_id
-    etree.SubElement(root, f"{{{SAMLP}}}SessionIndex").text = participant.session_index
+    element(root, f"{{{SAML}}}NameID", participant.name_id, Format=participant.name_id_format)
+    element(root, f"{{{SAMLP}}}SessionIndex", participant.session_index)
     return root
 
 

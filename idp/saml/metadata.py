@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, DS, MD, NAMEID_FORMATS, SAMLP
+from idp.text import xml_safe
 
 CONTENT_TYPE = "application/samlmetadata+xml"
 
@@ -12,7 +13,8 @@ CONTENT_TYPE = "application/samlmetadata+xml"
 def idp_metadata(
     entity_id: str, certificate_base64: str, sso_url: str, slo_url: str, *, want_requests_signed: bool = False
 ) -> bytes:
-    root = etree.Element(f"{{{MD}}}EntityDescriptor", {"entityID": entity_id}, nsmap={"md": MD, "ds": DS})
+    # An issuer stored before the text rules must still give a well-formed document.
+    root = etree.Element(f"{{{MD}}}EntityDescriptor", {"entityID": xml_safe(entity_id)}, nsmap={"md": MD, "ds": DS})
     idp = etree.SubElement(
         root,
         f"{{{MD}}}IDPSSODescriptor",

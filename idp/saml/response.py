@@ -19,6 +19,7 @@ from idp.saml.names import (
     XS,
     XSI,
 )
+from idp.text import xml_safe
 
 NSMAP = {"samlp": SAMLP, "saml": SAML}
 _ATTRIBUTE_NSMAP = {"xs": XS, "xsi": XSI}
@@ -69,19 +70,24 @@ def protocol_message(
 ) -> etree._Element:
     """The envelope every message we send shares (SAML Core 3.2.1/3.2.2): ID, Version, IssueInstant,
     Destination, InResponseTo when answering, and the Issuer; a StatusResponseType's Status follows."""
-    attributes = {"ID": new_id(), "Version": "2.0", "IssueInstant": saml_instant(issued_at), "Destination": destination}
+    attributes = {
+        "ID": new_id(),
+        "Version": "2.0",
+        "IssueInstant": saml_instant(issued_at),
+        "Destination": xml_safe(destination),
+    }
     if in_response_to:
-        attributes["InResponseTo"] = in_response_to
+        attributes["InResponseTo"] = xml_safe(in_response_to)
     root = etree.Element(f"{{{SAMLP}}}{tag}", attributes, nsmap=NSMAP)
-    _el(root, f"{{{SAML}}}Issuer", issuer)
+    element(root, f"{{{SAML}}}Issuer", issuer)
     return root
 
 
 def add_status(root: etree._Element, status: str, sub_status: str | None = None) -> None:
-    element = _el(root, f"{{{SAMLP}}}Status")
-    code = _el(element, f"{{{SAMLP}}}StatusCode", Value=status)
+    status_element = element(root, f"{{{SAMLP}}}Status")
+    code = element(status_element, f"{{{SAMLP}}}StatusCode", Value=status)
     if sub_status:
-        _el(code, f"{{{SAMLP}}}StatusCode", Value=sub_status)
+        element(code, f"{{{SAMLP}}}StatusCode", Value=sub_status)
 
 
 def status_response(
@@ -95,11 +101,12 @@ def status_response(
     return BuiltResponse(root=root, assertion=None)
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str | None) -> etree._Element:
-    element = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
+def element(parent: etree._Element, tag: str, text: str | None = None, **attrs: str | None) -> etree._Element:
+    """A child element; text and attribute values pass through `xml_safe`, so no stored value breaks a message."""
+    child = etree.SubElement(parent, tag, {k: xml_safe(v) for k, v in attrs.items() if v is not None})
     if text is not None:
-        element.text = text
-    return element
+        child.text = xml_safe(text)
+    return child
 
 
 def build_response(spec: AssertionSpec) -> BuiltResponse:
@@ -114,11 +121,11 @@ def build_response(spec: AssertionSpec) -> BuiltResponse:
     )
     add_status(response, STATUS_SUCCESS)
 
-    assertion = _el(response, f"{{{SAML}}}Assertion", ID=new_id(), Version="2.0", IssueInstant=issued)
-    _el(assertion, f"{{{SAML}}}Issuer", spec.issuer)
+    assertion = element(response, f"{{{SAML}}}Assertion", ID=new_id(), Version="2.0", IssueInstant=issued)
+    element(assertion, f"{{{SAML}}}Issuer", spec.issuer)
 
-    subject = _el(assertion, f"{{{SAML}}}Subject")
-    _el(
+    subject = element(assertion, f"{{{SAML}}}Subject")
+    element(
         subject,
         f"{{{SAML}}}NameID",
         spec.subject.name_id,
@@ -126,8 +133,8 @@ def build_response(spec: AssertionSpec) -> BuiltResponse:
         NameQualifier=spec.subject.name_qualifier,
         SPNameQualifier=spec.subject.sp_name_qualifier,
     )
-    confirmation = _el(subject, f"{{{SAML}}}SubjectConfirmation", Method=CONFIRMATION_BEARER)
-    _el(
+    confirmation = element(subject, f"{{{SAML}}}SubjectConfirmation", Method=CONFIRMATION_BEARER)
+    element(
         confirmation,
         f"{{{SAML}}}SubjectConfirmationData",
         NotOnOrAfter=expires,
@@ -135,27 +142,27 @@ def build_response(spec: AssertionSpec) -> BuiltResponse:
         InResponseTo=spec.in_response_to,
     )
 
-    conditions = _el(assertion, f"{{{SAML}}}Conditions", NotBefore=issued, NotOnOrAfter=expires)
-    restriction = _el(conditions, f"{{{SAML}}}AudienceRestriction")
-    _el(restriction, f"{{{SAML}}}Audience", spec.audience)
+    conditions = element(assertion, f"{{{SAML}}}Conditions", NotBefore=issued, NotOnOrAfter=expires)
+    restriction = element(conditions, f"{{{SAML}}}AudienceRestriction")
+    element(restriction, f"{{{SAML}}}Audience", spec.audience)
 
-    authn = _el(
+    authn = element(
         assertion,
         f"{{{SAML}}}AuthnStatement",
         AuthnInstant=saml_instant(spec.authn_instant or spec.issued_at),
         SessionIndex=spec.session_index,
     )
-    context = _el(authn, f"{{{SAML}}}AuthnContext")
-    _el(context, f"{{{SAML}}}AuthnContextClassRef", spec.authn_context)
+    context = element(authn, f"{{{SAML}}}AuthnContext")
+    element(context, f"{{{SAML}}}AuthnContextClassRef", spec.authn_context)
 
     if spec.subject.attributes:
-        statement = _el(assertion, f"{{{SAML}}}AttributeStatement")
+        statement = element(assertion, f"{{{SAML}}}AttributeStatement")
         for name, value in spec.subject.attributes.items():
-            attribute = _el(statement, f"{{{SAML}}}Attribute", Name=name, NameFormat=attribute_name_format(name))
+            attribute = element(statement, f"{{{SAML}}}Attribute", Name=name, NameFormat=attribute_name_format(name))
             typed = etree.SubElement(
                 attribute, f"{{{SAML}}}AttributeValue", {f"{{{XSI}}}type": "xs:string"}, nsmap=_ATTRIBUTE_NSMAP
             )
-            typed.text = value
+            typed.text = xml_safe(value)
     return BuiltResponse(root=response, assertion=assertion)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idp.accounts.mfa import Mfa
 from idp.accounts.passwords import Passwords
@@ -23,10 +23,22 @@ _EXPIRED = "your sign-in has expired; please start again"
 
 
 def local_path(target: str | None) -> str:
-    """Only paths on this site are followed after sign-in: never another host."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only paths on this site are followed after sign-in: never another host, whatever the spelling.
+
+    Browsers strip tabs and newlines from URLs and read a backslash as a slash, so `/\t/evil` and
+    `/\\evil` would both become `//evil`; a newline would also reach the Location header. Anything
+    but printable ASCII without spaces is refused (percent-encode the rest), then the target is
+    parsed and only a rooted path and its query are kept.
+    """
+    if not target or not target.isascii() or not target.isprintable() or " " in target or "\\" in target:
         return "/"
-    return target
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "/"
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return urlunsplit(("", "", parts.path, parts.query, ""))
 
 
 def _after_login(request_key: str | None, next_path: str | None) -> str:

@@ -11,6 +11,7 @@ from idp.accounts.tokens import Bearer
 from idp.applications.service import Caller
 from idp.errors import ValidationError
 from idp.web import services
+from idp.web.json_body import parse_json
 
 
 def envelope(data: Any, *, info: dict[str, Any] | None = None, status: int = 200) -> Response:
@@ -23,10 +24,14 @@ def envelope(data: Any, *, info: dict[str, Any] | None = None, status: int = 200
 
 
 def json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object", field="body")
-    return body
+    """The request's JSON object body, read once per request through the size and nesting limits."""
+    if "json_body" not in g:
+        body = parse_json(request.get_data(), ValidationError) if request.is_json else None
+        if not isinstance(body, dict):
+            raise ValidationError("the request body must be a JSON object", field="body")
+        g.json_body = body
+    found: dict[str, Any] = g.json_body
+    return found
 
 
 def string_field(name: str) -> str | None:

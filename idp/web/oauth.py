@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TypeVar
 from urllib.parse import unquote_plus
@@ -14,6 +13,7 @@ from idp.errors import InvalidRequest
 from idp.presenters import user_json
 from idp.web import services
 from idp.web.api import client_address
+from idp.web.json_body import parse_json
 
 bp = Blueprint("oauth", __name__)
 
@@ -32,10 +32,7 @@ def _single_values(pairs: list[tuple[str, V]]) -> dict[str, V]:
 
 def _params() -> dict[str, str]:
     if request.is_json:
-        try:
-            body = json.loads(request.get_data(), object_pairs_hook=_single_values)
-        except ValueError:
-            raise InvalidRequest("the request body is not valid JSON") from None
+        body = parse_json(request.get_data(), InvalidRequest, object_pairs_hook=_single_values)
         if not isinstance(body, dict):
             raise InvalidRequest("the request body must be a JSON object")
         return {k: v for k, v in body.items() if isinstance(v, str)}

@@ -43,7 +43,9 @@ def browser() -> Browser:
 def page(template: str, status: int = 200, **context: Any) -> Response:
     nonce = secrets.token_urlsafe(16)
     body = render_template(template, nonce=nonce, csrf_token=csrf_token(), **context)
-    response = Response(body, status=status)
+    # A stored value that UTF-8 cannot carry (a lone surrogate kept from before the text rules)
+    # becomes U+FFFD's stand-in rather than taking the whole page down.
+    response = Response(body.encode("utf-8", "replace"), status=status, content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = (
         # No form-action: Chromium applies it to every redirect after a submit, and our forms
         # lead on to SPs (sign-out through their SLO endpoints, plain-link apps).

@@ -64,7 +64,10 @@ def _metadata_upload() -> tuple[bytes, str | None, str | None]:
         xml, name, entity_id = body.get("metadata"), body.get("name"), body.get("entity_id")
         if not isinstance(xml, str) or not xml.strip():
             raise ValidationError("metadata must be the SP's metadata XML", field="metadata")
-        return xml.encode(), name, entity_id
+        for field, value in (("name", name), ("entity_id", entity_id)):
+            if value is not None and not isinstance(value, str):
+                raise ValidationError(f"{field} must be a string", field=field)
+        return xml.encode("utf-8", "replace"), name, entity_id
     if request.mimetype in XML_TYPES:
         return request.get_data(), request.args.get("name"), request.args.get("entity_id")
     raise UnsupportedMediaType('send the metadata as XML or as JSON {"metadata": ...}', field="metadata")
