@@ -75,6 +75,10 @@ class Sessions:
         if token:
             self.store.drop_session(token_hash(token))
 
+    def holds(self, app_id: str, session_indexes: list[str]) -> bool:
+        """Whether a live session holds any of these SP sessions."""
+        return any(self.store.sessions_holding(sp_session_key(app_id, index)) for index in session_indexes)
+
     def end_by_sp_session(self, app_id: str, session_indexes: list[str]) -> int:
         """End the sessions holding these SP sessions: a LogoutRequest may come without our cookie."""
         ended = 0

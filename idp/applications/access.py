@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idp.errors import AccessRevoked, SamlRequestRefused
+from idp.errors import AccessRevoked
 from idp.models import Brand, Role, SsoApplication, User
 from idp.store import Store
 
@@ -56,25 +56,20 @@ def may_launch(store: Store, app: SsoApplication | None, user: User | None, bran
     return Placement(brand, where.role or "")
 
 
-def placement_for(store: Store, user: User, app: SsoApplication) -> Placement:
-    """A brand of the user's from which they may open `app`, for logins the SP starts; AccessRevoked if none."""
+def placement_for(store: Store, user: User, app: SsoApplication) -> Placement | None:
+    """A brand of the user's from which they may open `app`, for logins the SP starts; None if none."""
     for membership in store.memberships_of(user.id):
         where = standing(store, user.id, membership.brand_id)
         brand = store.brand(membership.brand_id)
         if where.may_open(app) and brand is not None:
             return Placement(brand, where.role or "")
-    raise AccessRevoked("you do not have access to this application")
+    return None
 
 
-def sender_app(store: Store, issuer: str, *, endpoint_app_id: str | None) -> SsoApplication | None:
-    """The application an SP's message comes from: the one whose endpoint it was sent to, else the
-    only one registered for its entityID."""
+def sender_apps(store: Store, issuer: str, *, endpoint_app_id: str | None) -> list[SsoApplication]:
+    """The applications an SP's message may come from: the one whose endpoint it was sent to, else
+    every live app registered for its entityID (brands may share one SP, as AWS has all its customers do)."""
     if endpoint_app_id:
-        return store.app(endpoint_app_id)
-    candidates = store.apps_by_entity_id(issuer)
-    if len(candidates) > 1:
-        raise SamlRequestRefused(
-            "several applications are registered for this service provider: it must use its own "
-            "application's endpoints, from that application's metadata"
-        )
-    return candidates[0] if candidates else None
+        app = store.app(endpoint_app_id)
+        return [app] if app is not None else []
+    return store.apps_by_entity_id(issuer)

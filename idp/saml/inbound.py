@@ -3,8 +3,8 @@ checked here, in one order, before anything trusts its contents.
 
 1. decode the binding and parse the XML safely (no DTD, bounded size): malformed is a SAML refusal;
 2. the element must be the kind expected, SAML 2.0, with an ID and an Issuer;
-3. the sender is the application registered for that Issuer;
-4. the signature policy (`signature_required`, decided here and nowhere else);
+3. the sender is an application registered for that Issuer (several brands may register one SP);
+4. the signature policy (`signature_required`, decided here and nowhere else), for each such app;
 5. Destination, when present, is the endpoint the message arrived at;
 6. IssueInstant within the allowed clock skew;
 7. the message ID is claimed once, so a replay is refused.
@@ -59,10 +59,15 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Verified:
-    """A message whose sender, signature, addressing, age and uniqueness have been checked."""
+    """A message whose sender, signature, addressing, age and uniqueness have been checked.
+
+    `apps` are the applications registered for its Issuer that it satisfies (signature policy
+    and all): usually one; several when brands share one SP entityID, and then the flow picks
+    by what the signed-in user may open.
+    """
 
     parsed: Parsed
-    app: SsoApplication
+    apps: tuple[SsoApplication, ...]
     relay_state: str | None
 
     @property
@@ -70,7 +75,7 @@ class Verified:
         return self.parsed.root
 
 
-FindSender = Callable[[str], SsoApplication | None]
+FindSenders = Callable[[str], list[SsoApplication]]
 ClaimOnce = Callable[[str, float], bool]
 
 
@@ -116,7 +121,7 @@ def verify(
     message: ReceivedMessage,
     kind: Kind,
     *,
-    find_sender: FindSender,
+    find_senders: FindSenders,
     claim_once: ClaimOnce,
     destination: str,
     now: float,
@@ -124,18 +129,30 @@ def verify(
 ) -> Verified:
     parsed = parse(message, kind)
     issuer, root = parsed.issuer, parsed.root
-    app = find_sender(issuer)
-    if app is None or not app.is_saml or app.entity_id != issuer:
+    candidates = [app for app in find_senders(issuer) if app.is_saml and app.entity_id == issuer]
+    if not candidates:
         raise SamlRequestRefused(f"no application is registered for the service provider {issuer}")
-    _check_signature(message, root, app, kind)
+    # Each registration is judged by its own keys and policy: one brand's app never decides
+    # whether another brand's app accepts the message.
+    apps: list[SsoApplication] = []
+    refusals: list[SamlRequestRefused] = []
+    for app in candidates:
+        try:
+            _check_signature(message, root, app, kind)
+        except SamlRequestRefused as refusal:
+            refusals.append(refusal)
+        else:
+            apps.append(app)
+    if not apps:
+        raise refusals[0]
     if root.get("Destination") is not None and root.get("Destination") != destination:
         raise SamlRequestRefused(f"the {kind.noun} is addressed to another endpoint (Destination)")
     age = now - parsed.issue_instant.timestamp()
     if abs(age) > skew:
         raise SamlRequestRefused(f"the {kind.noun} is too old, or from a clock too far off")
-    if not claim_once(f"{kind.value}:{app.id}:{parsed.id}", 2 * skew + 60):
+    if not claim_once(f"{kind.value}:{issuer}:{parsed.id}", 2 * skew + 60):
         raise SamlRequestRefused(f"this {kind.noun} was seen before")
-    return Verified(parsed, app, message.relay_state)
+    return Verified(parsed, tuple(apps), message.relay_state)
 
 
 def _check_signature(message: ReceivedMessage, root: etree._Element, app: SsoApplication, kind: Kind) -> None:

@@ -7,9 +7,9 @@ import dataclasses
 
 from idp.accounts.secrets import new_token
 from idp.accounts.sessions import Sessions
-from idp.applications.access import sender_app
+from idp.applications.access import sender_apps
 from idp.errors import SamlRequestRefused
-from idp.models import Participant
+from idp.models import Participant, SsoApplication
 from idp.saml import inbound, logout, outbound
 from idp.saml.assertions import IdpIdentity
 from idp.saml.bindings import ReceivedMessage
@@ -51,7 +51,11 @@ class LogoutFlow:
             if app is not None and app.slo_url:
                 issuer = app.idp_entity_id(self.idp.entity_id)
                 root = logout.logout_request(issuer, app.slo_url, participant, now=browser.now)
-                state = {"remaining": [dataclasses.asdict(p) for p in remaining], "awaiting": root.get("ID")}
+                state = {
+                    "remaining": [dataclasses.asdict(p) for p in remaining],
+                    "awaiting": root.get("ID"),
+                    "awaiting_app": app.id,
+                }
                 self.store.save_transient(CHAIN, key, state, CHAIN_TTL)
                 view = outbound.deliver(
                     root, location=app.slo_url, binding=app.slo_binding, relay_state=key, signer=self.idp.signer
@@ -73,7 +77,7 @@ class LogoutFlow:
         verified = inbound.verify(
             message,
             kind,
-            find_sender=lambda issuer: sender_app(self.store, issuer, endpoint_app_id=endpoint_app_id),
+            find_senders=lambda issuer: sender_apps(self.store, issuer, endpoint_app_id=endpoint_app_id),
             claim_once=self.store.claim_once,
             destination=destination,
             now=browser.now,
@@ -88,14 +92,29 @@ class LogoutFlow:
         answer = logout.read_response(verified.root)
         key = verified.relay_state
         chain = self.store.transient(CHAIN, key) if key else None
-        if chain is None or chain.get("awaiting") != answer.in_response_to:
+        awaited = chain is not None and chain.get("awaiting") == answer.in_response_to
+        if not awaited or chain is None or chain.get("awaiting_app") not in {app.id for app in verified.apps}:
             raise SamlRequestRefused("this LogoutResponse answers no logout of ours")
         return self.next_in_chain(key, browser)
+
+    def _requester(self, verified: inbound.Verified, request: logout.LogoutRequest, browser: Browser) -> SsoApplication:
+        """Of the apps registered for the SP, the one whose login the request ends: the one that holds
+        the SP session it names, or that the browser's session signed in to."""
+        if len(verified.apps) == 1:
+            return verified.apps[0]
+        signed_in = self.sessions.signed_in(browser.session_token)
+        in_session = {p.app_id for p in signed_in.session.participants} if signed_in else set()
+        holding = [
+            app for app in verified.apps if app.id in in_session or self.sessions.holds(app.id, request.session_indexes)
+        ]
+        if len(holding) != 1:
+            raise SamlRequestRefused("this LogoutRequest matches no sign-in of ours")
+        return holding[0]
 
     def _asked(self, verified: inbound.Verified, browser: Browser) -> Outcome:
         """An SP signs its user out: end the IdP session, and answer it when it has an SLO endpoint."""
         request = logout.read_request(verified.root)
-        app = verified.app
+        app = self._requester(verified, request, browser)
         # The session is found by the SP session it names (a cross-site POST may lack our cookie) and by cookie.
         self.sessions.end_by_sp_session(app.id, request.session_indexes)
         self.sessions.end(browser.session_token)

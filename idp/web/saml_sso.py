@@ -7,6 +7,7 @@ from flask import Blueprint, Response, request
 from idp.saml import inbound
 from idp.web import services
 from idp.web.bindings import arrived_at, received
+from idp.web.csrf import check_csrf
 from idp.web.errors import as_pages
 from idp.web.pages import browser, render
 
@@ -38,3 +39,12 @@ def app_sso(app_id: str) -> Response:
 def resume() -> Response:
     """Back from the login page: answer the request that was kept."""
     return render(services().flows.authn_requests.resume(request.args.get("request"), browser()))
+
+
+@bp.post("/saml/choose")
+def choose() -> Response:
+    """The user picked one of the applications of their brands that share this service provider."""
+    check_csrf()
+    return render(
+        services().flows.authn_requests.choose(request.form.get("request"), request.form.get("app", ""), browser())
+    )

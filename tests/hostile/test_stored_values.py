@@ -14,18 +14,9 @@ from lxml import etree
 
 from idp.presenters import user_json
 from tests.api.helpers import parse_page, saml_app, saml_response
-from tests.support import PASSWORD
+from tests.hostile.front import sign_in
 
 BROKEN = "Bad \ud800 \x00 \x1b name"
-
-
-def sign_in(client, user, next_path: str = "") -> object:
-    form = parse_page(client.get("/login").get_data(as_text=True)).forms[0]
-    return client.post(
-        "/login",
-        data={**form.hidden, "email": user.email, "password": PASSWORD, "next": next_path},
-        headers={"Sec-Fetch-Site": "same-origin"},
-    )
 
 
 @pytest.fixture
