@@ -132,3 +132,46 @@ def test_another_brands_signing_policy_does_not_apply_to_this_brands_app(app, ap
         saml_app(entity_id=ENTITY_ID, acs_url=ACS_URL, name="Strict", require_signed_requests=True),
     )
     assert answered_issuer(sso_as(app.test_client(), north[2])) == north[3]["issuer"]
+
+
+def logout_request_path(name_id: str, session_index: str) -> str:
+    """An unsigned HTTP-Redirect LogoutRequest from the shared SP, as python3-saml builds it."""
+    from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+    settings = OneLogin_Saml2_Settings(
+        {
+            "strict": True,
+            "sp": {"entityId": ENTITY_ID, "assertionConsumerService": {"url": ACS_URL, "binding": BINDING_POST}},
+            "idp": {
+                "entityId": "http://127.0.0.1:5000/metadata",
+                "singleSignOnService": {"url": IDP_SSO_URL, "binding": BINDING_REDIRECT},
+                "singleLogoutService": {"url": "http://127.0.0.1:5000/saml/slo", "binding": BINDING_REDIRECT},
+                "x509cert": "",
+            },
+        },
+        sp_validation_only=True,
+    )
+    request = OneLogin_Saml2_Logout_Request(settings, name_id=name_id, session_index=session_index)
+    url = OneLogin_Saml2_Utils.redirect("http://127.0.0.1:5000/saml/slo", {"SAMLRequest": request.get_request()})
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_a_logout_request_goes_to_the_registration_whose_login_it_ends(app, apps, brands) -> None:
+    for name, (brand, admin, _, sso_app) in brands.items():
+        slug = name.split()[0].lower()
+        updated = apps.update(admin, brand, sso_app["id"], {"slo_url": f"https://signin.aws.example/slo/{slug}"})
+        assert updated.status_code == 200, updated.json
+    client = app.test_client()
+    south_agent = brands["South Realty"][2]
+    answer = sso_as(client, south_agent)
+    assertion = saml_response(parse_page(answer.get_data(as_text=True)).forms[0].hidden["SAMLResponse"])
+    name_id = assertion.find(".//saml:NameID", NS).text
+    session_index = assertion.find(".//saml:AuthnStatement", NS).get("SessionIndex")
+    logged_out = client.get(logout_request_path(name_id, session_index))
+    assert logged_out.status_code == 200
+    form = parse_page(logged_out.get_data(as_text=True)).forms[0]
+    assert form.action == "https://signin.aws.example/slo/south" and "SAMLResponse" in form.hidden
+    # The IdP session is over: the launcher asks for a sign-in again.
+    assert client.get("/").headers["Location"] == "/login"
