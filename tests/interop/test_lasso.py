@@ -8,7 +8,9 @@ between the calls) or processAuthnResponseMsg and acceptSso on the SAMLResponse 
 of the IdP's answer to that request, read from stdin.
 
 The SP's metadata (`lasso/sp-metadata.xml`, mellon_create_metadata's shape) is imported into the
-IdP, so the IdP checks the SP's signed requests and encrypts assertions for it. Bare Lasso parses
+IdP, so the IdP checks the SP's signed requests and encrypts assertions for it. Bare Lasso signs
+with RSA-SHA1 unless told otherwise: `lasso/sp.py` sets its signature method to RSA-SHA256, as
+mod_auth_mellon does. Bare Lasso parses
 the response, decrypts it, finds the IdP by its Issuer and verifies the signatures; it leaves
 Audience, Destination and Recipient to the caller (mod_auth_mellon checks those itself, see
 test_mellon.py).
@@ -36,12 +38,14 @@ from tests.interop.helpers import (
     ENVELOPED,
     EXC_C14N,
     NAME_ID,
-    RSA_SHA1,
+    RSA_SHA256,
     SAMLP_NS,
+    SHA256,
     TAMPERINGS,
     certificate_base64,
     decoded,
     decrypted,
+    digest_method,
     encryption_of,
     enveloped_signature_verifies,
     idp_metadata,
@@ -115,10 +119,13 @@ class LassoSP:
         """Lasso's verdict on one base64 SAMLResponse; with `state`, as the answer to that login's request."""
         return self.sp_py("response", *self.files(), *([str(state)] if state else []), stdin=saml_response)
 
-    def authn_request(self, relay_state: str, state: Path, binding: str = "redirect") -> dict:
+    def authn_request(
+        self, relay_state: str, state: Path, binding: str = "redirect", signature: str = "rsa-sha256"
+    ) -> dict:
         """{"url": ..., "id": ...} of a signed HTTP-Redirect AuthnRequest, or with `binding` "post"
-        {"url", "id", "fields"} of an HTTP-POST one; the login's state goes to `state`."""
-        return self.sp_py("request", *self.files(), self.issuer, relay_state, str(state), binding)
+        {"url", "id", "fields"} of an HTTP-POST one; the login's state goes to `state`. `signature`
+        "lasso-default" signs as Lasso does when not told: RSA-SHA1."""
+        return self.sp_py("request", *self.files(), self.issuer, relay_state, str(state), binding, signature)
 
 
 @pytest.fixture(scope="module")
@@ -257,8 +264,7 @@ def test_sp_initiated_login_answers_lassos_signed_request(
         flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url)
 
     assert flow.at_idp.authn_request.get("ID") == made["id"]
-    # Bare Lasso still signs with RSA-SHA1 by default (mellon asks it for RSA-SHA256): accepted too.
-    assert flow.at_idp.query["SigAlg"] == RSA_SHA1 and flow.at_idp.query["Signature"]
+    assert flow.at_idp.query["SigAlg"] == RSA_SHA256 and flow.at_idp.query["Signature"]
     assert flow.at_idp.authn_request.find(f"{{{SAMLP_NS}}}NameIDPolicy").get("Format") == EMAIL_FORMAT
     assert flow.form.action == ACS_URL and flow.form.fields["RelayState"] == START_URL
     assert encryption_of(flow.form.response) == encryption
@@ -285,8 +291,9 @@ def test_sp_initiated_login_answers_lassos_signed_http_post_request(
         at_idp = post_to_idp(browser, made["url"], made["fields"])
         request = at_idp.authn_request
         method, reference, transforms = post_signature(request)
-        assert method == RSA_SHA1 and reference == "#" + made["id"]
+        assert method == RSA_SHA256 and reference == "#" + made["id"]
         assert transforms == [ENVELOPED, EXC_C14N]
+        assert digest_method(request) == SHA256
         assert enveloped_signature_verifies(request, lasso_sp.certificate_pem), "the SP's own signature is good"
         flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url, at_idp=at_idp)
 
