@@ -9,8 +9,9 @@ of the IdP's answer to that request, read from stdin.
 
 The SP's metadata (`lasso/sp-metadata.xml`, mellon_create_metadata's shape) is imported into the
 IdP, so the IdP checks the SP's signed requests and encrypts assertions for it. Bare Lasso signs
-with RSA-SHA1 unless told otherwise: `lasso/sp.py` sets its signature method to RSA-SHA256, as
-mod_auth_mellon does. Bare Lasso parses
+with RSA-SHA1 unless told otherwise, which the IdP refuses by default: `lasso/sp.py` sets its
+signature method to RSA-SHA256, as mod_auth_mellon does, and one test keeps Lasso's default to
+show the refusal and the app's opt-in (`allow_sha1_signatures`). Bare Lasso parses
 the response, decrypts it, finds the IdP by its Issuer and verifies the signatures; it leaves
 Audience, Destination and Recipient to the caller (mod_auth_mellon checks those itself, see
 test_mellon.py).
@@ -38,8 +39,10 @@ from tests.interop.helpers import (
     ENVELOPED,
     EXC_C14N,
     NAME_ID,
+    RSA_SHA1,
     RSA_SHA256,
     SAMLP_NS,
+    SHA1,
     SHA256,
     TAMPERINGS,
     certificate_base64,
@@ -48,8 +51,10 @@ from tests.interop.helpers import (
     digest_method,
     encryption_of,
     enveloped_signature_verifies,
+    follow_to_idp,
     idp_metadata,
     import_sp_metadata,
+    is_login_page,
     post_signature,
     post_to_idp,
     reencrypted,
@@ -154,11 +159,23 @@ def lasso_sp(idp: Deployment, tmp_path_factory) -> LassoSP:
     return sp
 
 
-def configure(idp: Deployment, sp: LassoSP, *, signed: str = "both", encryption: str | None = "aes256-gcm") -> None:
+def configure(
+    idp: Deployment,
+    sp: LassoSP,
+    *,
+    signed: str = "both",
+    encryption: str | None = "aes256-gcm",
+    allow_sha1: bool = False,
+) -> None:
     """The fields each test depends on. `encryption` keeps the encryption certificate the import took
     from the SP's metadata, with that algorithm, or clears it (None)."""
     certificate = sp.imported["encryption_certificate"] if encryption else None
-    fields = {"signed": signed, "encryption_certificate": certificate, "encryption_algorithm": encryption}
+    fields = {
+        "signed": signed,
+        "encryption_certificate": certificate,
+        "encryption_algorithm": encryption,
+        "allow_sha1_signatures": allow_sha1,
+    }
     assert idp.update_app(sp.app_id, **fields)["signed"] == signed
 
 
@@ -299,3 +316,40 @@ def test_sp_initiated_login_answers_lassos_signed_http_post_request(
 
     assert flow.form.fields["RelayState"] == START_URL
     assert lasso_sp.judge(flow.form.fields["SAMLResponse"], state=state) == the_agent(lasso_sp, made["id"])
+
+
+@pytest.mark.parametrize("binding", ["redirect", "post"])
+def test_lassos_default_rsa_sha1_request_is_refused_unless_the_app_allows_sha1(
+    idp: Deployment, lasso_sp: LassoSP, tmp_path: Path, binding: str
+) -> None:
+    """Lasso left to its default signs with RSA-SHA1 (SHA-1 digests over HTTP-POST): refused, saying
+    how to allow it; once the admin sets allow_sha1_signatures, the same kind of request gets in."""
+
+    def at_the_idp(browser: requests.Session, state: Path):
+        made = lasso_sp.authn_request(START_URL, state, binding, "lasso-default")
+        if binding == "post":
+            at_idp = post_to_idp(browser, made["url"], made["fields"])
+            assert post_signature(at_idp.authn_request)[0] == RSA_SHA1
+            assert digest_method(at_idp.authn_request) == SHA1
+        else:
+            at_idp = follow_to_idp(browser, made["url"], lasso_sp.sso_url)
+            assert at_idp.query["SigAlg"] == RSA_SHA1
+        return made, at_idp
+
+    configure(idp, lasso_sp)
+    with requests.Session() as browser:
+        _, refused = at_the_idp(browser, tmp_path / "refused.xml")
+    assert refused.page.status_code == 400
+    assert "signed with SHA-1, which is refused" in refused.page.text
+    assert "allow_sha1_signatures" in refused.page.text
+
+    configure(idp, lasso_sp, allow_sha1=True)
+    try:
+        state = tmp_path / "allowed.xml"
+        with requests.Session() as browser:
+            made, at_idp = at_the_idp(browser, state)
+            assert is_login_page(idp, at_idp.page)
+            flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url, at_idp=at_idp)
+        assert lasso_sp.judge(flow.form.fields["SAMLResponse"], state=state) == the_agent(lasso_sp, made["id"])
+    finally:
+        configure(idp, lasso_sp)
