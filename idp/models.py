@@ -101,6 +101,7 @@ class SsoApplication:
     encryption_certificate: str | None = None  # base64 DER; when set, assertions are encrypted
     encryption_algorithm: str | None = None  # "aes256-gcm" (default) or "aes128-cbc"
     require_signed_requests: bool = False
+    allow_sha1_signatures: bool = False  # accept RSA-SHA1 and SHA-1 digests on the SP's messages
     slo_url: str | None = None
     slo_binding: str | None = None
 

@@ -1,4 +1,5 @@
-"""Independent SAML checkers: the xmlsec1 command and python3-saml (OneLogin) as a strict SP.
+"""Independent SAML checkers: the xmlsec1 command, python3-saml (OneLogin) as a strict SP, and the
+OASIS schemas pysaml2 ships, read by xmlschema.
 
 Our own code never judges its own output in these checks.
 """
@@ -6,13 +7,16 @@ Our own code never judges its own output in these checks.
 from __future__ import annotations
 
 import base64
+import functools
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import xmlschema
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
@@ -118,3 +122,29 @@ def python3_saml_accepts(
 
 def decode(saml_response_b64: str) -> bytes:
     return base64.b64decode(saml_response_b64)
+
+
+@functools.cache
+def _metadata_schema() -> xmlschema.XMLSchema:
+    """SAML 2.0 metadata with the schemas it imports and the Algorithm Support extension, so that
+    alg:* elements in md:Extensions are checked strictly, not skipped as unknown."""
+    import saml2.data.schemas
+
+    folder = files(saml2.data.schemas)
+    locations = {
+        "http://www.w3.org/XML/1998/namespace": "xml.xsd",
+        "http://www.w3.org/2000/09/xmldsig#": "xmldsig-core-schema.xsd",
+        "http://www.w3.org/2001/04/xmlenc#": "xenc-schema.xsd",
+        "urn:oasis:names:tc:SAML:2.0:assertion": "saml-schema-assertion-2.0.xsd",
+        "urn:oasis:names:tc:SAML:metadata:algsupport": "sstc-saml-metadata-algsupport-v1.0.xsd",
+    }
+    return xmlschema.XMLSchema(
+        str(folder / "saml-schema-metadata-2.0.xsd"),
+        locations={namespace: str(folder / name) for namespace, name in locations.items()},
+        allow="sandbox",  # only the files named here, never the network
+    )
+
+
+def metadata_schema_errors(xml: bytes) -> list[str]:
+    """What the SAML metadata schema finds wrong with `xml` (nothing: an empty list)."""
+    return [str(error) for error in _metadata_schema().iter_errors(xml.decode())]

@@ -29,6 +29,9 @@ class SpOptions:
     name_id_format: str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
     key_pem: str | None = None  # the SP's own key and certificate, for signing requests and decrypting
     cert_pem: str | None = None
+    # What it signs its own messages with (python3-saml's defaults); RSA-SHA1 and SHA-1 can be asked for.
+    signature_algorithm: str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    digest_algorithm: str = "http://www.w3.org/2001/04/xmlenc#sha256"
     errors: list[str] = field(default_factory=list)
 
 
@@ -61,8 +64,8 @@ def _settings(base_url: str, idp_metadata: bytes, options: SpOptions) -> dict:
             "wantAssertionsEncrypted": options.want_assertions_encrypted,
             "wantNameId": True,
             "rejectDeprecatedAlgorithm": True,
-            "signatureAlgorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-            "digestAlgorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+            "signatureAlgorithm": options.signature_algorithm,
+            "digestAlgorithm": options.digest_algorithm,
         },
     }
 

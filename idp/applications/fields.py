@@ -40,6 +40,7 @@ EDITABLE = (
     "encryption_certificate",
     "encryption_algorithm",
     "require_signed_requests",
+    "allow_sha1_signatures",
     "slo_url",
     "slo_binding",
 )
@@ -183,13 +184,19 @@ def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
         "encryption_certificate": normalise_certificate_field,
         "encryption_algorithm": lambda field, value: _choice(field, value, ENCRYPTION_ALGORITHMS),
         "require_signed_requests": _flag,
+        "allow_sha1_signatures": _flag,
         "slo_url": url,
         "slo_binding": lambda field, value: _choice(field, value, (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)),
     }
 
 
 REQUIRED_NOT_NULL = ("name", "authentication_type", "brands")
-NULL_MEANS: dict[str, Any] = {"order": 0, "sp_certificates": [], "require_signed_requests": False}
+NULL_MEANS: dict[str, Any] = {
+    "order": 0,
+    "sp_certificates": [],
+    "require_signed_requests": False,
+    "allow_sha1_signatures": False,
+}
 
 
 def clean_fields(payload: Mapping[str, Any], *, allow_http: bool) -> dict[str, Any]:

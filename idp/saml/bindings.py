@@ -16,37 +16,25 @@ from urllib.parse import quote, unquote_plus
 import xmlsec
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from lxml import etree
 
 from idp.errors import SamlRequestRefused
+from idp.saml import algorithms
+from idp.saml.algorithms import Accepted
 from idp.saml.names import DS
 
-# The signature algorithms accepted on incoming messages. SHA-1 is still what many SPs send by default.
-_REDIRECT_SIG_ALGS = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("rsa", hashes.SHA256),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": ("rsa", hashes.SHA384),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("rsa", hashes.SHA512),
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": ("rsa", hashes.SHA1),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": ("ec", hashes.SHA256),
-}
-RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 _MAX_INFLATED = 256 * 1024
-# What a reference may use: the enveloped-signature and c14n transforms and the usual digests
-# (xmlsec counts digests as transforms); no XPath, no XSLT.
-_ALLOWED_TRANSFORMS = (
-    xmlsec.constants.TransformSha1,
-    xmlsec.constants.TransformSha256,
-    xmlsec.constants.TransformSha384,
-    xmlsec.constants.TransformSha512,
-    xmlsec.constants.TransformEnveloped,
+_CANONICALIZATIONS = (
     xmlsec.constants.TransformExclC14N,
     xmlsec.constants.TransformExclC14NWithComments,
     xmlsec.constants.TransformInclC14N,
     xmlsec.constants.TransformInclC14NWithComments,
 )
+# What a reference may use besides its digest: the enveloped-signature and c14n transforms; no
+# XPath, no XSLT.
+_REFERENCE_TRANSFORMS = (xmlsec.constants.TransformEnveloped, *_CANONICALIZATIONS)
 
 
 @dataclass(frozen=True)
@@ -126,27 +114,27 @@ def _public_keys(certificates: list[str]) -> list[CertificatePublicKeyTypes]:
     return keys
 
 
-def redirect_signature_valid(message: ReceivedMessage, certificates: list[str]) -> bool:
-    """Bindings 3.4.4.1: the signature over SAMLRequest, RelayState and SigAlg, as sent."""
-    algorithm = _REDIRECT_SIG_ALGS.get(message.sig_alg or "")
-    if algorithm is None or message.signed_octets is None or message.signature is None:
+def redirect_signature_valid(message: ReceivedMessage, certificates: list[str], accepted: Accepted) -> bool:
+    """Bindings 3.4.4.1: the signature over SAMLRequest, RelayState and SigAlg, as sent, by an accepted SigAlg."""
+    method = accepted.signing_method(message.sig_alg)
+    if method is None or message.signed_octets is None or message.signature is None:
         return False
-    family, digest = algorithm
     for key in _public_keys(certificates):
         try:
-            if family == "rsa" and isinstance(key, rsa.RSAPublicKey):
-                key.verify(message.signature, message.signed_octets, padding.PKCS1v15(), digest())
+            if method.key_type == "rsa" and isinstance(key, rsa.RSAPublicKey):
+                key.verify(message.signature, message.signed_octets, padding.PKCS1v15(), method.hash())
                 return True
-            if family == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
-                key.verify(message.signature, message.signed_octets, ec.ECDSA(digest()))
+            if method.key_type == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(message.signature, message.signed_octets, ec.ECDSA(method.hash()))
                 return True
         except InvalidSignature:
             continue
     return False
 
 
-def post_signature_valid(root: etree._Element, certificates: list[str]) -> bool:
-    """An enveloped signature that is a child of the root and covers the root itself, by its ID.
+def post_signature_valid(root: etree._Element, certificates: list[str], accepted: Accepted) -> bool:
+    """An enveloped signature that is a child of the root and covers the root itself, by its ID,
+    with an accepted SignatureMethod and DigestMethod.
 
     Anything else (a signature elsewhere, a reference to another element) is refused, which
     closes the door to signature-wrapping attacks.
@@ -160,8 +148,12 @@ def post_signature_valid(root: etree._Element, certificates: list[str]) -> bool:
         pem = b"-----BEGIN CERTIFICATE-----\n" + encoded.encode() + b"\n-----END CERTIFICATE-----\n"
         try:
             context = xmlsec.SignatureContext()
-            # Only the transforms an enveloped SAML signature uses: no XPath, no XSLT.
-            for transform in _ALLOWED_TRANSFORMS:
+            # xmlsec is told what is accepted, so the verdict does not rest on having read the
+            # algorithms beforehand: SignedInfo's CanonicalizationMethod and SignatureMethod, and
+            # each Reference's transforms and DigestMethod (xmlsec counts digests as transforms).
+            for transform in (*_CANONICALIZATIONS, *(method.transform for method in accepted.signing_methods)):
+                context.enable_signature_transform(transform)
+            for transform in (*_REFERENCE_TRANSFORMS, *(digest.transform for digest in accepted.digest_methods)):
                 context.enable_reference_transform(transform)
             context.key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem)
             context.verify(signature)
@@ -177,10 +169,31 @@ def has_signature(message: ReceivedMessage, root: etree._Element) -> bool:
     return root.find(f"{{{DS}}}Signature") is not None
 
 
-def signature_valid(message: ReceivedMessage, root: etree._Element, certificates: list[str]) -> bool:
+def signature_algorithms(message: ReceivedMessage, root: etree._Element) -> list[str]:
+    """The algorithms a signed message says it was signed with, before anything is verified: the
+    SigAlg of an HTTP-Redirect query; the SignatureMethod and every DigestMethod of an HTTP-POST
+    message's enveloped signature."""
     if message.binding == "redirect":
-        return redirect_signature_valid(message, certificates)
-    return post_signature_valid(root, certificates)
+        return [message.sig_alg] if message.sig_alg else []
+    signed_info = root.find(f"{{{DS}}}Signature/{{{DS}}}SignedInfo")
+    if signed_info is None:
+        return []
+    named = signed_info.findall(f"{{{DS}}}SignatureMethod") + signed_info.findall(
+        f"{{{DS}}}Reference/{{{DS}}}DigestMethod"
+    )
+    return [element.get("Algorithm") or "" for element in named]
+
+
+def uses_sha1(message: ReceivedMessage, root: etree._Element) -> bool:
+    return any(algorithms.is_sha1(uri) for uri in signature_algorithms(message, root))
+
+
+def signature_valid(
+    message: ReceivedMessage, root: etree._Element, certificates: list[str], accepted: Accepted
+) -> bool:
+    if message.binding == "redirect":
+        return redirect_signature_valid(message, certificates, accepted)
+    return post_signature_valid(root, certificates, accepted)
 
 
 def redirect_url(location: str, param: str, xml: bytes, relay_state: str | None, sign: Callable[[bytes], bytes]) -> str:
@@ -190,7 +203,7 @@ def redirect_url(location: str, param: str, xml: bytes, relay_state: str | None,
     query = f"{param}={quote(base64.b64encode(deflated).decode(), safe='')}"
     if relay_state:
         query += f"&RelayState={quote(relay_state, safe='')}"
-    query += f"&SigAlg={quote(RSA_SHA256, safe='')}"
+    query += f"&SigAlg={quote(algorithms.RSA_SHA256, safe='')}"
     signature = base64.b64encode(sign(query.encode())).decode()
     query += f"&Signature={quote(signature, safe='')}"
     return f"{location}{'&' if '?' in location else '?'}{query}"

@@ -4,7 +4,8 @@ checked here, in one order, before anything trusts its contents.
 1. decode the binding and parse the XML safely (no DTD, bounded size): malformed is a SAML refusal;
 2. the element must be the kind expected, SAML 2.0, with an ID and an Issuer;
 3. the sender is an application registered for that Issuer (several brands may register one SP);
-4. the signature policy (`signature_required`, decided here and nowhere else), for each such app;
+4. the signature policy (`signature_policy`, decided here and nowhere else), for each such app: whether
+   a signature is required, and which algorithms it may use (SHA-1 only for an app that allows it);
 5. Destination, when present, is the endpoint the message arrived at;
 6. IssueInstant within the allowed clock skew;
 7. the message ID is claimed once, so a replay is refused.
@@ -24,7 +25,7 @@ from lxml import etree
 
 from idp.errors import SamlRequestRefused
 from idp.models import SsoApplication
-from idp.saml import bindings
+from idp.saml import algorithms, bindings
 from idp.saml.bindings import ReceivedMessage
 from idp.saml.names import SAML, SAMLP
 from idp.saml.xml import parse_untrusted
@@ -109,12 +110,25 @@ def parse(message: ReceivedMessage, kind: Kind) -> Parsed:
     return Parsed(kind, root, message_id, issuer, parse_instant(root.get("IssueInstant")))
 
 
-def signature_required(app: SsoApplication, kind: Kind) -> bool:
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """What an app's messages of one kind must carry: whether a signature, and by which algorithms."""
+
+    required: bool
+    accepted: algorithms.Accepted
+
+
+def accepted_algorithms(app: SsoApplication) -> algorithms.Accepted:
+    """SHA-1 only when the app's admin opted in (allow_sha1_signatures): collisions for it are
+    practical, so by default a SHA-1 signature is refused rather than trusted."""
+    return algorithms.accepted(allow_sha1=app.allow_sha1_signatures)
+
+
+def signature_policy(app: SsoApplication, kind: Kind) -> SignaturePolicy:
     """AuthnRequests must be signed when the app says so (its metadata's AuthnRequestsSigned);
     logout messages whenever the SP has a registered key (an unsigned one would let anyone sign users out)."""
-    if kind is Kind.AUTHN_REQUEST:
-        return app.require_signed_requests
-    return bool(app.sp_certificates)
+    required = app.require_signed_requests if kind is Kind.AUTHN_REQUEST else bool(app.sp_certificates)
+    return SignaturePolicy(required=required, accepted=accepted_algorithms(app))
 
 
 def verify(
@@ -156,11 +170,18 @@ def verify(
 
 
 def _check_signature(message: ReceivedMessage, root: etree._Element, app: SsoApplication, kind: Kind) -> None:
+    policy = signature_policy(app, kind)
     if not bindings.has_signature(message, root):
-        if signature_required(app, kind):
+        if policy.required:
             raise SamlRequestRefused(f"this service provider must sign its {kind.noun}s")
         return
     if not app.sp_certificates:
         raise SamlRequestRefused(f"the {kind.noun} is signed, but no certificate is registered to check it")
-    if not bindings.signature_valid(message, root, app.sp_certificates):
+    if not policy.accepted.includes_sha1 and bindings.uses_sha1(message, root):
+        raise SamlRequestRefused(
+            f"the {kind.noun} is signed with SHA-1, which is refused: the service provider should sign with "
+            "RSA-SHA256 and SHA-256 digests; an administrator can allow SHA-1 for this application by "
+            "setting allow_sha1_signatures to true"
+        )
+    if not bindings.signature_valid(message, root, app.sp_certificates, policy.accepted):
         raise SamlRequestRefused(f"the {kind.noun}'s signature does not verify")

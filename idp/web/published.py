@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from idp.errors import NotFound
+from idp.saml import inbound
 from idp.saml.metadata import CONTENT_TYPE, idp_metadata
 from idp.web import services
 from idp.web.errors import as_pages
@@ -33,6 +34,7 @@ def app_metadata(app_id: str) -> Response:
         f"{base}/sso",
         f"{base}/slo",
         want_requests_signed=app.require_signed_requests,
+        accepted=inbound.accepted_algorithms(app),
     )
     return Response(body, content_type=CONTENT_TYPE)
 

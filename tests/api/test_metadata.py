@@ -11,6 +11,7 @@ from lxml import etree
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from tests.api.helpers import NS, Org, link_app, saml_app
+from tests.independent import metadata_schema_errors
 
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
@@ -112,3 +113,114 @@ def test_a_deleted_apps_metadata_is_not_found(apps, client, org: Org):
     created = apps.created(org.admin, org.brand, saml_app())
     apps.delete(org.admin, org.brand, created["id"])
     assert client.get(f"/sso_applications/{created['id']}/metadata").status_code == 404
+
+
+# The algorithms an SP may sign with (SAML V2.0 Metadata Profile for Algorithm Support)
+
+ALG = "urn:oasis:names:tc:SAML:metadata:algsupport"
+STRONG_DIGESTS = [
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+]
+STRONG_SIGNING_METHODS = [
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+]
+SHA1_DIGEST = "http://www.w3.org/2000/09/xmldsig#sha1"
+RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+
+
+def declared_algorithms(xml: bytes) -> tuple[list[str], list[str]]:
+    """The digest and signing methods the IdP role's md:Extensions declare, in order."""
+    extensions = idp_descriptor(parse(xml)).find("md:Extensions", NS)
+    assert extensions is not None
+    return (
+        [element.get("Algorithm") for element in extensions.findall(f"{{{ALG}}}DigestMethod")],
+        [element.get("Algorithm") for element in extensions.findall(f"{{{ALG}}}SigningMethod")],
+    )
+
+
+def pysaml2_reads_algorithms(xml: bytes, entity_id: str) -> set[str]:
+    """The algsupport elements of the IdP role as pysaml2's metadata store reads them."""
+    from saml2.attribute_converter import ac_factory
+    from saml2.mdstore import InMemoryMetaData
+
+    store = InMemoryMetaData(ac_factory(), None)
+    store.parse(xml.decode())
+    (role,) = store[entity_id]["idpsso_descriptor"]
+    return {element["algorithm"] for element in role["extensions"]["extension_elements"]}
+
+
+def sha1_app_metadata(apps, client, org: Org, *, allow: bool) -> tuple[dict, bytes]:
+    created = apps.created(org.admin, org.brand, saml_app(allow_sha1_signatures=allow))
+    assert created["allow_sha1_signatures"] is allow
+    response = client.get(f"/sso_applications/{created['id']}/metadata")
+    assert response.status_code == 200
+    return created, response.data
+
+
+def test_the_metadata_declares_the_strong_algorithms_it_accepts_and_no_sha1(client):
+    digests, signing_methods = declared_algorithms(client.get("/metadata").data)
+
+    assert digests == STRONG_DIGESTS
+    assert signing_methods == STRONG_SIGNING_METHODS
+
+
+def test_an_apps_metadata_declares_no_sha1_unless_the_app_allows_it(apps, client, org: Org):
+    _, xml = sha1_app_metadata(apps, client, org, allow=False)
+
+    assert declared_algorithms(xml) == (STRONG_DIGESTS, STRONG_SIGNING_METHODS)
+
+
+def test_the_metadata_of_an_app_that_allows_sha1_declares_it_last(apps, client, org: Org):
+    _, xml = sha1_app_metadata(apps, client, org, allow=True)
+
+    assert declared_algorithms(xml) == ([*STRONG_DIGESTS, SHA1_DIGEST], [*STRONG_SIGNING_METHODS, RSA_SHA1])
+
+
+def test_the_extensions_come_first_in_the_idp_role(client):
+    """Metadata 2.4.1: Extensions precedes the KeyDescriptors in a role descriptor."""
+    descriptor = idp_descriptor(parse(client.get("/metadata").data))
+
+    assert descriptor[0].tag == f"{{{NS['md']}}}Extensions"
+    assert descriptor[1].tag == f"{{{NS['md']}}}KeyDescriptor"
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["without-sha1", "with-sha1"])
+def test_the_metadata_is_schema_valid(apps, client, org: Org, allow):
+    _, xml = sha1_app_metadata(apps, client, org, allow=allow)
+
+    assert metadata_schema_errors(client.get("/metadata").data) == []
+    assert metadata_schema_errors(xml) == []
+
+
+def test_the_schema_check_would_see_misplaced_extensions(client):
+    """So that the check above means something: the same metadata with Extensions after the
+    KeyDescriptor, or an alg:SigningMethod without its Algorithm, is invalid."""
+    root = parse(client.get("/metadata").data)
+    descriptor = idp_descriptor(root)
+    extensions = descriptor[0]
+    descriptor.remove(extensions)
+    descriptor.insert(1, extensions)
+    assert metadata_schema_errors(etree.tostring(root)) != []
+
+    root = parse(client.get("/metadata").data)
+    idp_descriptor(root)[0].find(f"{{{ALG}}}SigningMethod").attrib.clear()
+    assert metadata_schema_errors(etree.tostring(root)) != []
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["without-sha1", "with-sha1"])
+def test_python3_saml_and_pysaml2_read_the_metadata_with_its_algorithms(
+    apps, client, org: Org, certificate_base64, allow
+):
+    created, xml = sha1_app_metadata(apps, client, org, allow=allow)
+
+    parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml)
+    assert parsed["idp"]["entityId"] == created["issuer"]
+    assert parsed["idp"]["x509cert"] == certificate_base64
+    read = pysaml2_reads_algorithms(xml, created["issuer"])
+    assert read >= {*STRONG_DIGESTS, *STRONG_SIGNING_METHODS}
+    assert (RSA_SHA1 in read, SHA1_DIGEST in read) == (allow, allow)

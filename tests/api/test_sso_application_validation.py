@@ -39,6 +39,8 @@ def assert_refused(response, field: str) -> None:
         pytest.param(saml_app(name=None), "name", id="name-null"),
         pytest.param(saml_app(order="first"), "order", id="order-not-a-number"),
         pytest.param(saml_app(entity_id="not a uri"), "entity_id", id="entity_id-not-a-uri"),
+        pytest.param(saml_app(allow_sha1_signatures="yes"), "allow_sha1_signatures", id="allow_sha1-not-a-boolean"),
+        pytest.param(saml_app(allow_sha1_signatures=1), "allow_sha1_signatures", id="allow_sha1-a-number"),
     ],
 )
 def test_create_refuses_a_bad_field_naming_it(apps, org: Org, body, field):

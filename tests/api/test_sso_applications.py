@@ -41,6 +41,7 @@ APP_KEYS = {
     "encryption_certificate",
     "encryption_algorithm",
     "require_signed_requests",
+    "allow_sha1_signatures",
     "slo_url",
     "slo_binding",
 }
@@ -228,6 +229,20 @@ def test_update_changes_only_the_fields_sent(apps, org: Org):
     assert {key: updated[key] for key in unchanged} == unchanged
     assert updated["updated_at"] >= created["updated_at"]
     assert names(apps.listed(org.agent, org.brand)) == ["New name"]
+
+
+def test_sha1_signatures_are_refused_unless_the_admin_allows_them(apps, org: Org):
+    created = apps.created(org.admin, org.brand, saml_app())
+    assert created["allow_sha1_signatures"] is False
+
+    allowed = apps.update(org.admin, org.brand, created["id"], {"allow_sha1_signatures": True})
+    assert allowed.status_code == 200, allowed.json
+    assert allowed.json["data"]["allow_sha1_signatures"] is True
+    (listed,) = apps.listed(org.admin, org.brand)
+    assert listed["allow_sha1_signatures"] is True
+
+    cleared = apps.update(org.admin, org.brand, created["id"], {"allow_sha1_signatures": None})
+    assert cleared.json["data"]["allow_sha1_signatures"] is False, "null means the default"
 
 
 def test_update_with_the_id_in_the_body(apps, org: Org):

@@ -337,6 +337,9 @@ def pysaml2_client(
                 "sp": {
                     "endpoints": {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]},
                     "authn_requests_signed": True,
+                    # pysaml2 signs with RSA-SHA1 and SHA-1 digests unless told, which the IdP refuses.
+                    "signing_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                    "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
                     "want_assertions_or_response_signed": True,
                     "allow_unsolicited": False,
                 }

@@ -402,3 +402,104 @@ def test_a_logout_request_signed_over_http_post_is_answered(deployment, signing_
 
     assert answer.status_code == 302, f"{answer.status_code}: {page_text(answer)}"
     assert answer.headers["Location"].startswith(f"{signing_sp.sls_url}?SAMLResponse=")
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) SHA-1: refused unless the app allows it
+# ---------------------------------------------------------------------------------------------
+
+RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+
+
+@pytest.fixture
+def sha1_signing_sp(deployment, sp_keys) -> Iterator[ServiceProvider]:
+    """python3-saml asked to sign its logout messages with RSA-SHA1 and SHA-1 digests."""
+    key, cert = sp_keys
+    options = SpOptions(
+        key_pem=key.decode(), cert_pem=cert.decode(), signature_algorithm=RSA_SHA1, digest_algorithm=SHA1
+    )
+    with python3_saml_sp(deployment, options, sp_certificates=[cert.decode()]) as running:
+        yield running
+
+
+def posted_logout_request_with_sha1_digest(
+    deployment: Deployment, sp: ServiceProvider, sp_keys, signature: str
+) -> dict[str, str]:
+    """A LogoutRequest python3-saml signs (enveloped) with `signature` over a SHA-1 digest."""
+    key, cert = sp_keys
+    xml = logout_request_xml(
+        issuer=sp.app["entity_id"], destination=f"{deployment.base_url}/saml/slo", name_id=deployment.agent_email
+    )
+    signed = OneLogin_Saml2_Utils.add_sign(
+        xml, key.decode(), cert.decode(), sign_algorithm=signature, digest_algorithm=SHA1
+    )
+    return {"SAMLRequest": base64.b64encode(signed).decode()}
+
+
+def test_a_sha1_signed_logout_request_is_refused_unless_the_app_allows_sha1(deployment, sha1_signing_sp):
+    browser = new_browser()
+    login_through_sp(browser, sha1_signing_sp, deployment)
+
+    done = browser.get(f"{sha1_signing_sp.base_url}/logout", timeout=TIMEOUT)
+
+    request_hop = hop_to(done, f"{deployment.base_url}/sso_applications/{sha1_signing_sp.app['id']}/slo?")
+    assert query_of(request_hop)["SigAlg"] == RSA_SHA1
+    assert done.status_code == 400, f"{done.status_code} at {done.url}"
+    assert "signed with SHA-1, which is refused" in page_text(done)
+    assert "allow_sha1_signatures" in page_text(done)
+    assert idp_session_alive(browser, deployment), "a refused logout request leaves the IdP session alone"
+
+
+def test_a_sha1_signed_logout_request_signs_out_when_the_app_allows_sha1(deployment, sha1_signing_sp):
+    deployment.update_app(sha1_signing_sp.app["id"], allow_sha1_signatures=True)
+    browser = new_browser()
+    login_through_sp(browser, sha1_signing_sp, deployment)
+
+    done = browser.get(f"{sha1_signing_sp.base_url}/logout", timeout=TIMEOUT)
+
+    assert done.url == f"{sha1_signing_sp.base_url}/", f"{done.status_code}: {done.text[:300]}"
+    assert done.json()["errors"] == [] and done.json()["signed_in"] is False
+    assert not idp_session_alive(browser, deployment)
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["refused", "allowed"])
+def test_a_sha1_signed_logout_response_counts_only_when_the_app_allows_sha1(deployment, sha1_signing_sp, allowed):
+    """Signing out in the launcher: the SP answers with a LogoutResponse it signs with RSA-SHA1."""
+    deployment.update_app(sha1_signing_sp.app["id"], allow_sha1_signatures=allowed)
+    browser = new_browser()
+    sign_in_at_idp(browser, deployment)
+    login_through_sp(browser, sha1_signing_sp, deployment)
+
+    done = sign_out_in_launcher(browser, deployment)
+
+    answer_hop = hop_to(done, f"{deployment.base_url}/sso_applications/{sha1_signing_sp.app['id']}/slo?SAMLResponse=")
+    assert query_of(answer_hop)["SigAlg"] == RSA_SHA1
+    if allowed:
+        assert is_signed_out_page(done, deployment), f"{done.status_code} at {done.url}: {page_text(done)}"
+    else:
+        assert done.status_code == 400 and "signed with SHA-1, which is refused" in page_text(done)
+    assert sp_state(browser, sha1_signing_sp.base_url)["signed_in"] is False, "the SP itself signed out"
+
+
+@pytest.mark.parametrize("signature", [RSA_SHA1, RSA_SHA256], ids=["rsa-sha1", "rsa-sha256-with-sha1-digest"])
+@pytest.mark.parametrize("allowed", [False, True], ids=["refused", "allowed"])
+def test_a_logout_request_posted_with_any_sha1_is_answered_only_when_the_app_allows_sha1(
+    deployment, signing_sp, sp_keys, signature, allowed
+):
+    """HTTP-POST: an enveloped signature with an RSA-SHA1 SignatureMethod, or RSA-SHA256 over a
+    SHA-1 digest."""
+    deployment.update_app(signing_sp.app["id"], allow_sha1_signatures=allowed)
+    browser = new_browser()
+    login_through_sp(browser, signing_sp, deployment)
+    fields = posted_logout_request_with_sha1_digest(deployment, signing_sp, sp_keys, signature)
+
+    answer = browser.post(f"{deployment.base_url}/saml/slo", data=fields, allow_redirects=False, timeout=TIMEOUT)
+
+    if allowed:
+        assert answer.status_code == 302, f"{answer.status_code}: {page_text(answer)}"
+        assert answer.headers["Location"].startswith(f"{signing_sp.sls_url}?SAMLResponse=")
+        assert not idp_session_alive(browser, deployment)
+    else:
+        assert answer.status_code == 400 and "signed with SHA-1, which is refused" in page_text(answer)
+        assert idp_session_alive(browser, deployment)

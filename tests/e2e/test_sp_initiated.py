@@ -21,7 +21,7 @@ import requests
 from lxml import etree
 from saml2 import BINDING_HTTP_POST as PYSAML2_POST
 from saml2 import BINDING_HTTP_REDIRECT as PYSAML2_REDIRECT
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 from idp.keyring import make_signing_pair
 from tests.deployment import Deployment, cli
@@ -316,8 +316,7 @@ class Pysaml2Sp:
         )
 
 
-@pytest.fixture
-def signed_app(deployment, sp_keys) -> Pysaml2Sp:
+def pysaml2_app(deployment: Deployment, sp_keys: tuple[bytes, bytes], **fields) -> Pysaml2Sp:
     """An app that registers the pysaml2 SP's certificate (as PEM) and requires signed requests."""
     entity_id = f"https://pysaml2-{uuid.uuid4().hex[:8]}.sp.example/metadata"
     app = deployment.create_app(
@@ -326,11 +325,27 @@ def signed_app(deployment, sp_keys) -> Pysaml2Sp:
         entity_id=entity_id,
         sp_certificates=[sp_keys[1].decode()],
         require_signed_requests=True,
+        **fields,
     )
     assert app["require_signed_requests"] is True and len(app["sp_certificates"]) == 1
     metadata = app_metadata(deployment, app["id"])
     sso_url = f"{deployment.base_url}/sso_applications/{app['id']}/sso"
     return Pysaml2Sp(app, idp_entity_id(metadata), sso_url, entity_id, metadata)
+
+
+@pytest.fixture
+def signed_app(deployment, sp_keys) -> Pysaml2Sp:
+    app = pysaml2_app(deployment, sp_keys)
+    assert app.app["allow_sha1_signatures"] is False
+    return app
+
+
+@pytest.fixture
+def sha1_app(deployment, sp_keys) -> Pysaml2Sp:
+    """The same, for an SP whose admin allowed SHA-1 signatures."""
+    app = pysaml2_app(deployment, sp_keys, allow_sha1_signatures=True)
+    assert app.app["allow_sha1_signatures"] is True
+    return app
 
 
 def test_the_metadata_of_an_app_that_requires_signed_requests_says_so(signed_app):
@@ -340,23 +355,25 @@ def test_the_metadata_of_an_app_that_requires_signed_requests_says_so(signed_app
     assert descriptor.get("WantAuthnRequestsSigned") == "true"
 
 
-def pysaml2_redirect(client, app: Pysaml2Sp, *, sign: bool) -> str:
+def pysaml2_redirect(client, app: Pysaml2Sp, *, sign: bool, sigalg: str = SIG_RSA_SHA256) -> str:
     _, info = client.prepare_for_authenticate(
-        entityid=app.idp_entity_id, relay_state="/after", binding=PYSAML2_REDIRECT, sign=sign, sigalg=SIG_RSA_SHA256
+        entityid=app.idp_entity_id, relay_state="/after", binding=PYSAML2_REDIRECT, sign=sign, sigalg=sigalg
     )
     location = dict(info["headers"])["Location"]
     assert location.startswith(app.sso_url + "?"), "pysaml2 found the per-app SSO endpoint in the metadata"
     return location
 
 
-def pysaml2_post(client, app: Pysaml2Sp, *, sign: bool) -> tuple[str, dict[str, str]]:
+def pysaml2_post(
+    client, app: Pysaml2Sp, *, sign: bool, sigalg: str = SIG_RSA_SHA256, digest_alg: str = DIGEST_SHA256
+) -> tuple[str, dict[str, str]]:
     _, info = client.prepare_for_authenticate(
         entityid=app.idp_entity_id,
         relay_state="/after",
         binding=PYSAML2_POST,
         sign=sign,
-        sigalg=SIG_RSA_SHA256,
-        digest_alg=DIGEST_SHA256,
+        sigalg=sigalg,
+        digest_alg=digest_alg,
     )
     form = lxml.html.fromstring(info["data"]).forms[0]
     assert form.action == app.sso_url
@@ -430,6 +447,81 @@ def test_a_post_request_changed_after_signing_is_refused(signed_app, sp_keys, tm
     fields["SAMLRequest"] = base64.b64encode(etree.tostring(root)).decode()
 
     refused(requests.post(action, data=fields, timeout=TIMEOUT), "signature does not verify")
+
+
+# pysaml2 signs with RSA-SHA1 and SHA-1 digests unless told otherwise; a digest alone can be SHA-1 too.
+SHA1_SIGNATURES = [
+    pytest.param("redirect", SIG_RSA_SHA1, None, id="redirect-rsa-sha1"),
+    pytest.param("post", SIG_RSA_SHA1, DIGEST_SHA1, id="post-rsa-sha1"),
+    pytest.param("post", SIG_RSA_SHA256, DIGEST_SHA1, id="post-rsa-sha256-with-sha1-digest"),
+]
+
+
+def pysaml2_send(client, app: Pysaml2Sp, binding: str, sigalg: str, digest_alg: str | None) -> requests.Response:
+    """A signed request made by pysaml2 with these algorithms, sent by a browser to the app's SSO endpoint."""
+    if binding == "redirect":
+        location = pysaml2_redirect(client, app, sign=True, sigalg=sigalg)
+        assert query_of(location)["SigAlg"] == sigalg
+        return requests.get(location, allow_redirects=False, timeout=TIMEOUT)
+    action, fields = pysaml2_post(client, app, sign=True, sigalg=sigalg, digest_alg=digest_alg)
+    request = etree.fromstring(base64.b64decode(fields["SAMLRequest"]))
+    signed_info = request.find(f"{{{DS}}}Signature/{{{DS}}}SignedInfo")
+    assert signed_info.find(f"{{{DS}}}SignatureMethod").get("Algorithm") == sigalg
+    assert signed_info.find(f"{{{DS}}}Reference/{{{DS}}}DigestMethod").get("Algorithm") == digest_alg
+    return requests.post(action, data=fields, allow_redirects=False, timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize(("binding", "sigalg", "digest_alg"), SHA1_SIGNATURES)
+def test_a_sha1_signed_request_is_refused_unless_the_app_allows_sha1(
+    signed_app, sp_keys, tmp_path, binding, sigalg, digest_alg
+):
+    page = pysaml2_send(signed_app.client(tmp_path / "sp", sp_keys), signed_app, binding, sigalg, digest_alg)
+
+    text = refused(page, "signed with SHA-1, which is refused")
+    assert "allow_sha1_signatures" in text, "the refusal says how an admin allows it"
+
+
+@pytest.mark.parametrize(("binding", "sigalg", "digest_alg"), SHA1_SIGNATURES)
+def test_a_sha1_signed_request_proceeds_to_sign_in_when_the_app_allows_sha1(
+    sha1_app, sp_keys, tmp_path, binding, sigalg, digest_alg
+):
+    page = pysaml2_send(sha1_app.client(tmp_path / "sp", sp_keys), sha1_app, binding, sigalg, digest_alg)
+
+    proceeds_to_sign_in(page)
+
+
+@pytest.mark.parametrize("binding", ["redirect", "post"])
+def test_a_sha1_signed_request_by_another_key_is_refused_even_when_sha1_is_allowed(
+    sha1_app, other_keys, tmp_path, binding
+):
+    impostor = sha1_app.client(tmp_path / "impostor", other_keys)
+
+    refused(pysaml2_send(impostor, sha1_app, binding, SIG_RSA_SHA1, DIGEST_SHA1), "signature does not verify")
+
+
+def test_a_python3_saml_sp_signing_with_sha1_is_refused_unless_the_app_allows_it(deployment):
+    """python3-saml asked for RSA-SHA1: the IdP stops it with a page that says why; once the app
+    allows SHA-1, the same SP signs the agent in, strict."""
+    key, cert = make_signing_pair(2048, "python3-saml sp")
+    options = SpOptions(
+        sign_requests=True,
+        key_pem=key.decode(),
+        cert_pem=cert.decode(),
+        signature_algorithm="http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        digest_algorithm="http://www.w3.org/2000/09/xmldsig#sha1",
+    )
+    fields = {"sp_certificates": [cert.decode()], "require_signed_requests": True}
+    with python3_saml_sp(deployment, options, **fields) as sha1_sp:
+        browser = new_browser()
+        page = sp_login(browser, sha1_sp)
+        assert query_of(next(u for u in hops(page) if "SAMLRequest=" in u))["SigAlg"].endswith("#rsa-sha1")
+        refused(page, "signed with SHA-1, which is refused")
+
+        deployment.update_app(sha1_sp.app["id"], allow_sha1_signatures=True)
+        page = sp_login(browser, sha1_sp)
+        assert is_login_page(page, deployment.base_url)
+        landed = post_form(browser, sign_in(browser, page, deployment.agent_email))
+        assert landed.json()["signed_in"] is True and landed.json()["errors"] == []
 
 
 def test_a_signed_request_addressed_to_another_idp_is_refused(signed_app, sp_keys, tmp_path):

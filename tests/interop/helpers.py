@@ -40,6 +40,8 @@ HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -280,6 +282,12 @@ def post_signature(authn_request: etree._Element) -> tuple[str, str, list[str]]:
     (reference,) = signature.findall(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")
     transforms = [t.get("Algorithm") for t in reference.iterfind(f"{{{DS_NS}}}Transforms/{{{DS_NS}}}Transform")]
     return method, reference.get("URI"), transforms
+
+
+def digest_method(authn_request: etree._Element) -> str:
+    """The DigestMethod of an enveloped XML signature's one Reference."""
+    (signature,) = authn_request.findall(f"{{{DS_NS}}}Signature")
+    return signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference/{{{DS_NS}}}DigestMethod").get("Algorithm")
 
 
 def enveloped_signature_verifies(root: etree._Element, certificate_pem: bytes) -> bool:

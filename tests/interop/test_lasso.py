@@ -8,7 +8,10 @@ between the calls) or processAuthnResponseMsg and acceptSso on the SAMLResponse 
 of the IdP's answer to that request, read from stdin.
 
 The SP's metadata (`lasso/sp-metadata.xml`, mellon_create_metadata's shape) is imported into the
-IdP, so the IdP checks the SP's signed requests and encrypts assertions for it. Bare Lasso parses
+IdP, so the IdP checks the SP's signed requests and encrypts assertions for it. Bare Lasso signs
+with RSA-SHA1 unless told otherwise, which the IdP refuses by default: `lasso/sp.py` sets its
+signature method to RSA-SHA256, as mod_auth_mellon does, and one test keeps Lasso's default to
+show the refusal and the app's opt-in (`allow_sha1_signatures`). Bare Lasso parses
 the response, decrypts it, finds the IdP by its Issuer and verifies the signatures; it leaves
 Audience, Destination and Recipient to the caller (mod_auth_mellon checks those itself, see
 test_mellon.py).
@@ -37,15 +40,21 @@ from tests.interop.helpers import (
     EXC_C14N,
     NAME_ID,
     RSA_SHA1,
+    RSA_SHA256,
     SAMLP_NS,
+    SHA1,
+    SHA256,
     TAMPERINGS,
     certificate_base64,
     decoded,
     decrypted,
+    digest_method,
     encryption_of,
     enveloped_signature_verifies,
+    follow_to_idp,
     idp_metadata,
     import_sp_metadata,
+    is_login_page,
     post_signature,
     post_to_idp,
     reencrypted,
@@ -115,10 +124,13 @@ class LassoSP:
         """Lasso's verdict on one base64 SAMLResponse; with `state`, as the answer to that login's request."""
         return self.sp_py("response", *self.files(), *([str(state)] if state else []), stdin=saml_response)
 
-    def authn_request(self, relay_state: str, state: Path, binding: str = "redirect") -> dict:
+    def authn_request(
+        self, relay_state: str, state: Path, binding: str = "redirect", signature: str = "rsa-sha256"
+    ) -> dict:
         """{"url": ..., "id": ...} of a signed HTTP-Redirect AuthnRequest, or with `binding` "post"
-        {"url", "id", "fields"} of an HTTP-POST one; the login's state goes to `state`."""
-        return self.sp_py("request", *self.files(), self.issuer, relay_state, str(state), binding)
+        {"url", "id", "fields"} of an HTTP-POST one; the login's state goes to `state`. `signature`
+        "lasso-default" signs as Lasso does when not told: RSA-SHA1."""
+        return self.sp_py("request", *self.files(), self.issuer, relay_state, str(state), binding, signature)
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +159,23 @@ def lasso_sp(idp: Deployment, tmp_path_factory) -> LassoSP:
     return sp
 
 
-def configure(idp: Deployment, sp: LassoSP, *, signed: str = "both", encryption: str | None = "aes256-gcm") -> None:
+def configure(
+    idp: Deployment,
+    sp: LassoSP,
+    *,
+    signed: str = "both",
+    encryption: str | None = "aes256-gcm",
+    allow_sha1: bool = False,
+) -> None:
     """The fields each test depends on. `encryption` keeps the encryption certificate the import took
     from the SP's metadata, with that algorithm, or clears it (None)."""
     certificate = sp.imported["encryption_certificate"] if encryption else None
-    fields = {"signed": signed, "encryption_certificate": certificate, "encryption_algorithm": encryption}
+    fields = {
+        "signed": signed,
+        "encryption_certificate": certificate,
+        "encryption_algorithm": encryption,
+        "allow_sha1_signatures": allow_sha1,
+    }
     assert idp.update_app(sp.app_id, **fields)["signed"] == signed
 
 
@@ -257,8 +281,7 @@ def test_sp_initiated_login_answers_lassos_signed_request(
         flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url)
 
     assert flow.at_idp.authn_request.get("ID") == made["id"]
-    # Bare Lasso still signs with RSA-SHA1 by default (mellon asks it for RSA-SHA256): accepted too.
-    assert flow.at_idp.query["SigAlg"] == RSA_SHA1 and flow.at_idp.query["Signature"]
+    assert flow.at_idp.query["SigAlg"] == RSA_SHA256 and flow.at_idp.query["Signature"]
     assert flow.at_idp.authn_request.find(f"{{{SAMLP_NS}}}NameIDPolicy").get("Format") == EMAIL_FORMAT
     assert flow.form.action == ACS_URL and flow.form.fields["RelayState"] == START_URL
     assert encryption_of(flow.form.response) == encryption
@@ -285,10 +308,48 @@ def test_sp_initiated_login_answers_lassos_signed_http_post_request(
         at_idp = post_to_idp(browser, made["url"], made["fields"])
         request = at_idp.authn_request
         method, reference, transforms = post_signature(request)
-        assert method == RSA_SHA1 and reference == "#" + made["id"]
+        assert method == RSA_SHA256 and reference == "#" + made["id"]
         assert transforms == [ENVELOPED, EXC_C14N]
+        assert digest_method(request) == SHA256
         assert enveloped_signature_verifies(request, lasso_sp.certificate_pem), "the SP's own signature is good"
         flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url, at_idp=at_idp)
 
     assert flow.form.fields["RelayState"] == START_URL
     assert lasso_sp.judge(flow.form.fields["SAMLResponse"], state=state) == the_agent(lasso_sp, made["id"])
+
+
+@pytest.mark.parametrize("binding", ["redirect", "post"])
+def test_lassos_default_rsa_sha1_request_is_refused_unless_the_app_allows_sha1(
+    idp: Deployment, lasso_sp: LassoSP, tmp_path: Path, binding: str
+) -> None:
+    """Lasso left to its default signs with RSA-SHA1 (SHA-1 digests over HTTP-POST): refused, saying
+    how to allow it; once the admin sets allow_sha1_signatures, the same kind of request gets in."""
+
+    def at_the_idp(browser: requests.Session, state: Path):
+        made = lasso_sp.authn_request(START_URL, state, binding, "lasso-default")
+        if binding == "post":
+            at_idp = post_to_idp(browser, made["url"], made["fields"])
+            assert post_signature(at_idp.authn_request)[0] == RSA_SHA1
+            assert digest_method(at_idp.authn_request) == SHA1
+        else:
+            at_idp = follow_to_idp(browser, made["url"], lasso_sp.sso_url)
+            assert at_idp.query["SigAlg"] == RSA_SHA1
+        return made, at_idp
+
+    configure(idp, lasso_sp)
+    with requests.Session() as browser:
+        _, refused = at_the_idp(browser, tmp_path / "refused.xml")
+    assert refused.page.status_code == 400
+    assert "signed with SHA-1, which is refused" in refused.page.text
+    assert "allow_sha1_signatures" in refused.page.text
+
+    configure(idp, lasso_sp, allow_sha1=True)
+    try:
+        state = tmp_path / "allowed.xml"
+        with requests.Session() as browser:
+            made, at_idp = at_the_idp(browser, state)
+            assert is_login_page(idp, at_idp.page)
+            flow = sp_initiated_sign_in(idp, browser, made["url"], lasso_sp.sso_url, at_idp=at_idp)
+        assert lasso_sp.judge(flow.form.fields["SAMLResponse"], state=state) == the_agent(lasso_sp, made["id"])
+    finally:
+        configure(idp, lasso_sp)

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -31,6 +32,7 @@ from tests.interop.helpers import (
     EXC_C14N,
     FIRST_NAME,
     NAME_ID,
+    RSA_SHA1,
     RSA_SHA256,
     auto_post_page_form,
     certificate_base64,
@@ -94,6 +96,8 @@ class NodeSaml:
             "idpIssuer": self.idp_entity_id,
             "idpCert": self.idp_certificate_pem,
             "privateKey": self.key_pem,  # signs AuthnRequests
+            # node-saml's default is "sha1" (RSA-SHA1; its digestAlgorithm too), which the IdP refuses
+            # unless the app allows SHA-1.
             "signatureAlgorithm": "sha256",
             "decryptionPvk": self.key_pem,  # decrypts EncryptedAssertions
             "wantAssertionsSigned": signed in ("assertion", "both"),
@@ -152,12 +156,22 @@ def node_saml(idp: Deployment, tmp_path_factory) -> NodeSaml:
 
 
 def configure(
-    idp: Deployment, node_saml: NodeSaml, *, signed: str = "both", encryption: str | None = "aes256-gcm"
+    idp: Deployment,
+    node_saml: NodeSaml,
+    *,
+    signed: str = "both",
+    encryption: str | None = "aes256-gcm",
+    allow_sha1: bool = False,
 ) -> None:
     """The fields each test depends on. `encryption` keeps the encryption certificate the import took
     from the SP's metadata, with that algorithm, or clears it (None)."""
     certificate = node_saml.imported["encryption_certificate"] if encryption else None
-    fields = {"signed": signed, "encryption_certificate": certificate, "encryption_algorithm": encryption}
+    fields = {
+        "signed": signed,
+        "encryption_certificate": certificate,
+        "encryption_algorithm": encryption,
+        "allow_sha1_signatures": allow_sha1,
+    }
     assert idp.update_app(node_saml.app_id, **fields)["signed"] == signed
 
 
@@ -288,6 +302,27 @@ def test_idp_refuses_node_samls_request_once_unsigned(idp: Deployment, node_saml
     # The same request with its signature, sent afterwards, reaches the login page.
     with requests.Session() as browser:
         assert is_login_page(idp, browser.get(url, timeout=30))
+
+
+def test_node_saml_left_to_its_default_rsa_sha1_is_refused_unless_the_app_allows_sha1(
+    idp: Deployment, node_saml: NodeSaml
+) -> None:
+    options = {**node_saml.options(sp_initiated=True)}
+    del options["signatureAlgorithm"]
+    configure(idp, node_saml)
+
+    url = node_saml.run("authorize", options, RelayState=START_URL)["url"]
+    assert dict(parse_qsl(urlsplit(url).query))["SigAlg"] == RSA_SHA1
+    refused = requests.get(url, timeout=30, allow_redirects=False)
+    assert refused.status_code == 400 and "signed with SHA-1, which is refused" in refused.text, refused.text[:500]
+
+    configure(idp, node_saml, allow_sha1=True)
+    try:
+        with requests.Session() as browser:
+            url = node_saml.run("authorize", options, RelayState=START_URL)["url"]
+            assert is_login_page(idp, browser.get(url, timeout=30))
+    finally:
+        configure(idp, node_saml)
 
 
 def test_sp_initiated_login_with_a_signed_http_post_request(idp: Deployment, node_saml: NodeSaml) -> None:

@@ -2,13 +2,15 @@
 
 Run by Debian's /usr/bin/python3 (python3-lasso is not importable from the project's virtualenv):
 
-    /usr/bin/python3 sp.py request SP_METADATA SP_KEY SP_CERT IDP_METADATA IDP_ENTITY_ID RELAY_STATE STATE_FILE [post]
+    /usr/bin/python3 sp.py request SP_METADATA SP_KEY SP_CERT IDP_METADATA IDP_ENTITY_ID RELAY_STATE STATE_FILE \
+        [redirect|post] [rsa-sha256|lasso-default]
     /usr/bin/python3 sp.py response SP_METADATA SP_KEY SP_CERT IDP_METADATA [STATE_FILE] < base64-SAMLResponse
 
 `request` prints {"url": the IdP's SSO URL with a signed HTTP-Redirect AuthnRequest, "id": its ID}
 (with `post`, the HTTP-POST binding: {"url": the SSO URL, "id", "fields": {"SAMLRequest" with an
 enveloped signature, "RelayState"}}) and keeps the login's state in STATE_FILE (lasso.Login.dump),
-as an SP keeps it in its session.
+as an SP keeps it in its session. The request is signed with RSA-SHA256 (and SHA-256 digests over
+HTTP-POST), as mod_auth_mellon asks of Lasso; `lasso-default` leaves Lasso's own default, RSA-SHA1.
 
 `response` prints {"accepted": true, "name_id", "name_id_format", "issuer", "in_response_to": [the
 Response's, the SubjectConfirmationData's], "attributes": {name: [values]}} or {"accepted": false,
@@ -40,8 +42,24 @@ def server(sp_metadata, sp_key, sp_cert, idp_metadata):
     return built
 
 
-def request(sp_metadata, sp_key, sp_cert, idp_metadata, idp_entity_id, relay_state, state_file, binding="redirect"):
-    login = lasso.Login(server(sp_metadata, sp_key, sp_cert, idp_metadata))
+SIGNATURE_METHODS = {"rsa-sha256": lasso.SIGNATURE_METHOD_RSA_SHA256, "lasso-default": None}
+
+
+def request(
+    sp_metadata,
+    sp_key,
+    sp_cert,
+    idp_metadata,
+    idp_entity_id,
+    relay_state,
+    state_file,
+    binding="redirect",
+    signature="rsa-sha256",
+):
+    sp = server(sp_metadata, sp_key, sp_cert, idp_metadata)
+    if SIGNATURE_METHODS[signature] is not None:
+        sp.signatureMethod = SIGNATURE_METHODS[signature]
+    login = lasso.Login(sp)
     post = binding == "post"
     login.initAuthnRequest(idp_entity_id, lasso.HTTP_METHOD_POST if post else lasso.HTTP_METHOD_REDIRECT)
     login.request.protocolBinding = lasso.SAML2_METADATA_BINDING_POST
@@ -85,6 +103,6 @@ def judge(sp_metadata, sp_key, sp_cert, idp_metadata, message, state_file=None):
 if __name__ == "__main__":
     command, arguments = sys.argv[1], sys.argv[2:]
     if command == "request":
-        print(json.dumps(request(*arguments[:8])))
+        print(json.dumps(request(*arguments[:9])))
     else:
         print(json.dumps(judge(*arguments[:4], sys.stdin.read().strip(), *arguments[4:5])))
