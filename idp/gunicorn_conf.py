@@ -9,3 +9,7 @@ worker_class = "gthread"
 
 # Launch links, SAML messages, codes and tokens are taken out of every access and error log line.
 logger_class = "idp.gunicorn_logging.RedactingLogger"
+
+# No control socket (gunicorn 25.1 and later open one by default). Its path is fixed per user, so every
+# gunicorn the user runs claims the same socket, and the service is managed by signals alone.
+control_socket_disable = True

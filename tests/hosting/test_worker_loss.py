@@ -108,3 +108,11 @@ def test_a_killed_worker_is_replaced_and_the_stream_of_launches_gets_clean_answe
     started = time.monotonic()
     assert [launch(link) for link in fresh_links(deployment, 3)] == [200] * (3 * APPS)
     assert time.monotonic() - started < TIMEOUT
+
+
+def test_gunicorn_opens_no_control_socket(deployment: Deployment):
+    """Workers are managed by signals alone; a control socket at the user's fixed path would be shared
+    by every gunicorn the user runs."""
+    log = deployment.log.read_text()
+    assert "Booting worker" in log
+    assert "Control socket" not in log
