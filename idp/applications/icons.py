@@ -49,12 +49,17 @@ def reencode_icon(data: bytes, *, max_bytes: int) -> Icon:
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"icon must be at most {max_bytes} bytes", field="icon")
     try:
-        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
-            _check_dimensions(*image.size)
+        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as upload:
+            _check_dimensions(*upload.size)
             # JPEG only: decode straight at a reduced scale, which saves memory and time.
-            image.draft("RGB", (STORED_SIDE, STORED_SIDE))
-            image.load()  # decodes every byte of the first frame: truncation and corruption show here
-            pixels = image.convert(_pixel_mode(image))
+            upload.draft("RGB", (STORED_SIDE, STORED_SIDE))
+            upload.load()  # decodes every byte of the first frame: truncation and corruption show here
+            mode = _pixel_mode(upload)
+            # Shrunk before converting, so that a large picture is copied as few times as can be; but a
+            # palette is converted first, because resizing one only picks the nearest pixels.
+            picture = _first_copy(upload, mode)
+            picture.thumbnail((STORED_SIDE, STORED_SIDE))
+            pixels = picture.convert(mode)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels() from None
     except UnidentifiedImageError:
@@ -65,7 +70,6 @@ def reencode_icon(data: bytes, *, max_bytes: int) -> Icon:
         # Hostile input can make a decoder fail in many ways (OSError, SyntaxError, struct.error, ...);
         # each one means the same thing here: this is not an image we can read.
         raise ValidationError("icon could not be decoded: the image is truncated or corrupt", field="icon") from None
-    pixels.thumbnail((STORED_SIDE, STORED_SIDE))
     # A new image from the pixels alone: nothing of the upload's `info` (comments, profiles, EXIF) follows.
     clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
     out = io.BytesIO()
@@ -82,6 +86,16 @@ def _check_dimensions(width: int, height: int) -> None:
 
 def _too_many_pixels() -> PayloadTooLarge:
     return PayloadTooLarge(f"icon must have at most {MAX_PIXELS} pixels", field="icon")
+
+
+def _first_copy(upload: Image.Image, mode: str) -> Image.Image:
+    """The upload, or a converted copy where converting cannot wait until after shrinking."""
+    if upload.mode in ("1", "P"):
+        return upload.convert(mode)
+    if upload.mode.startswith("I"):
+        # 16-bit grey, scaled down to 8 bits: converting straight away would clip every value over 255.
+        return upload.convert("I").point(lambda value: value / 256).convert("L")
+    return upload
 
 
 def _pixel_mode(image: Image.Image) -> str:

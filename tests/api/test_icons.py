@@ -132,6 +132,12 @@ def test_transparency_is_kept(apps, client, org: Org, sso_app):
     assert image.getpixel((0, 0))[3] == 0
 
 
+def test_sixteen_bit_grey_keeps_its_shade(apps, client, org: Org, sso_app):
+    upload = encoded(Image.new("I;16", (4, 4), 40000), "PNG")  # 40000 of 65535: 156 of 255
+    image = assert_clean_png(served(apps, client, org, sso_app, upload))
+    assert image.convert("RGB").getpixel((1, 1)) == (156, 156, 156)
+
+
 @pytest.mark.parametrize(
     ("upload", "filename"),
     [
@@ -155,6 +161,8 @@ def test_an_icon_larger_than_a_tile_is_stored_shrunk_to_fit(apps, client, org: O
     assert image.size == (STORED_SIDE, STORED_SIDE // 2)
 
 
+# As the service runs (idp.applications.icons makes it so for the process): Pillow's warning is an error.
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 @pytest.mark.parametrize(
     ("width", "height"),
     [(20000, 20000), (10000, 10000), (4001, 4001), (MAX_SIDE + 1, 1)],
