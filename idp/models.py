@@ -139,6 +139,8 @@ class Participant:
 class Icon:
     content_type: str
     data: bytes
+    # True once written by idp.applications.icons; icons stored before uploads were re-encoded are not.
+    reencoded: bool = False
 
 
 class GrantKind(StrEnum):

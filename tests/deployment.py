@@ -28,6 +28,8 @@ class Deployment:
     agent_email: str
     client_id: str
     client_secret: str
+    log: Path  # gunicorn's output: the access log and the error log
+    master_pid: int  # gunicorn's arbiter, whose children are the workers
 
     def token(self, email: str) -> str:
         return json_token(self, email)
@@ -132,13 +134,14 @@ def deploy(workdir: Path, redis_url: str | None):
         stdin=PASSWORD + "\n",
     )
     client = cli(env, "clients", "create", "e2e")
+    log = workdir / "gunicorn.log"
     with running(
         ["sh", "-c", "exec " + procfile_web_command()],
         env=env,
         ready=http_ok(f"{base_url}/healthz"),
         what="gunicorn",
-        log=workdir / "gunicorn.log",
-    ):
+        log=log,
+    ) as master:
         yield Deployment(
             base_url,
             env,
@@ -148,6 +151,8 @@ def deploy(workdir: Path, redis_url: str | None):
             agent["email"],
             client["client_id"],
             client["client_secret"],
+            log,
+            master.pid,  # `exec` makes the shell gunicorn itself
         )
 
 

@@ -114,6 +114,23 @@ def redis_server(workdir: Path) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
 
 
+def child_pids(parent: int) -> set[int]:
+    """The pids of a process's living children, read from /proc (a gunicorn arbiter's are its workers)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # Fields after the command name, which is in parentheses and may hold spaces: state, ppid, ...
+        state, ppid = stat.rpartition(")")[2].split()[:2]
+        if int(ppid) == parent and state != "Z":
+            children.add(int(entry.name))
+    return children
+
+
 def venv_bin(name: str) -> str:
     """An executable installed beside the running interpreter (gunicorn, idp)."""
     import sys

@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 
 from idp.applications.access import standing
 from idp.applications.fields import check_complete, clean_fields
+from idp.applications.icons import reencode_icon
 from idp.applications.importing import fields_from_metadata
 from idp.applications.links import LaunchLinks
 from idp.config import Settings
-from idp.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationError
+from idp.errors import Forbidden, IdpError, NotFound, ValidationError
 from idp.models import Brand, Icon, SsoApplication, User
 from idp.saml.sp_metadata import parse_sp_metadata
 from idp.store import Store
@@ -88,10 +89,18 @@ class Applications:
         return sorted(seen.values(), key=lambda item: (item[0].order, item[0].name.lower()))
 
     def icon(self, app_id: str) -> Icon:
+        """The icon to serve: always bytes written by idp.applications.icons, never an upload as sent."""
         app = self.store.app(app_id)
         icon = self.store.icon(app_id) if app is not None and app.icon_type else None
         if icon is None:
             raise NotFound("no icon for this application")
+        if not icon.reencoded:
+            # Stored before uploads were re-encoded: cleaned on first use, and kept cleaned.
+            try:
+                icon = reencode_icon(icon.data, max_bytes=len(icon.data))
+            except IdpError:
+                raise NotFound("no icon for this application") from None
+            self.store.save_icon(app_id, icon)
         return icon
 
     def brand_lineages(self, app: SsoApplication) -> list[list[Brand]]:
@@ -145,14 +154,10 @@ class Applications:
     def set_icon(self, caller: Caller, brand_id: str, app_id: str, data: bytes) -> ShownApp:
         self._require_manager(caller.user, brand_id)
         app = self._owned_app(brand_id, app_id)
-        if len(data) > self.settings.icon_max_bytes:
-            raise PayloadTooLarge(f"icon must be at most {self.settings.icon_max_bytes} bytes", field="icon")
-        content_type = sniff_image_type(data)
-        if content_type is None:
-            raise UnsupportedMediaType("icon must be a PNG, JPEG, GIF or WebP image", field="icon")
-        self.store.save_icon(app.id, Icon(content_type, data))
+        icon = reencode_icon(data, max_bytes=self.settings.icon_max_bytes)
+        self.store.save_icon(app.id, icon)
         updated = dataclasses.replace(
-            app, icon_type=content_type, icon_version=app.icon_version + 1, updated_at=time.time()
+            app, icon_type=icon.content_type, icon_version=app.icon_version + 1, updated_at=time.time()
         )
         self.store.save_app(updated)
         return self._shown_in(caller, brand_id, updated)
@@ -230,21 +235,3 @@ class Applications:
         return ShownApp(
             app, self.links.url(user_id=caller.user.id, app_id=app.id, brand_id=brand_id, mfa=caller.mfa, now=now)
         )
-
-
-_IMAGE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-
-
-def sniff_image_type(data: bytes) -> str | None:
-    """The content type of a raster image, from its first bytes; SVG is refused (it can carry script)."""
-    for signature, content_type in _IMAGE_SIGNATURES:
-        if data.startswith(signature):
-            return content_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None

@@ -116,12 +116,18 @@ class Store:
         return [app for app in (SsoApplication(**doc) for doc in docs) if app.deleted_at is None]
 
     def save_icon(self, app_id: str, icon: Icon) -> None:
-        doc = {"content_type": icon.content_type, "data": base64.b64encode(icon.data).decode()}
+        doc = {
+            "content_type": icon.content_type,
+            "data": base64.b64encode(icon.data).decode(),
+            "reencoded": icon.reencoded,
+        }
         self.backend.put("icon", app_id, doc)
 
     def icon(self, app_id: str) -> Icon | None:
         doc = self.backend.get("icon", app_id)
-        return Icon(doc["content_type"], base64.b64decode(doc["data"])) if doc else None
+        if doc is None:
+            return None
+        return Icon(doc["content_type"], base64.b64decode(doc["data"]), reencoded=doc.get("reencoded", False))
 
     # token grants, stored under the hash of the token
     def save_grant(self, token_hash: str, grant: Grant, ttl: float) -> None:

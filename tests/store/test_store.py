@@ -225,6 +225,14 @@ def test_save_icon_then_icon_round_trips_the_bytes_exactly(store: Store, make: F
     assert store.icon(app.id) == Icon("image/png", data)
 
 
+def test_an_icon_keeps_whether_it_was_reencoded(store: Store, make: Factory, make_app: MakeApp) -> None:
+    app = make_app(make.brand())
+
+    store.save_icon(app.id, Icon("image/png", b"clean", reencoded=True))
+
+    assert store.icon(app.id) == Icon("image/png", b"clean", reencoded=True)
+
+
 def test_icon_of_an_app_without_one_is_none(store: Store, make: Factory, make_app: MakeApp) -> None:
     app = make_app(make.brand())
 
