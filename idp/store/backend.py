@@ -15,6 +15,8 @@ class Backend(ABC):
 
     Every method is atomic on its own, and safe to call from many processes and
     hosts at once: that is the contract the store test suite holds each backend to.
+    A backend that cannot answer promptly (a timeout, a lost connection, a locked file)
+    raises `idp.errors.StoreUnavailable`.
     """
 
     @abstractmethod
