@@ -4,7 +4,8 @@ Layout, under a prefix: `d:KIND:KEY` the document (JSON, with PX for a ttl); `i:
 sorted set of keys scored by their expiry (inf for none), so expired members are never found and
 are pruned on the next write; `u:KIND:NAME:VALUE` the key holding a unique value; `e:KIND:KEY` the
 set of index and unique entries a document holds, so a rewrite or delete can remove them.
-Writes run under WATCH/MULTI, and retry when another client touched the same keys.
+Writes run under WATCH/MULTI, and retry when another client touched the same keys; `swap` is one
+Lua script (see redis_swap.py).
 
 A request must never wait long on Redis: commands time out after a fraction of a second and are
 never retried by the client library (a write retried after a lost answer could land twice), and any
@@ -21,7 +22,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar, cast
 
 import redis
@@ -29,9 +30,10 @@ from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
 
-from idp.errors import Conflict
-from idp.store.backend import Backend, Document, IndexValues
+from idp.errors import Conflict, StoreUnavailable
+from idp.store.backend import Backend, Document, IndexValues, Write
 from idp.store.outage import outages_as_unavailable
+from idp.store.redis_swap import SWAP_SCRIPT, SWAPPED, TOO_LATE, StagedWrite, swap_argument
 
 _SEP = "\x1f"  # separates the parts of an entry name; never appears in ids or emails
 
@@ -84,6 +86,9 @@ class RedisBackend(Backend):
             retry=Retry(NoBackoff(), 0),
         )
         self._prefix = prefix
+        self._swap = self._redis.register_script(SWAP_SCRIPT)
+        # Half the socket timeout: a swap the client stopped waiting for has missed its deadline by then.
+        self._swap_budget_us = math.floor(socket_timeout * 1_000_000 / 2)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
@@ -215,6 +220,37 @@ class RedisBackend(Backend):
             return bool(pipe.execute()[-1])
 
         return self._optimistically(attempt)
+
+    @_guarded
+    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+        seconds, micros = self._redis.time()
+        now = time.time()
+        argument = swap_argument(
+            prefix=self._prefix,
+            expect=expect,
+            writes=[self._staged(write, now) for write in writes],
+            now=now,
+            deadline_us=seconds * 1_000_000 + micros + self._swap_budget_us,
+        )
+        outcome = int(cast(int, self._swap(keys=[self._doc_key(kind, key)], args=[argument])))
+        if outcome == TOO_LATE:
+            # The server took too long to get to it, so nothing was written: the caller may try again.
+            raise StoreUnavailable()
+        return outcome == SWAPPED
+
+    def _staged(self, write: Write, now: float) -> StagedWrite:
+        index_values = [(name, value) for name, values in (write.index or {}).items() for value in values]
+        return StagedWrite(
+            kind=write.kind,
+            key=write.key,
+            doc_key=self._doc_key(write.kind, write.key),
+            entries_key=self._entries_key(write.kind, write.key),
+            body=json.dumps(write.doc, separators=(",", ":")),
+            ttl_ms=_ttl_ms(write.ttl) if write.ttl is not None else None,
+            expires_at=now + write.ttl if write.ttl is not None else math.inf,
+            entries=[_SEP.join(("i", name, value)) for name, value in index_values],
+            index_keys=sorted({self._key("i", write.kind, name, value) for name, value in index_values}),
+        )
 
     @_guarded
     def find(self, kind: str, index: str, value: str) -> list[str]:

@@ -8,12 +8,12 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from idp.errors import Conflict
-from idp.store.backend import Backend, Document, IndexValues
+from idp.store.backend import Backend, Document, IndexValues, Write
 from idp.store.outage import outages_as_unavailable
 
 _SCHEMA = """
@@ -139,27 +139,52 @@ class SqliteBackend(Backend):
         unique: Mapping[str, str] | None = None,
     ) -> None:
         now = time.time()
-        expires_at = now + ttl if ttl is not None else None
         with self._transaction() as db:
             for name, value in (unique or {}).items():
                 holder = self.find_unique(kind, name, value)
                 if holder not in (None, key):
                     raise Conflict(f"{name} is already taken", field=name)
-            self._drop_entries(db, kind, key)
-            db.execute(
-                "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
-                (kind, key, json.dumps(doc, separators=(",", ":")), expires_at),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)",
-                [(kind, name, value, key) for name, value in (unique or {}).items()],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)",
-                [(kind, name, value, key) for name, values in (index or {}).items() for value in values],
-            )
-            if ttl is not None:
-                self._sweep_now_and_then(db, now)
+            self._write(db, kind, key, doc, now=now, ttl=ttl, index=index, unique=unique)
+
+    @_guarded
+    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+        now = time.time()
+        with self._transaction() as db:
+            current = self.get(kind, key)
+            if current is None or any(current.get(field) != value for field, value in expect.items()):
+                return False
+            for write in writes:
+                self._write(db, write.kind, write.key, write.doc, now=now, ttl=write.ttl, index=write.index)
+            return True
+
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        kind: str,
+        key: str,
+        doc: Document,
+        *,
+        now: float,
+        ttl: float | None,
+        index: IndexValues | None,
+        unique: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace one document and its entries, inside the caller's transaction."""
+        self._drop_entries(db, kind, key)
+        db.execute(
+            "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
+            (kind, key, json.dumps(doc, separators=(",", ":")), now + ttl if ttl is not None else None),
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)",
+            [(kind, name, value, key) for name, value in (unique or {}).items()],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)",
+            [(kind, name, value, key) for name, values in (index or {}).items() for value in values],
+        )
+        if ttl is not None:
+            self._sweep_now_and_then(db, now)
 
     @staticmethod
     def _drop_entries(db: sqlite3.Connection, kind: str, key: str) -> None:

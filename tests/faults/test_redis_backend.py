@@ -13,8 +13,10 @@ import pytest
 from idp.config import Settings
 from idp.errors import StoreUnavailable
 from idp.store import open_store
+from idp.store.backend import Write
 from idp.store.redis import RedisBackend
 from tests.faults.redis_process import ControlledRedis, controlled_redis
+from tests.support import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -46,6 +48,7 @@ def operations(backend: RedisBackend) -> dict[str, Callable[[], object]]:
         "delete": lambda: backend.delete(KIND, "k2"),
         "find": lambda: backend.find(KIND, "tag", "x"),
         "find_unique": lambda: backend.find_unique(KIND, "email", "a@example.com"),
+        "swap": lambda: backend.swap(KIND, "k1", {"state": "none"}, [Write(KIND, "k4", {"n": 4})]),
         "claim_once": lambda: backend.claim_once(f"nonce-{uuid.uuid4()}", ttl=60),
         "record_event": lambda: backend.record_event("login:ann", time.time(), window=60),
         "events_since": lambda: backend.events_since("login:ann", 0),
@@ -124,6 +127,37 @@ def test_a_restarted_redis_is_picked_up_by_the_next_call(server: ControlledRedis
     answered = run_all_at_once(backend)
     assert {name: outcome for name, (outcome, _) in answered.items()} == dict.fromkeys(answered, "answered")
     assert backend.get(KIND, "k1") == {"n": 1, "state": "fresh"}
+
+
+def test_a_swap_the_client_gave_up_on_does_nothing_when_the_frozen_redis_wakes(
+    server: ControlledRedis, backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.put(KIND, "old", {"state": "fresh"}, index={"family": ["f"]})
+    assert backend.swap(KIND, "absent", {}, []) is False  # the script is known to the server from now on
+    runs_before = server.calls_of("evalsha")
+    # The freeze comes exactly between the swap's TIME and its script: the script is sent, and waits.
+    real_time = backend._redis.time
+
+    def time_then_freeze() -> object:
+        answer = real_time()
+        server.freeze()
+        return answer
+
+    monkeypatch.setattr(backend._redis, "time", time_then_freeze)
+
+    with pytest.raises(StoreUnavailable):
+        backend.swap(
+            KIND,
+            "old",
+            {"state": "fresh"},
+            [Write(KIND, "old", {"state": "rotated"}, index={"family": ["f"]}), Write(KIND, "new", {"state": "fresh"})],
+        )
+    server.wake()
+    wait_until(lambda: server.calls_of("evalsha") > runs_before, timeout=5, what="the late script to run")
+
+    assert backend.get(KIND, "old") == {"state": "fresh"}
+    assert backend.get(KIND, "new") is None
+    assert backend.find(KIND, "family", "f") == ["old"]
 
 
 def test_a_freeze_in_the_middle_of_a_watched_write_raises_store_unavailable_promptly(
