@@ -1,4 +1,8 @@
-"""The embedded backend: one SQLite file in WAL mode, shared safely by every worker on a host."""
+"""The embedded backend: one SQLite file in WAL mode, shared safely by every worker on a host.
+
+The file holds token hashes, sessions and sealed secrets, so only its owner may read it: its
+folder is created 0700, and the file (and the -wal and -shm files SQLite gives the same mode) 0600.
+"""
 
 from __future__ import annotations
 
@@ -48,13 +52,28 @@ def _is_outage(error: Exception) -> bool:
 
 _guarded = outages_as_unavailable(_is_outage)
 
+_OWNER_ONLY_FOLDER = 0o700
+_OWNER_ONLY_FILE = 0o600
+
+
+def _prepare_private_file(path: Path) -> None:
+    """Create the database's folder and file readable by their owner alone, and tighten older files."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=_OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
+    # Created here, before SQLite does, so it is never world-readable; the -wal and -shm files
+    # SQLite creates later copy its mode.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, _OWNER_ONLY_FILE))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists():
+            name.chmod(_OWNER_ONLY_FILE)
+
 
 class SqliteBackend(Backend):
     def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
         self._path = str(path)
         self._busy_timeout = busy_timeout
         if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            _prepare_private_file(Path(self._path))
         self._local = threading.local()
         self._opened: list[tuple[int, sqlite3.Connection]] = []
         self._opened_lock = threading.Lock()
