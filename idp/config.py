@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
         raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive, finite number of seconds."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {raw!r}")
     return value
 
 
@@ -54,6 +69,9 @@ class Settings:
     entity_id: str
     redis_url: str | None
     redis_prefix: str
+    redis_socket_timeout: float
+    redis_connect_timeout: float
+    sqlite_busy_timeout: float
     keys_dir: Path
     database_path: Path
     link_ttl: int
@@ -87,6 +105,11 @@ class Settings:
             entity_id=env.get("IDP_ENTITY_ID") or f"{base_url}/metadata",
             redis_url=env.get("REDIS_URL") or None,
             redis_prefix=env.get("IDP_REDIS_PREFIX", "idp:"),
+            # Well under a second: a frozen Redis must cost a request a prompt 503, not a held worker.
+            redis_socket_timeout=_float(env, "IDP_REDIS_SOCKET_TIMEOUT", 0.5),
+            redis_connect_timeout=_float(env, "IDP_REDIS_CONNECT_TIMEOUT", 0.5),
+            # Well under gunicorn's 30 s worker timeout, so a locked file answers 503 before the worker is killed.
+            sqlite_busy_timeout=_float(env, "IDP_SQLITE_BUSY_TIMEOUT", 5.0),
             keys_dir=Path(env.get("IDP_KEYS_DIR", "keys")),
             database_path=Path(env.get("IDP_DATABASE", "var/idp.sqlite3")),
             link_ttl=_int(env, "IDP_LINK_TTL", 600),

@@ -268,6 +268,28 @@ class AccessRevoked(LaunchError):
     code = "AccessRevoked"
 
 
+class StoreUnavailable(IdpError):
+    """The store did not answer in time, or refused to: the request may be repeated in a moment.
+
+    Raised by a backend for its own outages (a frozen or restarting Redis, a locked or failing
+    SQLite file), so a request gets a prompt 503 instead of holding its worker.
+    """
+
+    status = 503
+    code = "StoreUnavailable"
+    title = "Briefly unavailable"
+
+    def __init__(self, message: str = "the store is unavailable; try again shortly", *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+    def page_text(self) -> str:
+        return "The service is briefly unavailable. Please try again in a moment."
+
+
 class MailFailed(IdpError):
     """An email could not be handed to the mail server (or written to the outbox)."""
 

@@ -3,7 +3,8 @@
 Tokens are random and stored only as hashes.  Refresh tokens rotate: each one works once, and
 its successor joins the same family.  Presenting a refresh token that was already exchanged
 revokes the whole family (OAuth 2.0 Security BCP, section 4.14), since either its owner or a
-thief holds a copy.
+thief holds a copy.  The old token turns rotated and its successor pair appears in one atomic
+step, so a store that fails in between leaves the old token working, never neither.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
+from typing import NoReturn
 
 from idp.accounts.secrets import new_token, same, token_hash
 from idp.config import Settings
@@ -59,35 +61,55 @@ class Tokens:
             raise InvalidClient("client authentication failed", used_basic=used_basic)
         return client
 
-    def issue(
-        self, user: User, client: Client, family_id: str | None = None, *, mfa_validated: bool = False
-    ) -> TokenPair:
-        """A new pair; a new family unless it descends from a refreshed pair."""
+    def _new_pair(
+        self, user: User, client: Client, family_id: str, *, mfa_validated: bool
+    ) -> tuple[TokenPair, dict[str, tuple[Grant, float]]]:
+        """A pair of fresh tokens, and the grants to store for it (by token hash, with their ttl)."""
         access, refresh = new_token(), new_token()
-        now, pair_id, family_id = time.time(), str(uuid.uuid4()), family_id or str(uuid.uuid4())
-        for token, kind, ttl in (
-            (access, GrantKind.ACCESS, self.access_ttl),
-            (refresh, GrantKind.REFRESH, self.refresh_ttl),
-        ):
-            grant = Grant(user.id, client.id, family_id, now + ttl, kind.value, pair_id, mfa_validated)
-            self.store.save_grant(token_hash(token), grant, ttl)
-        return TokenPair(access, refresh, self.access_ttl, user)
+        now, pair_id = time.time(), str(uuid.uuid4())
+        grants: dict[str, tuple[Grant, float]] = {
+            token_hash(token): (
+                Grant(user.id, client.id, family_id, now + ttl, kind.value, pair_id, mfa_validated),
+                ttl,
+            )
+            for token, kind, ttl in (
+                (access, GrantKind.ACCESS, self.access_ttl),
+                (refresh, GrantKind.REFRESH, self.refresh_ttl),
+            )
+        }
+        return TokenPair(access, refresh, self.access_ttl, user), grants
+
+    def issue(self, user: User, client: Client, *, mfa_validated: bool = False) -> TokenPair:
+        """A new pair in a new family: a sign-in."""
+        pair, grants = self._new_pair(user, client, str(uuid.uuid4()), mfa_validated=mfa_validated)
+        for hashed, (grant, ttl) in grants.items():
+            self.store.save_grant(hashed, grant, ttl)
+        return pair
 
     def refresh(self, client: Client, refresh_token: str) -> TokenPair:
         hashed = token_hash(refresh_token)
         grant = self.store.grant(hashed)
         if grant is None or grant.kind == GrantKind.ACCESS or not same(grant.client_id, client.id):
             raise InvalidGrant("invalid refresh token")
-        if grant.kind == GrantKind.ROTATED or not self.store.claim_once(f"refresh:{hashed}", self.refresh_ttl):
-            self.revoke_family(grant.family_id)
-            raise InvalidGrant("refresh token was already used; every token of this sign-in is now revoked")
-        # Kept, marked rotated, only so that a later reuse is recognised.
-        rotated = dataclasses.replace(grant, kind=GrantKind.ROTATED.value)
-        self.store.save_grant(hashed, rotated, grant.expires_at - time.time())
+        if grant.kind == GrantKind.ROTATED:
+            self._reused(grant)
         user = self.store.user(grant.user_id)
         if user is None or not user.is_active:
             raise InvalidGrant("invalid refresh token")
-        return self.issue(user, client, grant.family_id, mfa_validated=grant.mfa_validated)
+        pair, grants = self._new_pair(user, client, grant.family_id, mfa_validated=grant.mfa_validated)
+        # The old token is kept, marked rotated, only so that a later reuse is recognised.
+        rotated = dataclasses.replace(grant, kind=GrantKind.ROTATED.value)
+        ttl = grant.expires_at - time.time()
+        if not self.store.replace_grant_if(hashed, GrantKind.REFRESH.value, rotated, ttl, grants):
+            if self.store.grant(hashed) is None:
+                raise InvalidGrant("invalid refresh token")  # it expired, or its family was revoked, meanwhile
+            # Another request exchanged it between our read and our swap: a reuse like any other.
+            self._reused(grant)
+        return pair
+
+    def _reused(self, grant: Grant) -> NoReturn:
+        self.revoke_family(grant.family_id)
+        raise InvalidGrant("refresh token was already used; every token of this sign-in is now revoked")
 
     def revoke_family(self, family_id: str) -> None:
         for hashed in self.store.grants_by("family", family_id):

@@ -11,10 +11,17 @@ def open_store(settings: Settings) -> Store:
     if settings.redis_url:
         from idp.store.redis import RedisBackend
 
-        return Store(RedisBackend(settings.redis_url, settings.redis_prefix))
+        return Store(
+            RedisBackend(
+                settings.redis_url,
+                settings.redis_prefix,
+                socket_timeout=settings.redis_socket_timeout,
+                connect_timeout=settings.redis_connect_timeout,
+            )
+        )
     from idp.store.sqlite import SqliteBackend
 
-    return Store(SqliteBackend(settings.database_path))
+    return Store(SqliteBackend(settings.database_path, busy_timeout=settings.sqlite_busy_timeout))
 
 
 __all__ = ["Store", "open_store"]

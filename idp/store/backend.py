@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Document = dict[str, Any]
 IndexValues = Mapping[str, Iterable[str]]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One document to create or replace as part of a `swap`, as `put` would (unique values aside)."""
+
+    kind: str
+    key: str
+    doc: Document
+    ttl: float | None = None
+    index: Mapping[str, Sequence[str]] | None = None
 
 
 class Backend(ABC):
@@ -15,6 +27,8 @@ class Backend(ABC):
 
     Every method is atomic on its own, and safe to call from many processes and
     hosts at once: that is the contract the store test suite holds each backend to.
+    A backend that cannot answer promptly (a timeout, a lost connection, a locked file)
+    raises `idp.errors.StoreUnavailable`.
     """
 
     @abstractmethod
@@ -41,6 +55,19 @@ class Backend(ABC):
 
         Raises `idp.errors.Conflict` (naming the field) when a `unique` value is
         already held by another key of the same kind; then nothing is written.
+        """
+
+    @abstractmethod
+    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+        """If the live document under (kind, key) has each field of `expect` at the value given,
+        make every write at once and return True; otherwise write nothing and return False.
+
+        All or nothing, so a state change (a refresh token becoming rotated) and what it brings
+        (the new pair) exist together or not at all.  A swap that raises StoreUnavailable has
+        not been applied and never will be: one the store had not started when the caller gave
+        up does nothing when the store gets to it.  Only a store that applied a swap and then
+        lost its answer (crashing or freezing in that instant) leaves the caller unsure, which
+        no backend can rule out.
         """
 
     @abstractmethod

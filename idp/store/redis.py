@@ -4,7 +4,13 @@ Layout, under a prefix: `d:KIND:KEY` the document (JSON, with PX for a ttl); `i:
 sorted set of keys scored by their expiry (inf for none), so expired members are never found and
 are pruned on the next write; `u:KIND:NAME:VALUE` the key holding a unique value; `e:KIND:KEY` the
 set of index and unique entries a document holds, so a rewrite or delete can remove them.
-Writes run under WATCH/MULTI, and retry when another client touched the same keys.
+Writes run under WATCH/MULTI, and retry when another client touched the same keys; `swap` is one
+Lua script (see redis_swap.py).
+
+A request must never wait long on Redis: commands time out after a fraction of a second and are
+never retried by the client library (a write retried after a lost answer could land twice), and any
+outage is raised as StoreUnavailable.  A restarted server is picked up by itself: the pool replaces
+a connection the server closed when it next hands it out, and one that timed out is dropped.
 
 The client decodes responses, so every value read back is a str; redis-py types them as
 `bytes | str`, hence the casts.
@@ -16,16 +22,47 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar, cast
 
 import redis
+from redis.backoff import NoBackoff
 from redis.client import Pipeline
+from redis.retry import Retry
 
-from idp.errors import Conflict
-from idp.store.backend import Backend, Document, IndexValues
+from idp.errors import Conflict, StoreUnavailable
+from idp.store.backend import Backend, Document, IndexValues, Write
+from idp.store.outage import outages_as_unavailable
+from idp.store.redis_swap import SWAP_SCRIPT, SWAPPED, TOO_LATE, StagedWrite, swap_argument
 
 _SEP = "\x1f"  # separates the parts of an entry name; never appears in ids or emails
+
+
+R = TypeVar("R")
+
+# A server that is down, restarting, frozen, out of memory, or a replica after a failover.  Wrong
+# credentials (AuthenticationError) are left out on purpose: that is a configuration error to be loud about.
+_OUTAGES = (
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,  # and MasterDownError: a replica that lost its primary
+    redis.exceptions.OutOfMemoryError,
+)
+
+
+def _is_outage(error: BaseException | None) -> bool:
+    if isinstance(error, redis.exceptions.WatchError):
+        # redis-py turns a connection lost while WATCHing into a WatchError: the cause tells it from a conflict.
+        return _is_outage(error.__context__)
+    if isinstance(error, redis.exceptions.ConnectionError):
+        return not isinstance(error, redis.exceptions.AuthenticationError | redis.exceptions.AuthorizationError)
+    if isinstance(error, _OUTAGES):
+        return True
+    # A script running past its time limit answers BUSY to everyone else.
+    return isinstance(error, redis.exceptions.ResponseError) and str(error).startswith("BUSY")
+
+
+_guarded = outages_as_unavailable(_is_outage)
 
 
 def _watch(pipe: Pipeline, *names: str) -> None:
@@ -33,10 +70,25 @@ def _watch(pipe: Pipeline, *names: str) -> None:
     cast(Callable[..., object], pipe.watch)(*names)
 
 
+def _ttl_ms(ttl: float) -> int:
+    return max(1, math.ceil(ttl * 1000))
+
+
 class RedisBackend(Backend):
-    def __init__(self, url: str, prefix: str = "idp:") -> None:
-        self._redis = redis.Redis.from_url(url, decode_responses=True)
+    def __init__(
+        self, url: str, prefix: str = "idp:", *, socket_timeout: float = 0.5, connect_timeout: float = 0.5
+    ) -> None:
+        self._redis = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
         self._prefix = prefix
+        self._swap = self._redis.register_script(SWAP_SCRIPT)
+        # Half the socket timeout: a swap the client stopped waiting for has missed its deadline by then.
+        self._swap_budget_us = math.floor(socket_timeout * 1_000_000 / 2)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
@@ -52,10 +104,12 @@ class RedisBackend(Backend):
         tag, name, value = entry.split(_SEP, 2)
         return tag, self._key(tag, kind, name, value)
 
+    @_guarded
     def get(self, kind: str, key: str) -> Document | None:
         body = self._redis.get(self._doc_key(kind, key))
         return json.loads(body) if body is not None else None
 
+    @_guarded
     def get_many(self, kind: str, keys: Iterable[str]) -> list[Document]:
         keys = list(keys)
         if not keys:
@@ -80,6 +134,7 @@ class RedisBackend(Backend):
             pipe.delete(target)
         pipe.delete(self._entries_key(kind, key))
 
+    @_guarded
     def put(
         self,
         kind: str,
@@ -91,7 +146,7 @@ class RedisBackend(Backend):
         unique: Mapping[str, str] | None = None,
     ) -> None:
         now = time.time()
-        ttl_ms = max(1, math.ceil(ttl * 1000)) if ttl is not None else None
+        ttl_ms = _ttl_ms(ttl) if ttl is not None else None
         expires_at = now + ttl if ttl is not None else math.inf
         unique = dict(unique or {})
         index_values = [(name, value) for name, values in (index or {}).items() for value in values]
@@ -101,58 +156,103 @@ class RedisBackend(Backend):
         entries_key = self._entries_key(kind, key)
         unique_keys = {name: self._key("u", kind, name, value) for name, value in unique.items()}
         index_keys = sorted({self._key("i", kind, name, value) for name, value in index_values})
+
+        def attempt(pipe: Pipeline) -> None:
+            _watch(pipe, entries_key, *unique_keys.values(), *index_keys)
+            for name, unique_key in unique_keys.items():
+                holder = cast(str | None, pipe.get(unique_key))
+                if holder not in (None, key) and pipe.exists(self._doc_key(kind, holder)):
+                    raise Conflict(f"{name} is already taken", field=name)
+            old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
+            horizons = {target: self._latest_expiry(pipe, target) for target in index_keys}
+            pipe.multi()
+            self._unlink(pipe, kind, key, old_index, held_uniques)
+            pipe.set(self._doc_key(kind, key), json.dumps(doc, separators=(",", ":")), px=ttl_ms)
+            for unique_key in unique_keys.values():
+                pipe.set(unique_key, key, px=ttl_ms)
+            for target in index_keys:
+                pipe.zadd(target, {key: expires_at})
+                pipe.zremrangebyscore(target, "-inf", now)
+                horizon = max(horizons[target], expires_at)
+                # An index set lives as long as its longest-lived member.
+                if math.isinf(horizon):
+                    pipe.persist(target)
+                else:
+                    pipe.pexpireat(target, math.ceil(horizon * 1000))
+            if entries:
+                pipe.sadd(entries_key, *entries)
+                if ttl_ms is not None:
+                    pipe.pexpire(entries_key, ttl_ms)
+            pipe.execute()
+
+        self._optimistically(attempt)
+
+    def _optimistically(self, attempt: Callable[[Pipeline], R]) -> R:
+        """Run `attempt` (WATCH, read, MULTI, queue, EXEC) again until no other client touched what it watched."""
         with self._redis.pipeline() as pipe:
             while True:
                 try:
-                    _watch(pipe, entries_key, *unique_keys.values(), *index_keys)
-                    for name, unique_key in unique_keys.items():
-                        holder = cast(str | None, pipe.get(unique_key))
-                        if holder not in (None, key) and pipe.exists(self._doc_key(kind, holder)):
-                            raise Conflict(f"{name} is already taken", field=name)
-                    old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
-                    horizons = {target: self._latest_expiry(pipe, target) for target in index_keys}
-                    pipe.multi()
-                    self._unlink(pipe, kind, key, old_index, held_uniques)
-                    pipe.set(self._doc_key(kind, key), json.dumps(doc, separators=(",", ":")), px=ttl_ms)
-                    for unique_key in unique_keys.values():
-                        pipe.set(unique_key, key, px=ttl_ms)
-                    for target in index_keys:
-                        pipe.zadd(target, {key: expires_at})
-                        pipe.zremrangebyscore(target, "-inf", now)
-                        horizon = max(horizons[target], expires_at)
-                        # An index set lives as long as its longest-lived member.
-                        if math.isinf(horizon):
-                            pipe.persist(target)
-                        else:
-                            pipe.pexpireat(target, math.ceil(horizon * 1000))
-                    if entries:
-                        pipe.sadd(entries_key, *entries)
-                        if ttl_ms is not None:
-                            pipe.pexpire(entries_key, ttl_ms)
-                    pipe.execute()
-                    return
-                except redis.WatchError:
-                    continue
+                    return attempt(pipe)
+                except Exception as error:
+                    if isinstance(error, redis.WatchError) and not _is_outage(error):
+                        continue  # another client changed a watched key: read again
+                    if _is_outage(error):
+                        # The WATCH died with the connection.  Told so, the pipeline does not reconnect
+                        # to a server that may be frozen only to send UNWATCH as it closes.
+                        pipe.watching = False
+                    raise
 
     @staticmethod
     def _latest_expiry(pipe: Pipeline, target: str) -> float:
         latest = pipe.zrevrange(target, 0, 0, withscores=True)
         return float(latest[0][1]) if latest else 0.0
 
+    @_guarded
     def delete(self, kind: str, key: str) -> bool:
         entries_key = self._entries_key(kind, key)
-        with self._redis.pipeline() as pipe:
-            while True:
-                try:
-                    _watch(pipe, entries_key)
-                    old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
-                    pipe.multi()
-                    self._unlink(pipe, kind, key, old_index, held_uniques)
-                    pipe.delete(self._doc_key(kind, key))
-                    return bool(pipe.execute()[-1])
-                except redis.WatchError:
-                    continue
 
+        def attempt(pipe: Pipeline) -> bool:
+            _watch(pipe, entries_key)
+            old_index, held_uniques = self._watch_old_entries(pipe, kind, key)
+            pipe.multi()
+            self._unlink(pipe, kind, key, old_index, held_uniques)
+            pipe.delete(self._doc_key(kind, key))
+            return bool(pipe.execute()[-1])
+
+        return self._optimistically(attempt)
+
+    @_guarded
+    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+        seconds, micros = self._redis.time()
+        now = time.time()
+        argument = swap_argument(
+            prefix=self._prefix,
+            expect=expect,
+            writes=[self._staged(write, now) for write in writes],
+            now=now,
+            deadline_us=seconds * 1_000_000 + micros + self._swap_budget_us,
+        )
+        outcome = int(cast(int, self._swap(keys=[self._doc_key(kind, key)], args=[argument])))
+        if outcome == TOO_LATE:
+            # The server took too long to get to it, so nothing was written: the caller may try again.
+            raise StoreUnavailable()
+        return outcome == SWAPPED
+
+    def _staged(self, write: Write, now: float) -> StagedWrite:
+        index_values = [(name, value) for name, values in (write.index or {}).items() for value in values]
+        return StagedWrite(
+            kind=write.kind,
+            key=write.key,
+            doc_key=self._doc_key(write.kind, write.key),
+            entries_key=self._entries_key(write.kind, write.key),
+            body=json.dumps(write.doc, separators=(",", ":")),
+            ttl_ms=_ttl_ms(write.ttl) if write.ttl is not None else None,
+            expires_at=now + write.ttl if write.ttl is not None else math.inf,
+            entries=[_SEP.join(("i", name, value)) for name, value in index_values],
+            index_keys=sorted({self._key("i", write.kind, name, value) for name, value in index_values}),
+        )
+
+    @_guarded
     def find(self, kind: str, index: str, value: str) -> list[str]:
         members = self._redis.zrangebyscore(self._key("i", kind, index, value), f"({time.time()}", "+inf")
         keys = sorted(cast(list[str], members))
@@ -161,25 +261,30 @@ class RedisBackend(Backend):
         alive = self._redis.mget([self._doc_key(kind, key) for key in keys])
         return [key for key, body in zip(keys, alive, strict=True) if body is not None]
 
+    @_guarded
     def find_unique(self, kind: str, name: str, value: str) -> str | None:
         holder = cast(str | None, self._redis.get(self._key("u", kind, name, value)))
         return holder if holder is not None and self._redis.exists(self._doc_key(kind, holder)) else None
 
+    @_guarded
     def claim_once(self, key: str, ttl: float) -> bool:
-        return bool(self._redis.set(self._key("c", key), "1", nx=True, px=max(1, math.ceil(ttl * 1000))))
+        return bool(self._redis.set(self._key("c", key), "1", nx=True, px=_ttl_ms(ttl)))
 
+    @_guarded
     def record_event(self, key: str, at: float, window: float) -> None:
         events = self._key("t", key)
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(events, {f"{at}:{secrets.token_hex(4)}": at})
             pipe.zremrangebyscore(events, "-inf", f"({at - window}")
-            pipe.pexpire(events, max(1, math.ceil(window * 1000)))
+            pipe.pexpire(events, _ttl_ms(window))
             pipe.execute()
 
+    @_guarded
     def events_since(self, key: str, since: float) -> list[float]:
         scored = self._redis.zrangebyscore(self._key("t", key), f"({since}", "+inf", withscores=True)
         return [score for _, score in cast(list[tuple[str, float]], scored)]
 
+    @_guarded
     def clear_events(self, key: str) -> None:
         self._redis.delete(self._key("t", key))
 

@@ -1,4 +1,8 @@
-"""The embedded backend: one SQLite file in WAL mode, shared safely by every worker on a host."""
+"""The embedded backend: one SQLite file in WAL mode, shared safely by every worker on a host.
+
+The file holds token hashes, sessions and sealed secrets, so only its owner may read it: its
+folder is created 0700, and the file (and the -wal and -shm files SQLite gives the same mode) 0600.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from idp.errors import Conflict
-from idp.store.backend import Backend, Document, IndexValues
+from idp.store.backend import Backend, Document, IndexValues, Write
+from idp.store.outage import outages_as_unavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -36,11 +41,39 @@ CREATE INDEX IF NOT EXISTS events_by_key ON events (key, at);
 """
 
 
+# Contention (busy, locked) and a failing disk (I/O error, full): the store cannot answer now.
+_OUTAGE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL})
+
+
+def _is_outage(error: Exception) -> bool:
+    # Extended result codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_WRITE, ...) keep the primary code in the low byte.
+    return isinstance(error, sqlite3.OperationalError) and (error.sqlite_errorcode & 0xFF) in _OUTAGE_CODES
+
+
+_guarded = outages_as_unavailable(_is_outage)
+
+_OWNER_ONLY_FOLDER = 0o700
+_OWNER_ONLY_FILE = 0o600
+
+
+def _prepare_private_file(path: Path) -> None:
+    """Create the database's folder and file readable by their owner alone, and tighten older files."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=_OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
+    # Created here, before SQLite does, so it is never world-readable; the -wal and -shm files
+    # SQLite creates later copy its mode.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, _OWNER_ONLY_FILE))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists():
+            name.chmod(_OWNER_ONLY_FILE)
+
+
 class SqliteBackend(Backend):
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout: float = 5.0) -> None:
         self._path = str(path)
+        self._busy_timeout = busy_timeout
         if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            _prepare_private_file(Path(self._path))
         self._local = threading.local()
         self._opened: list[tuple[int, sqlite3.Connection]] = []
         self._opened_lock = threading.Lock()
@@ -52,10 +85,12 @@ class SqliteBackend(Backend):
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
             # Each connection stays on its thread; check_same_thread is off only so close() can end them all.
-            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={round(self._busy_timeout * 1000)}")
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._opened_lock:
                 self._opened.append((os.getpid(), conn))
@@ -72,11 +107,16 @@ class SqliteBackend(Backend):
         def __exit__(
             self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
         ) -> None:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if not exc_type:
+                self.conn.execute("COMMIT")
+            elif self.conn.in_transaction:
+                # SQLite may have rolled back by itself (a full disk, an I/O error): then there is nothing to undo.
+                self.conn.execute("ROLLBACK")
 
     def _transaction(self) -> _Tx:
         return self._Tx(self._connection())
 
+    @_guarded
     def get(self, kind: str, key: str) -> Document | None:
         row = (
             self._connection()
@@ -88,6 +128,7 @@ class SqliteBackend(Backend):
         )
         return json.loads(row[0]) if row else None
 
+    @_guarded
     def get_many(self, kind: str, keys: Iterable[str]) -> list[Document]:
         keys = list(keys)
         if not keys:
@@ -105,6 +146,7 @@ class SqliteBackend(Backend):
         bodies = dict(rows)
         return [json.loads(bodies[key]) for key in keys if key in bodies]
 
+    @_guarded
     def put(
         self,
         kind: str,
@@ -116,33 +158,59 @@ class SqliteBackend(Backend):
         unique: Mapping[str, str] | None = None,
     ) -> None:
         now = time.time()
-        expires_at = now + ttl if ttl is not None else None
         with self._transaction() as db:
             for name, value in (unique or {}).items():
                 holder = self.find_unique(kind, name, value)
                 if holder not in (None, key):
                     raise Conflict(f"{name} is already taken", field=name)
-            self._drop_entries(db, kind, key)
-            db.execute(
-                "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
-                (kind, key, json.dumps(doc, separators=(",", ":")), expires_at),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)",
-                [(kind, name, value, key) for name, value in (unique or {}).items()],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)",
-                [(kind, name, value, key) for name, values in (index or {}).items() for value in values],
-            )
-            if ttl is not None:
-                self._sweep_now_and_then(db, now)
+            self._write(db, kind, key, doc, now=now, ttl=ttl, index=index, unique=unique)
+
+    @_guarded
+    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+        now = time.time()
+        with self._transaction() as db:
+            current = self.get(kind, key)
+            if current is None or any(current.get(field) != value for field, value in expect.items()):
+                return False
+            for write in writes:
+                self._write(db, write.kind, write.key, write.doc, now=now, ttl=write.ttl, index=write.index)
+            return True
+
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        kind: str,
+        key: str,
+        doc: Document,
+        *,
+        now: float,
+        ttl: float | None,
+        index: IndexValues | None,
+        unique: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace one document and its entries, inside the caller's transaction."""
+        self._drop_entries(db, kind, key)
+        db.execute(
+            "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
+            (kind, key, json.dumps(doc, separators=(",", ":")), now + ttl if ttl is not None else None),
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)",
+            [(kind, name, value, key) for name, value in (unique or {}).items()],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)",
+            [(kind, name, value, key) for name, values in (index or {}).items() for value in values],
+        )
+        if ttl is not None:
+            self._sweep_now_and_then(db, now)
 
     @staticmethod
     def _drop_entries(db: sqlite3.Connection, kind: str, key: str) -> None:
         db.execute("DELETE FROM entries WHERE kind = ? AND key = ?", (kind, key))
         db.execute("DELETE FROM uniques WHERE kind = ? AND key = ?", (kind, key))
 
+    @_guarded
     def delete(self, kind: str, key: str) -> bool:
         with self._transaction() as db:
             self._drop_entries(db, kind, key)
@@ -151,6 +219,7 @@ class SqliteBackend(Backend):
             ).fetchone()
         return gone is not None and (gone[0] is None or gone[0] > time.time())
 
+    @_guarded
     def find(self, kind: str, index: str, value: str) -> list[str]:
         rows = (
             self._connection()
@@ -164,6 +233,7 @@ class SqliteBackend(Backend):
         )
         return [row[0] for row in rows]
 
+    @_guarded
     def find_unique(self, kind: str, name: str, value: str) -> str | None:
         row = (
             self._connection()
@@ -176,6 +246,7 @@ class SqliteBackend(Backend):
         )
         return row[0] if row else None
 
+    @_guarded
     def claim_once(self, key: str, ttl: float) -> bool:
         now = time.time()
         with self._transaction() as db:
@@ -187,11 +258,13 @@ class SqliteBackend(Backend):
             self._sweep_now_and_then(db, now)
             return cursor.rowcount == 1
 
+    @_guarded
     def record_event(self, key: str, at: float, window: float) -> None:
         with self._transaction() as db:
             db.execute("INSERT INTO events (key, at) VALUES (?, ?)", (key, at))
             db.execute("DELETE FROM events WHERE key = ? AND at < ?", (key, at - window))
 
+    @_guarded
     def events_since(self, key: str, since: float) -> list[float]:
         rows = (
             self._connection()
@@ -200,6 +273,7 @@ class SqliteBackend(Backend):
         )
         return [row[0] for row in rows]
 
+    @_guarded
     def clear_events(self, key: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM events WHERE key = ?", (key,))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from idp.models import Brand, Client, Grant, Icon, Membership, SsoApplication, User
-from idp.store.backend import Backend
+from idp.store.backend import Backend, Write
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -130,9 +130,23 @@ class Store:
         return Icon(doc["content_type"], base64.b64decode(doc["data"]), reencoded=doc.get("reencoded", False))
 
     # token grants, stored under the hash of the token
-    def save_grant(self, token_hash: str, grant: Grant, ttl: float) -> None:
+    @staticmethod
+    def _grant_write(token_hash: str, grant: Grant, ttl: float) -> Write:
         index = {"family": [grant.family_id], "pair": [grant.pair_id], "user": [grant.user_id]}
-        self.backend.put("grant", token_hash, _to_doc(grant), ttl=ttl, index=index)
+        return Write("grant", token_hash, _to_doc(grant), ttl=ttl, index=index)
+
+    def save_grant(self, token_hash: str, grant: Grant, ttl: float) -> None:
+        write = self._grant_write(token_hash, grant, ttl)
+        self.backend.put(write.kind, write.key, write.doc, ttl=write.ttl, index=write.index)
+
+    def replace_grant_if(
+        self, token_hash: str, expect_kind: str, replacement: Grant, ttl: float, new: Mapping[str, tuple[Grant, float]]
+    ) -> bool:
+        """In one step: if the grant under `token_hash` is still of `expect_kind`, replace it and save the
+        `new` grants (token hash -> grant, ttl); False, and nothing written, when it is not."""
+        writes = [self._grant_write(token_hash, replacement, ttl)]
+        writes += [self._grant_write(hashed, grant, grant_ttl) for hashed, (grant, grant_ttl) in new.items()]
+        return self.backend.swap("grant", token_hash, {"kind": expect_kind}, writes)
 
     def grant(self, token_hash: str) -> Grant | None:
         return _from_doc(Grant, self.backend.get("grant", token_hash))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from idp.errors import Conflict
-from idp.store.backend import Backend
+from idp.store.backend import Backend, Write
 from idp.store.sqlite import SqliteBackend
 from tests.support import wait_until
 
@@ -388,6 +388,168 @@ def test_claim_once_lets_exactly_one_of_16_racing_threads_win_each_key(backend: 
     wins = race_in_step(16, keys, lambda _, key: backend.claim_once(key, ttl=60))
 
     assert wins == Counter(keys)
+
+
+# swap: one state change and what it brings, in one step
+
+
+def test_swap_with_the_expected_fields_makes_every_write_and_returns_true(backend: Backend) -> None:
+    backend.put(KIND, "old", doc("old", state="fresh"), index={"tag": ["x"]})
+
+    swapped = backend.swap(
+        KIND,
+        "old",
+        {"state": "fresh"},
+        [
+            Write(KIND, "old", doc("old", state="spent"), index={"tag": ["x"]}),
+            Write(KIND, "new-1", doc("new-1", state="fresh"), ttl=60, index={"tag": ["x"], "pair": ["p"]}),
+            Write("other", "new-2", doc("new-2")),
+        ],
+    )
+
+    assert swapped is True
+    assert backend.get(KIND, "old") == doc("old", state="spent")
+    assert backend.get(KIND, "new-1") == doc("new-1", state="fresh")
+    assert backend.get("other", "new-2") == doc("new-2")
+    assert sorted(backend.find(KIND, "tag", "x")) == ["new-1", "old"]
+    assert backend.find(KIND, "pair", "p") == ["new-1"]
+
+
+def test_swap_with_a_field_not_as_expected_writes_nothing_and_returns_false(backend: Backend) -> None:
+    backend.put(KIND, "old", doc("old", state="spent", owner="ann"), index={"tag": ["x"]})
+
+    for expect in ({"state": "fresh"}, {"state": "spent", "owner": "bob"}, {"missing-field": "anything"}):
+        swapped = backend.swap(
+            KIND,
+            "old",
+            expect,
+            [
+                Write(KIND, "old", doc("old", state="rewritten"), index={"tag": ["y"]}),
+                Write(KIND, "new", doc("new"), index={"tag": ["x"]}),
+            ],
+        )
+
+        assert swapped is False
+    assert backend.get(KIND, "old") == doc("old", state="spent", owner="ann")
+    assert backend.get(KIND, "new") is None
+    assert backend.find(KIND, "tag", "x") == ["old"]
+    assert backend.find(KIND, "tag", "y") == []
+
+
+def test_swap_of_a_missing_or_expired_document_writes_nothing(backend: Backend) -> None:
+    backend.put(KIND, "expiring", doc("expiring", state="fresh"), ttl=SHORT_TTL)
+    expire(backend, KIND, "expiring")
+
+    for key in ("absent", "expiring"):
+        assert backend.swap(KIND, key, {"state": "fresh"}, [Write(KIND, f"{key}-new", doc("new"))]) is False
+
+        assert backend.get(KIND, f"{key}-new") is None
+    assert backend.get(KIND, "expiring") is None
+
+
+def test_swap_with_nothing_expected_needs_only_the_document_to_exist(backend: Backend) -> None:
+    backend.put(KIND, "old", doc("old"))
+
+    assert backend.swap(KIND, "old", {}, [Write(KIND, "new", doc("new"))]) is True
+    assert backend.swap(KIND, "absent", {}, [Write(KIND, "other", doc("other"))]) is False
+
+    assert backend.get(KIND, "new") == doc("new")
+    assert backend.get(KIND, "other") is None
+
+
+def test_swap_replaces_the_index_entries_of_a_document_it_rewrites(backend: Backend) -> None:
+    backend.put(KIND, "k1", doc("v1", state="fresh"), index={"tag": ["old", "kept"], "colour": ["red"]})
+
+    backend.swap(KIND, "k1", {"state": "fresh"}, [Write(KIND, "k1", doc("v2"), index={"tag": ["kept", "new"]})])
+
+    assert backend.find(KIND, "tag", "old") == []
+    assert backend.find(KIND, "colour", "red") == []
+    assert backend.find(KIND, "tag", "kept") == ["k1"]
+    assert backend.find(KIND, "tag", "new") == ["k1"]
+
+
+def test_swap_frees_the_unique_values_of_a_document_it_rewrites(backend: Backend) -> None:
+    backend.put(KIND, "k1", doc("v1", state="fresh"), unique={"email": "a@example.com"})
+
+    backend.swap(KIND, "k1", {"state": "fresh"}, [Write(KIND, "k1", doc("v2", state="spent"))])
+
+    assert backend.find_unique(KIND, "email", "a@example.com") is None
+    backend.put(KIND, "k2", doc("two"), unique={"email": "a@example.com"})
+    assert backend.find_unique(KIND, "email", "a@example.com") == "k2"
+
+
+def test_documents_a_swap_writes_keep_their_ttl(backend: Backend) -> None:
+    backend.put(KIND, "old", doc("old", state="fresh"))
+
+    backend.swap(
+        KIND,
+        "old",
+        {"state": "fresh"},
+        [
+            Write(KIND, "expiring", doc("expiring"), ttl=SHORT_TTL, index={"tag": ["x"]}),
+            Write(KIND, "permanent", doc("permanent"), index={"tag": ["x"]}),
+        ],
+    )
+    assert sorted(backend.find(KIND, "tag", "x")) == ["expiring", "permanent"]
+    expire(backend, KIND, "expiring")
+
+    assert backend.find(KIND, "tag", "x") == ["permanent"]
+    assert backend.get(KIND, "permanent") == doc("permanent")
+
+
+def test_a_short_lived_document_a_swap_indexes_does_not_shorten_the_index_for_the_others(backend: Backend) -> None:
+    backend.put(KIND, "permanent", doc("permanent", state="fresh"), index={"tag": ["x"]})
+    backend.put(KIND, "long", doc("long"), ttl=60, index={"tag": ["y"]})
+
+    backend.swap(
+        KIND,
+        "permanent",
+        {"state": "fresh"},
+        [
+            Write(KIND, "short-x", doc("short"), ttl=SHORT_TTL, index={"tag": ["x"]}),
+            Write(KIND, "short-y", doc("short"), ttl=SHORT_TTL, index={"tag": ["y"]}),
+        ],
+    )
+    expire(backend, KIND, "short-x")
+    expire(backend, KIND, "short-y")
+
+    assert backend.find(KIND, "tag", "x") == ["permanent"]
+    assert backend.find(KIND, "tag", "y") == ["long"]
+
+
+def test_swap_is_seen_by_a_second_connection(open_backend: Callable[[], Backend]) -> None:
+    writer, reader = open_backend(), open_backend()
+    writer.put(KIND, "old", doc("old", state="fresh"))
+
+    writer.swap(KIND, "old", {"state": "fresh"}, [Write(KIND, "old", doc("old", state="spent"))])
+
+    assert reader.get(KIND, "old") == doc("old", state="spent")
+    assert reader.swap(KIND, "old", {"state": "fresh"}, [Write(KIND, "new", doc("new"))]) is False
+
+
+def test_racing_swaps_of_one_state_let_exactly_one_of_16_threads_win_each_document(backend: Backend) -> None:
+    keys = [f"token-{n}" for n in range(20)]
+    for key in keys:
+        backend.put(KIND, key, doc(key, state="fresh"), index={"family": [key]})
+
+    def rotate(number: int, key: str) -> bool:
+        return backend.swap(
+            KIND,
+            key,
+            {"state": "fresh"},
+            [
+                Write(KIND, key, doc(key, state="spent", by=number), index={"family": [key]}),
+                Write(KIND, f"{key}/successor-{number}", doc("successor"), index={"family": [key]}),
+            ],
+        )
+
+    wins = race_in_step(16, keys, rotate)
+
+    assert wins == Counter(keys)
+    for key in keys:
+        (winner,) = [number for number in range(16) if f"{key}/successor-{number}" in backend.find(KIND, "family", key)]
+        assert backend.get(KIND, key) == doc(key, state="spent", by=winner)
+        assert sorted(backend.find(KIND, "family", key)) == sorted([key, f"{key}/successor-{winner}"])
 
 
 # several processes on one SQLite file, as gunicorn workers share it

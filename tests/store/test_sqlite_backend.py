@@ -1,0 +1,98 @@
+"""What only the embedded backend has: a file on disk that only its owner may read, and a lock it may wait for."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from idp.errors import StoreUnavailable
+from idp.store.sqlite import SqliteBackend
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """Nothing masked off, so the modes seen are the ones the backend asked for."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_a_new_database_gets_an_owner_only_folder_and_owner_only_files(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "idp.sqlite3"
+
+    backend = SqliteBackend(path)
+    try:
+        backend.put("thing", "k1", {"secret": "hash"})
+
+        assert mode(path.parent) == 0o700
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            assert name.exists(), name
+            assert mode(name) == 0o600, name
+    finally:
+        backend.close()
+
+
+@pytest.mark.usefixtures("permissive_umask")
+def test_a_world_readable_database_from_before_is_made_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "idp.sqlite3"
+    first = SqliteBackend(path)
+    first.put("thing", "k1", {"secret": "hash"})
+    files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    for name in files:
+        name.chmod(0o644)
+
+    second = SqliteBackend(path)
+    try:
+        assert [mode(name) for name in files] == [0o600] * 3
+        assert second.get("thing", "k1") == {"secret": "hash"}
+    finally:
+        second.close()
+        first.close()
+
+
+@contextlib.contextmanager
+def write_lock_held(path: Path) -> Iterator[None]:
+    """Another process's connection, holding the write lock until the block ends."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+def test_a_write_to_a_file_locked_past_the_busy_timeout_raises_store_unavailable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "idp.sqlite3"
+    backend = SqliteBackend(path, busy_timeout=0.2)
+    try:
+        backend.put("thing", "k1", {"n": 1})
+
+        with write_lock_held(path):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                backend.put("thing", "k1", {"n": 2})
+            assert time.monotonic() - started < 2
+            assert "database is locked" in caplog.text  # the operator learns what the caller does not
+            assert backend.get("thing", "k1") == {"n": 1}  # WAL readers are not held up by a writer
+
+        backend.put("thing", "k1", {"n": 3})
+        assert backend.get("thing", "k1") == {"n": 3}
+    finally:
+        backend.close()
