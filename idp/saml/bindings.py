@@ -98,7 +98,9 @@ def from_redirect(raw_query: str, message_param: str = "SAMLRequest") -> Receive
         if relay is not None:
             parts.append(f"RelayState={relay}")
         parts.append(f"SigAlg={sig_alg}")
-        signed_octets = "&".join(parts).encode()
+        # A query as sent is ASCII; a character that is not (a lone surrogate even) was never signed,
+        # and encodes to octets no signature covers instead of failing to encode.
+        signed_octets = "&".join(parts).encode("utf-8", "surrogatepass")
     return ReceivedMessage(
         xml=xml,
         relay_state=unquote_plus(relay) if relay is not None else None,
