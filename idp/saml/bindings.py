@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote_plus
 
 import xmlsec
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
@@ -123,8 +123,8 @@ def _public_keys(certificates: list[str]) -> list[CertificatePublicKeyTypes]:
     for encoded in certificates:
         try:
             keys.append(x509.load_der_x509_certificate(base64.b64decode(encoded)).public_key())
-        except ValueError:
-            continue
+        except (ValueError, UnsupportedAlgorithm):
+            continue  # a certificate whose key cannot be read verifies nothing
     return keys
 
 
