@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote_plus
 
 import xmlsec
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from lxml import etree
@@ -86,7 +86,9 @@ def from_redirect(raw_query: str, message_param: str = "SAMLRequest") -> Receive
         if relay is not None:
             parts.append(f"RelayState={relay}")
         parts.append(f"SigAlg={sig_alg}")
-        signed_octets = "&".join(parts).encode()
+        # A query as sent is ASCII; a character that is not (a lone surrogate even) was never signed,
+        # and encodes to octets no signature covers instead of failing to encode.
+        signed_octets = "&".join(parts).encode("utf-8", "surrogatepass")
     return ReceivedMessage(
         xml=xml,
         relay_state=unquote_plus(relay) if relay is not None else None,
@@ -109,8 +111,8 @@ def _public_keys(certificates: list[str]) -> list[CertificatePublicKeyTypes]:
     for encoded in certificates:
         try:
             keys.append(x509.load_der_x509_certificate(base64.b64decode(encoded)).public_key())
-        except ValueError:
-            continue
+        except (ValueError, UnsupportedAlgorithm):
+            continue  # a certificate whose key cannot be read verifies nothing
     return keys
 
 

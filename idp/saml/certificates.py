@@ -7,6 +7,7 @@ import binascii
 import re
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from idp.errors import ValidationError
@@ -23,7 +24,8 @@ def normalise_certificate(value: object, *, field: str) -> str:
     try:
         der = base64.b64decode(body, validate=True)
         certificate = x509.load_der_x509_certificate(der)
-    except (binascii.Error, ValueError):
+        certificate.public_key()  # read lazily otherwise: a key nobody can read would fail only when used
+    except (binascii.Error, ValueError, UnsupportedAlgorithm):
         raise ValidationError(f"{field} is not a valid X.509 certificate", field=field) from None
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
 

@@ -104,7 +104,13 @@ def parse(message: ReceivedMessage, kind: Kind) -> Parsed:
         raise SamlRequestRefused(f"the message is not a {kind.value}")
     if root.get("Version") != "2.0":
         raise SamlRequestRefused("only SAML 2.0 messages are accepted")
-    message_id, issuer = root.get("ID"), (root.findtext(f"{{{SAML}}}Issuer") or "").strip()
+    issuer_element = root.find(f"{{{SAML}}}Issuer")
+    if issuer_element is not None and len(issuer_element):
+        # Its text would stop at a comment (`<Issuer>https://sp<!---->.example</Issuer>` reads as
+        # https://sp), while a signature covers the whole of it.
+        raise SamlRequestRefused(f"the {kind.value}'s Issuer must be plain text")
+    message_id = root.get("ID")
+    issuer = (issuer_element.text or "").strip() if issuer_element is not None else ""
     if not message_id or not issuer:
         raise SamlRequestRefused(f"the {kind.value} has no ID or no Issuer")
     return Parsed(kind, root, message_id, issuer, parse_instant(root.get("IssueInstant")))

@@ -11,6 +11,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from lxml import etree
 
 from idp.errors import ValidationError
@@ -228,9 +229,11 @@ def _certificate(element: etree._Element, number: int) -> str:
     except (binascii.Error, ValueError):
         raise _refuse(f"{what} is not base64 (an X509Certificate holds base64 DER, without PEM armour)") from None
     try:
-        x509.load_der_x509_certificate(der)
+        x509.load_der_x509_certificate(der).public_key()  # the key too: it is read lazily otherwise
     except ValueError:
         raise _refuse(f"{what} is not a valid X.509 certificate") from None
+    except UnsupportedAlgorithm:
+        raise _refuse(f"{what} holds a key of a type this IdP cannot read") from None
     return text
 
 

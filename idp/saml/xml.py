@@ -38,7 +38,8 @@ def parse_untrusted(
     if len(data) > MAX_BYTES:
         raise refusal(f"{what} is larger than {MAX_BYTES} bytes", field=field)
     if b"<!DOCTYPE" in data.upper():
-        # Refused before parsing, so hostile DTDs never reach the parser at all.
+        # Refused before parsing when written in ASCII-compatible bytes; one in another encoding (UTF-16)
+        # reaches the parser, which resolves no entity and loads no DTD, and is refused just below.
         raise refusal(f"{what} must not contain a DOCTYPE", field=field)
     try:
         root = etree.fromstring(data, _PARSER)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.accounts.services import Accounts
 from idp.applications.links import LaunchLinks
 from idp.applications.service import Applications
 from idp.config import Settings
+from idp.errors import ValidationError
 from idp.keyring import KeyRing
 from idp.saml.assertions import IdpIdentity
 from idp.saml.xmlsig import Signer
@@ -48,6 +49,15 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     return Services(settings, store, keyring, accounts, apps, flows)
 
 
+def _query_string_is_utf8() -> None:
+    """Refuse a query string whose raw bytes are not UTF-8 (sent without percent-encoding), as any
+    malformed request: werkzeug decodes `request.args` strictly, so a view would fail on it."""
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        raise ValidationError("the query string is not valid UTF-8", field="query") from None
+
+
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
     settings = settings or Settings.from_env()
     keyring = KeyRing.load(settings.keys_dir)
@@ -64,6 +74,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     from idp.web import errors, front, launch, oauth, published, saml_slo, saml_sso, sso_applications, users
 
     errors.init_app(app)
+    app.before_request(_query_string_is_utf8)
     for blueprint in (
         oauth.bp,
         users.bp,
