@@ -156,6 +156,9 @@ def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
         ),
         (("brands", "create", "Child", "--parent", "nope"), "no brand"),
         (("brands", "create", "  "), "name"),
+        (("brands", "create", "Escape\x1b[31m"), "control characters"),
+        (("users", "create", "a@b.example", "--first-name", "Bell\x07", "--last-name", "X"), "first_name"),
+        (("clients", "create", "tab\there"), "control characters"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(cli_env, args, message):
