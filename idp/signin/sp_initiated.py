@@ -105,10 +105,6 @@ class AuthnRequestFlow:
         if signed_in is None:
             return Outcome(Redirect(login_url(request_key or ""), 303))
         pending = self._take(request_key)
-        if pending is None:
-            raise SamlRequestRefused(
-                "this sign-in request has expired or was answered already; start again at the application"
-            )
         if pending.force_authn and signed_in.session.authn_instant < pending.received_at:
             raise SamlRequestRefused("the application asked for a fresh sign-in; start again at the application")
         return self._answer(pending, signed_in, browser.now)
@@ -119,10 +115,6 @@ class AuthnRequestFlow:
         if signed_in is None:
             return Outcome(Redirect(login_url(request_key or ""), 303))
         pending = self._take(request_key)
-        if pending is None:
-            raise SamlRequestRefused(
-                "this sign-in request has expired or was answered already; start again at the application"
-            )
         chosen = tuple(c for c in pending.candidates if c.app_id == app_id)
         if not chosen:
             raise AccessRevoked("you do not have access to this application")
@@ -211,10 +203,12 @@ class AuthnRequestFlow:
         self.store.save_transient(PENDING, key, pending.to_doc(), PENDING_TTL)
         return key
 
-    def _take(self, key: str | None) -> PendingRequest | None:
-        """The kept request, once: it is removed as it is read."""
+    def _take(self, key: str | None) -> PendingRequest:
+        """The kept request, once: it is removed as it is read; refused when gone or answered already."""
         doc = self.store.transient(PENDING, key) if key else None
         if key is None or doc is None or not self.store.claim_once(f"pending-request:{key}", 3600):
-            return None
+            raise SamlRequestRefused(
+                "this sign-in request has expired or was answered already; start again at the application"
+            )
         self.store.drop_transient(PENDING, key)
         return PendingRequest.from_doc(doc)

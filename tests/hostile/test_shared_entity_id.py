@@ -23,20 +23,26 @@ BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 
 
-def authn_request_path(acs_url: str = ACS_URL) -> str:
-    """The /saml/sso?SAMLRequest=... python3-saml's Auth.login() sends the browser to."""
-    settings = OneLogin_Saml2_Settings(
+def sp_settings(acs_url: str) -> OneLogin_Saml2_Settings:
+    """python3-saml as the shared SP, pointed at our global SSO and SLO endpoints."""
+    return OneLogin_Saml2_Settings(
         {
             "strict": True,
             "sp": {"entityId": ENTITY_ID, "assertionConsumerService": {"url": acs_url, "binding": BINDING_POST}},
             "idp": {
                 "entityId": "http://127.0.0.1:5000/metadata",
                 "singleSignOnService": {"url": IDP_SSO_URL, "binding": BINDING_REDIRECT},
+                "singleLogoutService": {"url": "http://127.0.0.1:5000/saml/slo", "binding": BINDING_REDIRECT},
                 "x509cert": "",
             },
         },
         sp_validation_only=True,
     )
+
+
+def authn_request_path(acs_url: str = ACS_URL) -> str:
+    """The /saml/sso?SAMLRequest=... python3-saml's Auth.login() sends the browser to."""
+    settings = sp_settings(acs_url)
     request = {"https": "on", "http_host": "signin.aws.example", "script_name": "/", "get_data": {}}
     url = OneLogin_Saml2_Auth(request, settings).login(return_to="https://signin.aws.example/console")
     parts = urlsplit(url)
@@ -139,19 +145,7 @@ def logout_request_path(name_id: str, session_index: str) -> str:
     from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
     from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
-    settings = OneLogin_Saml2_Settings(
-        {
-            "strict": True,
-            "sp": {"entityId": ENTITY_ID, "assertionConsumerService": {"url": ACS_URL, "binding": BINDING_POST}},
-            "idp": {
-                "entityId": "http://127.0.0.1:5000/metadata",
-                "singleSignOnService": {"url": IDP_SSO_URL, "binding": BINDING_REDIRECT},
-                "singleLogoutService": {"url": "http://127.0.0.1:5000/saml/slo", "binding": BINDING_REDIRECT},
-                "x509cert": "",
-            },
-        },
-        sp_validation_only=True,
-    )
+    settings = sp_settings(ACS_URL)
     request = OneLogin_Saml2_Logout_Request(settings, name_id=name_id, session_index=session_index)
     url = OneLogin_Saml2_Utils.redirect("http://127.0.0.1:5000/saml/slo", {"SAMLRequest": request.get_request()})
     parts = urlsplit(url)
