@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -185,3 +186,15 @@ class Factory:
 
     def client(self, name: str = "web") -> provisioning.NewClient:
         return provisioning.create_client(self.store, name)
+
+
+@contextlib.contextmanager
+def write_lock_held(database: Path) -> Iterator[None]:
+    """Another process's view of a SQLite file: a connection that holds the write lock until the block ends."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()

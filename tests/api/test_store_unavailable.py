@@ -3,30 +3,16 @@ a prompt 503 with Retry-After, as JSON for the API and as a page for a browser."
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.helpers import Org, page_text, saml_app
 from tests.api.test_tokens import refresh_body
+from tests.support import write_lock_held
 
 BUSY_TIMEOUT = 0.2
-
-
-@contextlib.contextmanager
-def write_lock_held(database: Path) -> Iterator[None]:
-    """Another process's view of the file: a connection that holds the write lock until the block ends."""
-    holder = sqlite3.connect(database, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
-        yield
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
 
 
 @pytest.fixture

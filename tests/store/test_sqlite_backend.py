@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterator
@@ -14,6 +12,7 @@ import pytest
 
 from idp.errors import StoreUnavailable
 from idp.store.sqlite import SqliteBackend
+from tests.support import write_lock_held
 
 
 def mode(path: Path) -> int:
@@ -62,18 +61,6 @@ def test_a_world_readable_database_from_before_is_made_owner_only(tmp_path: Path
     finally:
         second.close()
         first.close()
-
-
-@contextlib.contextmanager
-def write_lock_held(path: Path) -> Iterator[None]:
-    """Another process's connection, holding the write lock until the block ends."""
-    holder = sqlite3.connect(path, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
-        yield
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
 
 
 def test_a_write_to_a_file_locked_past_the_busy_timeout_raises_store_unavailable(

@@ -36,12 +36,15 @@ from tests.e2e.sp_helpers import (
     logout_request_xml,
     pysaml2_client,
 )
-from tests.unit.test_authn_request import der_base64
+from tests.unit.test_authn_request import (
+    ACS_URL,
+    IDP_ENTITY_ID,
+    IDP_SSO_URL,
+    SP_ENTITY_ID,
+    der_base64,
+    idp_metadata_xml,
+)
 
-SP_ENTITY_ID = "https://sp.example.com/metadata"
-ACS_URL = "https://sp.example.com/acs"
-IDP_ENTITY_ID = "https://idp.example.com/metadata"
-IDP_SSO_URL = "https://idp.example.com/saml/sso"
 IDP_SLO_URL = "https://idp.example.com/saml/slo"
 
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
@@ -123,15 +126,6 @@ def python3_saml_posted(xml: bytes, keys: tuple[bytes, bytes], signature: str, d
     key, cert = (part.decode() for part in keys)
     signed = OneLogin_Saml2_Utils.add_sign(xml, key, cert, sign_algorithm=signature, digest_algorithm=digest)
     return bindings.from_post({"SAMLRequest": base64.b64encode(signed).decode()})
-
-
-def idp_metadata_xml() -> bytes:
-    return f"""<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{IDP_ENTITY_ID}">
-  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:SingleSignOnService Binding="{BINDING_HTTP_REDIRECT}" Location="{IDP_SSO_URL}"/>
-    <md:SingleSignOnService Binding="{BINDING_HTTP_POST}" Location="{IDP_SSO_URL}"/>
-  </md:IDPSSODescriptor>
-</md:EntityDescriptor>""".encode()
 
 
 @pytest.fixture
