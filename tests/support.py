@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import shutil
 import socket
@@ -13,6 +14,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import NameOID
 
 from idp.accounts import provisioning
 from idp.models import Brand, User
@@ -198,3 +205,21 @@ def write_lock_held(database: Path) -> Iterator[None]:
         holder.execute("ROLLBACK")
     finally:
         holder.close()
+
+
+def self_signed_certificate(
+    key: CertificateIssuerPrivateKeyTypes, common_name: str, *, days_before: int = 0, days_after: int = 365
+) -> x509.Certificate:
+    """A self-signed certificate for `key`, as SPs make their own (SHA-256, or none for Ed25519)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=days_before))
+        .not_valid_after(now + datetime.timedelta(days=days_after))
+    )
+    return builder.sign(key, None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import datetime
 import functools
 import zlib
 from collections.abc import Callable
@@ -17,9 +16,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 from hypothesis import strategies as st
 from lxml import etree
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
@@ -27,6 +25,8 @@ from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.logout_response import OneLogin_Saml2_Logout_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+from tests.support import self_signed_certificate
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -194,19 +194,8 @@ def odd_certificates() -> list[str]:
     ]
     found = []
     for key in keys:
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd sp")])
-        now = datetime.datetime.now(datetime.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
-        )
-        digest = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-        found.append(builder.sign(key, digest).public_bytes(serialization.Encoding.DER))
+        certificate = self_signed_certificate(key, "odd sp", days_before=1)
+        found.append(certificate.public_bytes(serialization.Encoding.DER))
     # The RSA certificate with its key's algorithm changed to an OID no library knows: it still
     # parses, and only reading its key fails.
     rsa_encryption, unknown = bytes.fromhex("06092a864886f70d010101"), bytes.fromhex("06092a864886f70d01017f")

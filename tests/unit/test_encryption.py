@@ -12,12 +12,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import xmlsec
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from onelogin.saml2.response import OneLogin_Saml2_Response
@@ -33,6 +31,7 @@ from idp.saml.response import AssertionSpec, build_response
 from idp.saml.xmlsig import Signer
 from tests.independent import AcceptedLogin, xmlsec1_verifies
 from tests.signing import encrypted_response, signed_response
+from tests.support import self_signed_certificate
 
 IDP = "https://idp.example.com/metadata"
 SP = "https://sp.example.com/metadata"
@@ -324,19 +323,7 @@ def test_an_unknown_algorithm_is_a_value_error(signer, sp_pair):
 
 
 def ec_certificate() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec-sp")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_certificate(ec.generate_private_key(ec.SECP256R1()), "ec-sp", days_after=1)
     return cert.public_bytes(serialization.Encoding.PEM)
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from idp.errors import ValidationError
 from idp.saml import xml as saml_xml
@@ -24,6 +22,7 @@ from idp.saml.names import (
     NAMEID_TRANSIENT,
 )
 from idp.saml.sp_metadata import MAX_ITEMS, Endpoint, SpMetadata, parse_sp_metadata
+from tests.support import self_signed_certificate
 
 SAMPLES = Path(__file__).parent / "sp_metadata"
 BINDING_HTTP_ARTIFACT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
@@ -51,18 +50,7 @@ def refused(data: bytes, **kwargs) -> str:
 def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A fresh self-signed SP key and certificate on disk, as SP software is configured with."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    certificate = self_signed_certificate(key, "app.example.com")
     folder = tmp_path_factory.mktemp("sp-keys")
     key_file, cert_file = folder / "sp.key", folder / "sp.crt"
     key_file.write_bytes(
