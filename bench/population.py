@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import time
 import uuid
@@ -27,10 +28,13 @@ class Population:
     app_id: str
     agent_ids: list[str]
 
+    @functools.cached_property
+    def links(self) -> LaunchLinks:
+        return LaunchLinks(self.settings, KeyRing.load(self.settings.keys_dir))
+
     def fresh_links(self, count: int) -> list[str]:
         """`count` launch links into the app, each for an agent picked at random: every one used once."""
-        links = LaunchLinks(self.settings, KeyRing.load(self.settings.keys_dir))
-        now = time.time()
+        links, now = self.links, time.time()
         return [
             links.url(
                 user_id=random.choice(self.agent_ids), app_id=self.app_id, brand_id=self.brand_id, mfa=False, now=now
