@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
+import yaml
 from flask import Blueprint, Response
 
 from idp.errors import NotFound
@@ -11,6 +16,13 @@ from idp.web import services
 from idp.web.errors import as_pages
 
 bp = as_pages(Blueprint("published", __name__))
+OPENAPI = Path(__file__).with_name("openapi.yaml")
+
+
+@functools.cache
+def openapi_json() -> str:
+    """The API contract, read once: kept as YAML in the repository, served as JSON."""
+    return json.dumps(yaml.safe_load(OPENAPI.read_text(encoding="utf-8")), indent=1)
 
 
 @bp.get("/metadata")
@@ -47,6 +59,11 @@ def icon(app_id: str) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return Response(openapi_json(), content_type="application/json")
 
 
 @bp.get("/healthz")
