@@ -78,8 +78,12 @@ def python3_saml_accepts(
     acs_url: str,
     want_assertions_signed: bool,
     want_messages_signed: bool,
+    idp_signing_certificates: list[str] | None = None,
 ) -> AcceptedLogin:
-    """Validate as python3-saml does in strict mode; raises its validation error when it refuses."""
+    """Validate as python3-saml does in strict mode; raises its validation error when it refuses.
+    `idp_signing_certificates`, when given, are every signing certificate the SP trusts (python3-saml's
+    `x509certMulti`, as it reads it from metadata with several signing KeyDescriptors)."""
+    certificates = {"x509certMulti": {"signing": idp_signing_certificates}} if idp_signing_certificates else {}
     settings = OneLogin_Saml2_Settings(
         {
             "strict": True,
@@ -95,6 +99,7 @@ def python3_saml_accepts(
                     "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT,
                 },
                 "x509cert": idp_certificate_b64,
+                **certificates,
             },
             "security": {
                 "wantAssertionsSigned": want_assertions_signed,
