@@ -277,6 +277,7 @@ class KeyRing:
         self._pinned = threading.local()
         self._report = report
         self._reported_at = 0.0
+        self._reporting = False
         self.signer: Signer = FollowingSigner(self)
 
     @classmethod
@@ -318,15 +319,23 @@ class KeyRing:
             self._reported_at = 0.0
 
     def _send_report(self, now: float) -> None:
-        """Tell the store what this worker uses: on a change, and every 30 seconds besides."""
-        if self._report is None or (self._reported_at and now - self._reported_at < REPORT_EVERY):
+        """Tell the store what this worker uses: on a change, and every 30 seconds besides. From a
+        thread of its own, so that a slow or absent store never holds a request."""
+        if self._report is None or self._reporting or (self._reported_at and now - self._reported_at < REPORT_EVERY):
             return
+        self._reporting = True
+        threading.Thread(target=self._report_now, args=(self._report, now), daemon=True).start()
+
+    def _report_now(self, report: Report, now: float) -> None:
         try:
-            self._report(self.report())
-        except Exception as error:  # a store outage must not cost a request; the next report says it
+            sent = self.report()
+            report(sent)
+            if sent["version"] == self._latest.version:  # else a change came meanwhile: report again
+                self._reported_at = now
+        except Exception as error:  # the store is out: the next check tries again
             log.warning("could not record which keys this worker uses: %s", error)
-            return
-        self._reported_at = now
+        finally:
+            self._reporting = False
 
     def report(self) -> dict[str, Any]:
         keys = self._latest

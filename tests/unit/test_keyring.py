@@ -16,6 +16,7 @@ from idp.saml.links import open_link, seal_link
 from idp.saml.names import SAML, SAMLP
 from idp.sealing import newest, seal, unseal
 from tests.independent import xmlsec1_verifies
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -160,9 +161,10 @@ def test_a_ring_that_checks_every_few_seconds_does_not_look_before_then(folder):
 
 def test_the_worker_reports_what_it_uses_and_again_after_a_change(ring, folder, reports):
     ring.refresh()
+    wait_until(lambda: len(reports) == 1, timeout=5, what="the first report")
     keyring.stage(folder, keyring.LINK)
     ring.refresh()
-    assert len(reports) == 2
+    wait_until(lambda: len(reports) == 2, timeout=5, what="the report after the change")
     assert reports[0]["version"] != reports[1]["version"] == keyring.read_key_set(folder).version
     assert reports[1]["worker"].endswith(f":{os.getpid()}")
     assert reports[1]["signs_with"] == "signing"
@@ -206,6 +208,24 @@ def test_the_data_key_that_seals_is_the_newest_of_the_ring_while_another_is_stag
     ring.refresh()
     assert newest(ring.data_keys) != sealing
     assert unseal(ring.data_keys, sealed, context=b"user-1") == b"totp secret"
+
+
+def test_a_store_that_cannot_take_the_report_does_not_hold_the_request(folder):
+    started, release = threading.Event(), threading.Event()
+
+    def stuck_store(report: dict) -> None:
+        started.set()
+        release.wait(10)
+        raise TimeoutError("the store does not answer")
+
+    ring = KeyRing.load(folder, check_every=0, report=stuck_store)
+    try:
+        ring.refresh()
+        assert started.wait(5)
+        keyring.stage(folder, keyring.SIGNING)
+        assert ring.refresh().staged is not None  # while the report still hangs
+    finally:
+        release.set()
 
 
 def test_the_key_files_stay_private(folder):
