@@ -48,8 +48,9 @@ def _keys_promote(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 def _keys_retire(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     if args.kind == keyring.DATA and not args.force:
         raise ValidationError(
-            "retiring data keys makes what they sealed unreadable (TOTP secrets set up before the newest "
-            "data key was promoted; those users must set TOTP up again): add --force to go ahead",
+            "retiring data keys makes what they sealed unreadable: TOTP secrets set up before the newest "
+            "data key was promoted stop opening, and those users' codes are refused until TOTP is set up "
+            "again for them; add --force to go ahead",
             field="force",
         )
     return keyring.retire(settings.keys_dir, args.kind).as_json()
