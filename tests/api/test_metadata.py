@@ -12,12 +12,14 @@ from lxml import etree
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
+from idp import keyring as keys
 from idp.config import Settings
 from idp.errors import ConfigurationError
 from idp.web import create_app
 from tests.api.helpers import NS, Org, link_app, saml_app
 from tests.conftest import BASE_URL
 from tests.independent import metadata_schema_errors, xmlsec1_verifies
+from tests.support import wait_until
 
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
@@ -373,3 +375,79 @@ def test_a_setting_turns_the_signature_off(env, store):
 def test_a_cache_duration_longer_than_the_validity_is_refused(env):
     with pytest.raises(ConfigurationError, match="IDP_METADATA_CACHE_DURATION"):
         Settings.from_env({**env, "IDP_METADATA_VALID_FOR": "600", "IDP_METADATA_CACHE_DURATION": "3600"})
+
+
+# During a signing-key rollover
+
+
+@pytest.fixture
+def rolling(env, tmp_path, store):
+    """A service on keys of its own (they change), looking at the folder on every request."""
+    folder = tmp_path / "rolling-keys"
+    keys.generate(folder)
+    client = client_with(env, store, IDP_KEYS_DIR=str(folder), IDP_KEYS_CHECK_INTERVAL="0.001")
+    return folder, client
+
+
+def published_certificates(xml: bytes) -> list[str]:
+    descriptor = idp_descriptor(parse(xml))
+    path = "md:KeyDescriptor[@use='signing']/ds:KeyInfo/ds:X509Data/ds:X509Certificate/text()"
+    return [text.strip() for text in descriptor.xpath(path, namespaces=NS)]
+
+
+def pem_of(folder, name: str) -> bytes:
+    return (folder / f"{name}.crt").read_bytes()
+
+
+def der_base64(certificate_pem: bytes) -> str:
+    cert = x509.load_pem_x509_certificate(certificate_pem)
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def test_a_staged_certificate_is_published_beside_the_one_that_signs(rolling, apps, org: Org):
+    folder, client = rolling
+    keys.stage(folder, keys.SIGNING)
+    staged = keys.read_signing_roles(folder)["staged"]
+    wait_until(lambda: len(published_certificates(client.get("/metadata").data)) == 2, timeout=5, what="reload")
+
+    for xml in both_documents(client, apps, org):
+        assert published_certificates(xml) == [
+            der_base64(pem_of(folder, "signing")),
+            der_base64(pem_of(folder, staged)),
+        ]
+        assert metadata_schema_errors(xml) == []
+        assert xmlsec1_verifies(xml, pem_of(folder, "signing"), "EntityDescriptor")
+        parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml)
+        assert parsed["idp"]["x509certMulti"]["signing"] == published_certificates(xml)
+        (role,) = pysaml2_entity(xml)["idpsso_descriptor"]
+        assert len([key for key in role["key_descriptor"] if key["use"] == "signing"]) == 2
+
+
+def test_after_promote_the_new_key_signs_the_metadata_and_the_old_certificate_stays(rolling):
+    folder, client = rolling
+    keys.stage(folder, keys.SIGNING)
+    new = keys.read_signing_roles(folder)["staged"]
+    keys.promote(folder, keys.SIGNING)
+    wait_until(
+        lambda: xmlsec1_verifies(client.get("/metadata").data, pem_of(folder, new), "EntityDescriptor"),
+        timeout=5,
+        what="the new key signing",
+    )
+    xml = client.get("/metadata").data
+    assert published_certificates(xml) == [der_base64(pem_of(folder, new)), der_base64(pem_of(folder, "signing"))]
+    assert not xmlsec1_verifies(xml, pem_of(folder, "signing"), "EntityDescriptor")
+
+    keys.retire(folder, keys.SIGNING)
+    wait_until(lambda: len(published_certificates(client.get("/metadata").data)) == 1, timeout=5, what="retire")
+    assert published_certificates(client.get("/metadata").data) == [der_base64(pem_of(folder, new))]
+
+
+def test_generate_with_force_starts_over_with_one_pair(tmp_path):
+    folder = tmp_path / "keys"
+    keys.generate(folder)
+    keys.stage(folder, keys.SIGNING)
+    staged = keys.read_signing_roles(folder)["staged"]
+    keys.generate(folder, force=True)
+    assert keys.read_signing_roles(folder) == {"active": "signing"}
+    assert not (folder / f"{staged}.key").exists()
+    assert [pair.name for pair in keys.read_key_set(folder).published] == ["signing"]
