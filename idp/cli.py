@@ -65,7 +65,8 @@ def _keys_status(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
     return {
         "folder": folder,
         "workers": workers,
-        "every_worker_up_to_date": all(worker["up_to_date"] for worker in workers),
+        # No report at all is no evidence: false, as when one worker lags.
+        "every_worker_up_to_date": bool(workers) and all(worker["up_to_date"] for worker in workers),
     }
 
 

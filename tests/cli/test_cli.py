@@ -245,3 +245,14 @@ def test_status_shows_the_folder_and_what_each_worker_uses(cli_env):
         ("host-b:2", False),
     ]
     assert status["every_worker_up_to_date"] is False
+
+
+def test_status_says_up_to_date_only_when_every_reporting_worker_is(cli_env):
+    ok(cli_env, "keys", "generate")
+    assert ok(cli_env, "keys", "status")["every_worker_up_to_date"] is False  # nobody reported
+    version = ok(cli_env, "keys", "status")["folder"]["version"]
+    store = open_store(Settings.from_env(cli_env))
+    for worker in ("host-a:1", "host-b:2"):
+        store.save_key_report(worker, {"worker": worker, "version": version}, 60)
+    store.close()
+    assert ok(cli_env, "keys", "status")["every_worker_up_to_date"] is True
