@@ -451,3 +451,37 @@ def test_generate_with_force_starts_over_with_one_pair(tmp_path):
     assert keys.read_signing_roles(folder) == {"active": "signing"}
     assert not (folder / f"{staged}.key").exists()
     assert [pair.name for pair in keys.read_key_set(folder).published] == ["signing"]
+
+
+def pysaml2_loads_signed(xml: bytes, certificate_pem: bytes, folder) -> list[str]:
+    """The entities pysaml2's metadata store loads from `xml` when it must be signed by `certificate_pem`
+    and still valid (its MetaDataFile with `cert` and `check_validity`); raises SignatureError otherwise."""
+    from saml2.attribute_converter import ac_factory
+    from saml2.config import Config
+    from saml2.mdstore import MetaDataFile
+    from saml2.sigver import security_context
+
+    (folder / "metadata.xml").write_bytes(xml)
+    (folder / "signer.crt").write_bytes(certificate_pem)
+    config = Config()
+    config.load({"entityid": "urn:example:sp"})
+    metadata = MetaDataFile(
+        ac_factory(),
+        str(folder / "metadata.xml"),
+        cert=str(folder / "signer.crt"),
+        security=security_context(config),
+        node_name=f"{NS['md']}:EntityDescriptor",
+        check_validity=True,
+    )
+    metadata.load()
+    return list(metadata.keys())
+
+
+def test_pysaml2_loads_the_metadata_only_with_the_idps_certificate(client, settings, keys_dir, tmp_path):
+    from saml2.sigver import SignatureError
+
+    xml = client.get("/metadata").data
+    assert pysaml2_loads_signed(xml, signing_certificate_pem(keys_dir), tmp_path) == [settings.entity_id]
+    _, other = keys.make_signing_pair(2048, "someone else")
+    with pytest.raises(SignatureError):
+        pysaml2_loads_signed(xml, other, tmp_path)
