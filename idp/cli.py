@@ -36,6 +36,40 @@ def _keys_rotate_data_key(args: argparse.Namespace, settings: Settings) -> dict[
     return {"data_key_id": keyring.rotate(settings.keys_dir, keyring.DATA_KEYS)}
 
 
+def _keys_stage(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    change = keyring.stage(settings.keys_dir, args.kind, bits=args.bits, common_name=args.common_name)
+    return change.as_json()
+
+
+def _keys_promote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    return keyring.promote(settings.keys_dir, args.kind).as_json()
+
+
+def _keys_retire(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    if args.kind == keyring.DATA and not args.force:
+        raise ValidationError(
+            "retiring data keys makes what they sealed unreadable: TOTP secrets set up before the newest "
+            "data key was promoted stop opening, and those users' codes are refused until TOTP is set up "
+            "again for them; add --force to go ahead",
+            field="force",
+        )
+    return keyring.retire(settings.keys_dir, args.kind).as_json()
+
+
+def _keys_status(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """What the folder holds, and what each worker that reported in the last minutes uses."""
+    folder = keyring.read_key_set(settings.keys_dir).summary()
+    workers = sorted(open_store(settings).key_reports(), key=lambda report: str(report.get("worker")))
+    for worker in workers:
+        worker["up_to_date"] = worker.get("version") == folder["version"]
+    return {
+        "folder": folder,
+        "workers": workers,
+        # No report at all is no evidence: false, as when one worker lags.
+        "every_worker_up_to_date": bool(workers) and all(worker["up_to_date"] for worker in workers),
+    }
+
+
 def _brands_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     store = open_store(settings)
     brand = provisioning.create_brand(store, args.name, parent_id=args.parent, brand_type=args.type)
@@ -105,8 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096))
     generate.add_argument("--common-name", default="idp", help="the certificate's CN")
     generate.add_argument("--force", action="store_true", help="replace an existing signing key")
-    command(keys, "rotate-link-key", _keys_rotate_link_key, "add a new key for sealing launch links")
-    command(keys, "rotate-data-key", _keys_rotate_data_key, "add a new key for sealing secrets at rest")
+    command(keys, "rotate-link-key", _keys_rotate_link_key, "add a new key that seals launch links at once")
+    command(keys, "rotate-data-key", _keys_rotate_data_key, "add a new key that seals secrets at rest at once")
+    kind = {"nargs": "?", "default": keyring.SIGNING, "choices": keyring.KINDS, "help": "which keys (default: signing)"}
+    stage = command(keys, "stage", _keys_stage, "make the next key: published (signing) or opening (link, data)")
+    stage.add_argument("kind", **kind)  # type: ignore[arg-type]
+    stage.add_argument("--bits", type=int, choices=(2048, 3072, 4096), help="default: those of the signing key")
+    stage.add_argument("--common-name", help="the certificate's CN (default: the signing certificate's)")
+    promote = command(keys, "promote", _keys_promote, "the staged key signs or seals; the old one still verifies")
+    promote.add_argument("kind", **kind)  # type: ignore[arg-type]
+    retire = command(keys, "retire", _keys_retire, "drop the keys that no longer sign or seal")
+    retire.add_argument("kind", **kind)  # type: ignore[arg-type]
+    retire.add_argument("--force", action="store_true", help="needed to retire data keys")
+    command(keys, "status", _keys_status, "what the keys folder holds and what each worker uses")
 
     brands = groups.add_parser("brands", help="brands").add_subparsers(dest="command", required=True)
     create_brand = command(brands, "create", _brands_create, "create a brand")

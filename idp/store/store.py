@@ -190,6 +190,13 @@ class Store:
     def drop_transient(self, kind: str, key: str) -> None:
         self.backend.delete(kind, key)
 
+    # which keys each worker uses, as it reports them, for `idp keys status`
+    def save_key_report(self, worker: str, report: dict[str, Any], ttl: float) -> None:
+        self.backend.put("key-report", worker, report, ttl=ttl, index={"all": ["workers"]})
+
+    def key_reports(self) -> list[dict[str, Any]]:
+        return self.backend.get_many("key-report", self.backend.find("key-report", "all", "workers"))
+
     # single-use values: launch nonces, rotated refresh tokens, TOTP steps, email codes
     def claim_once(self, key: str, ttl: float) -> bool:
         return self.backend.claim_once(key, ttl)

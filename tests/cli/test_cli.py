@@ -184,3 +184,75 @@ def test_a_short_password_from_stdin_is_refused(cli_env):
 def test_a_second_user_with_the_same_email_is_refused(cli_env):
     ok(cli_env, "users", "create", "dup@b.example", "--first-name", "A", "--last-name", "B")
     assert "email" in refused(cli_env, "users", "create", "DUP@b.example", "--first-name", "C", "--last-name", "D")
+
+
+def test_a_signing_rollover_says_what_changed_and_what_to_tell_sps(cli_env):
+    ok(cli_env, "keys", "generate")
+    staged = ok(cli_env, "keys", "stage")
+    assert staged["kind"] == "signing"
+    assert staged["keys"]["active"]["name"] == "signing"
+    new = staged["keys"]["staged"]["name"]
+    assert new in staged["changed"]
+    assert staged["keys"]["staged"]["sha256_fingerprint"] in staged["tell_service_providers"]
+
+    promoted = ok(cli_env, "keys", "promote")
+    assert (promoted["keys"]["active"]["name"], promoted["keys"]["retiring"]["name"]) == (new, "signing")
+    assert "refreshed the metadata" in promoted["tell_service_providers"]
+
+    retired = ok(cli_env, "keys", "retire")
+    assert retired["keys"] == {"active": promoted["keys"]["active"], "staged": None, "retiring": None}
+    assert not (Path(cli_env["IDP_KEYS_DIR"]) / "signing.key").exists()
+    assert "--force" in refused(cli_env, "keys", "generate")
+
+
+@pytest.mark.parametrize("kind", ["link", "data"])
+def test_link_and_data_keys_roll_over_the_same_way(cli_env, kind):
+    ok(cli_env, "keys", "generate")
+    staged = ok(cli_env, "keys", "stage", kind)["keys"]
+    (new,) = staged["staged"]
+    old = staged["seals"]
+    assert ok(cli_env, "keys", "promote", kind)["keys"] == {"seals": new, "staged": [], "older": [old]}
+    retire = ("keys", "retire", kind, "--force") if kind == "data" else ("keys", "retire", kind)
+    assert ok(cli_env, *retire)["keys"] == {"seals": new, "staged": [], "older": []}
+
+
+def test_retiring_data_keys_needs_force(cli_env):
+    ok(cli_env, "keys", "generate")
+    ok(cli_env, "keys", "stage", "data")
+    ok(cli_env, "keys", "promote", "data")
+    assert "TOTP" in refused(cli_env, "keys", "retire", "data")
+
+
+def test_a_step_out_of_turn_is_refused_with_what_to_do(cli_env):
+    ok(cli_env, "keys", "generate")
+    assert "idp keys stage" in refused(cli_env, "keys", "promote")
+    assert "no signing pair is retiring" in refused(cli_env, "keys", "retire")
+
+
+def test_status_shows_the_folder_and_what_each_worker_uses(cli_env):
+    ok(cli_env, "keys", "generate")
+    store = open_store(Settings.from_env(cli_env))
+    before = ok(cli_env, "keys", "status")["folder"]
+    store.save_key_report("host-a:1", {"worker": "host-a:1", "version": before["version"]}, 60)
+    ok(cli_env, "keys", "stage")
+    store.save_key_report("host-b:2", {"worker": "host-b:2", "version": before["version"]}, 60)
+    store.close()
+
+    status = ok(cli_env, "keys", "status")
+    assert status["folder"]["signing"]["staged"] is not None
+    assert [(worker["worker"], worker["up_to_date"]) for worker in status["workers"]] == [
+        ("host-a:1", False),
+        ("host-b:2", False),
+    ]
+    assert status["every_worker_up_to_date"] is False
+
+
+def test_status_says_up_to_date_only_when_every_reporting_worker_is(cli_env):
+    ok(cli_env, "keys", "generate")
+    assert ok(cli_env, "keys", "status")["every_worker_up_to_date"] is False  # nobody reported
+    version = ok(cli_env, "keys", "status")["folder"]["version"]
+    store = open_store(Settings.from_env(cli_env))
+    for worker in ("host-a:1", "host-b:2"):
+        store.save_key_report(worker, {"worker": worker, "version": version}, 60)
+    store.close()
+    assert ok(cli_env, "keys", "status")["every_worker_up_to_date"] is True
