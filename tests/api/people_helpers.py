@@ -84,3 +84,32 @@ def signs_in(client, api, email: str, password: str = PASSWORD) -> bool:
     response = sign_in(client, api, email, password)
     assert response.status_code in (200, 400), response.json
     return response.status_code == 200
+
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def csrf_of(response) -> str:
+    from tests.api.helpers import parse_page
+
+    return parse_page(response.get_data(as_text=True)).forms[0].hidden["csrf_token"]
+
+
+def browser_sign_in(app, email: str, password: str = PASSWORD):
+    """A browser of its own (a test client with its own cookies), signed in at /login without MFA."""
+    browser = app.test_client()
+    form = browser.get("/login")
+    answer = browser.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_of(form)},
+        headers=SAME_ORIGIN,
+    )
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return browser
+
+
+def is_signed_in(browser) -> bool:
+    """The launcher shows; without a live IdP session it sends the browser to /login."""
+    answer = browser.get("/")
+    assert answer.status_code in (200, 303)
+    return answer.status_code == 200
