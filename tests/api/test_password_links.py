@@ -238,3 +238,13 @@ def test_no_invitation_goes_to_a_user_who_has_a_password(client, api, smtp, admi
     response = invite(client, api, admin, brand, existing.email)
     assert response.status_code == 200 and response.json["info"] == {"created": False, "invited": False}
     assert smtp.mailbox.to(existing.email) == []
+
+
+def test_reset_mails_to_one_account_are_limited(client, smtp, agent) -> None:
+    """Fifty an hour per account: a stranger cannot flood someone's mailbox, and the page stays the same."""
+    form = client.get("/login/forgot")
+    token = csrf_of(form)
+    for _ in range(51):
+        answer = client.post("/login/forgot", data={"email": agent.email, "csrf_token": token}, headers=SAME_ORIGIN)
+        assert answer.status_code == 200
+    assert len(smtp.mailbox.to(agent.email)) == 50

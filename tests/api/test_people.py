@@ -12,8 +12,9 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from tests.api.helpers import page_text
 from tests.api.mfa_helpers import Mfa
-from tests.api.people_helpers import As, Tree, make_tree, signs_in
+from tests.api.people_helpers import SAME_ORIGIN, As, Tree, csrf_of, make_tree, signs_in
 from tests.api.test_second_factor import by_password, sign_in
 from tests.support import PASSWORD
 
@@ -384,3 +385,17 @@ def test_an_admin_may_not_reset_the_mfa_of_a_user_outside_their_brands(client, a
     response = as_.call(tree.root_admin, "POST", f"/users/{tree.outsider.id}/mfa/reset", headers=by_password())
     assert response.status_code == 403
     assert store.user(tree.outsider.id).mfa_enabled
+
+
+def test_a_disabled_user_gets_the_wrong_password_page_at_the_front_door(app, as_, tree) -> None:
+    def login(password: str):
+        browser = app.test_client()
+        form = browser.get("/login")
+        body = {"email": tree.agent.email, "password": password, "csrf_token": csrf_of(form)}
+        return browser.post("/login", data=body, headers=SAME_ORIGIN)
+
+    wrong = login("not the password at all")
+    as_.call(tree.office_admin, "POST", f"/users/{tree.agent.id}/disable")
+    disabled = login(PASSWORD)
+    assert disabled.status_code == wrong.status_code == 401
+    assert page_text(disabled.get_data(as_text=True)) == page_text(wrong.get_data(as_text=True))
