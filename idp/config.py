@@ -150,6 +150,8 @@ class Settings:
     clock_skew: int
     keys_check_interval: float
     metadata: MetadataSettings
+    password_reset_ttl: int = 30 * 60
+    invitation_ttl: int = 72 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -192,4 +194,6 @@ class Settings:
             # How soon a worker sees a key rollover: one stat of the keys folder's files this often.
             keys_check_interval=_float(env, "IDP_KEYS_CHECK_INTERVAL", 2.0),
             metadata=MetadataSettings.from_env(env, base_url, issuer_name=env.get("IDP_NAME") or parts.hostname),
+            password_reset_ttl=_int(env, "IDP_PASSWORD_RESET_TTL", 30 * 60, minimum=60),
+            invitation_ttl=_int(env, "IDP_INVITATION_TTL", 72 * 3600, minimum=60),
         )
