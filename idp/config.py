@@ -51,6 +51,24 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first when unset."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return choices[0]
+    if raw.lower() not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw.lower()
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """A bearer token that opens /metrics to callers other than loopback; long enough not to be guessed."""
+    raw = env.get("IDP_METRICS_TOKEN") or None
+    if raw is not None and (len(raw) < 32 or not raw.isascii() or not raw.isprintable() or " " in raw):
+        raise ConfigurationError("IDP_METRICS_TOKEN must be at least 32 printable ASCII characters without spaces")
+    return raw
+
+
 def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
@@ -90,6 +108,8 @@ class Settings:
     proxy_hops: int
     session_ttl: int
     clock_skew: int
+    log_format: str = "json"
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -128,4 +148,6 @@ class Settings:
             proxy_hops=_int(env, "IDP_PROXY_HOPS", 0, minimum=0),
             session_ttl=_int(env, "IDP_SESSION_TTL", 8 * 3600),
             clock_skew=_int(env, "IDP_CLOCK_SKEW", 180),
+            log_format=_choice(env, "IDP_LOG_FORMAT", ("json", "console")),
+            metrics_token=_metrics_token(env),
         )

@@ -17,6 +17,8 @@ from idp.saml.assertions import IdpIdentity
 from idp.saml.xmlsig import Signer
 from idp.signin import Flows
 from idp.store import Store, open_store
+from idp.store.observed import ObservedBackend
+from idp.telemetry import logs, metrics
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,17 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     apps = Applications(store, settings, links)
     idp = IdpIdentity(
         entity_id=settings.entity_id,
-        signer=Signer(keyring.signing_key_pem, keyring.certificate_pem),
+        signer=Signer(keyring.signing_key_pem, keyring.certificate_pem, on_signature=metrics.signature_made),
         pairwise_secret=keyring.pairwise_secret,
         assertion_ttl=settings.assertion_ttl,
     )
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     return Services(settings, store, keyring, accounts, apps, flows)
+
+
+def _observed(store: Store) -> Store:
+    """The same store, each backend operation timed and its failures counted (idp_store_* metrics)."""
+    return Store(ObservedBackend(store.backend, metrics.store_operation))
 
 
 def _query_string_is_utf8() -> None:
@@ -60,19 +67,33 @@ def _query_string_is_utf8() -> None:
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_format)
     keyring = KeyRing.load(settings.keys_dir)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.icon_max_bytes + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["idp"] = build_services(settings, store or open_store(settings), keyring)
+    app.extensions["idp"] = build_services(settings, _observed(store or open_store(settings)), keyring)
     if settings.proxy_hops:
         # Behind that many reverse proxies, the client address comes from X-Forwarded-For.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
 
-    from idp.web import errors, front, launch, oauth, published, saml_slo, saml_sso, sso_applications, users
+    from idp.web import (
+        errors,
+        front,
+        instrumentation,
+        launch,
+        oauth,
+        operations,
+        published,
+        saml_slo,
+        saml_sso,
+        sso_applications,
+        users,
+    )
 
+    instrumentation.init_app(app)
     errors.init_app(app)
     app.before_request(_query_string_is_utf8)
     for blueprint in (
@@ -84,6 +105,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         front.bp,
         saml_sso.bp,
         saml_slo.bp,
+        operations.bp,
     ):
         app.register_blueprint(blueprint)
     return app
