@@ -118,5 +118,7 @@ def configure(log_format: str) -> None:
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     handler.setFormatter(formatter)
-    if root.level == logging.NOTSET or root.level > logging.INFO:
-        root.setLevel(logging.INFO)
+    # The service's own lines from INFO up (requests, audit events); other libraries' from WARNING, as before.
+    service = logging.getLogger("idp")
+    if service.level == logging.NOTSET or service.level > logging.INFO:
+        service.setLevel(logging.INFO)

@@ -25,3 +25,8 @@ def value(text: str, name: str, **labels: str) -> float:
 def json_lines(text: str) -> list[dict]:
     """The log lines that are JSON objects (gunicorn's own start-up lines are plain text)."""
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def grew(before: str, after: str, name: str, **labels: str) -> float:
+    """How much the samples `value` sums went up between two scrapes."""
+    return value(after, name, **labels) - value(before, name, **labels)

@@ -11,7 +11,7 @@ from idp.web import create_app
 from tests.api.helpers import Org, saml_app
 from tests.conftest import Api
 from tests.hostile.front import sign_in
-from tests.telemetry.scrape import samples, value
+from tests.telemetry.scrape import grew, samples, value
 
 TOKEN = "m" * 40
 
@@ -46,12 +46,12 @@ def test_a_launch_counts_by_app_and_outcome_and_times_its_signatures(apps, clien
 
     after = scrape(client)
     app_id = created["id"]
-    delta = lambda name, **labels: value(after, name, **labels) - value(before, name, **labels)  # noqa: E731
-    assert delta("idp_launches_total", app=app_id, outcome="saml") == 1
-    assert delta("idp_launches_total", app=app_id, outcome="LinkInvalid") == 1
-    assert delta("idp_launches_total", app="unknown", outcome="LinkInvalid") == 1
-    assert delta("idp_signature_duration_seconds_count", kind="xml") == 2  # the assertion and the response
-    assert delta("idp_store_operation_duration_seconds_count", operation="claim_once") == 2
+    assert grew(before, after, "idp_launches_total", app=app_id, outcome="saml") == 1
+    assert grew(before, after, "idp_launches_total", app=app_id, outcome="LinkInvalid") == 1
+    assert grew(before, after, "idp_launches_total", app="unknown", outcome="LinkInvalid") == 1
+    # signed "both": the assertion, then the response around it
+    assert grew(before, after, "idp_signature_duration_seconds_count", kind="xml") == 2
+    assert grew(before, after, "idp_store_operation_duration_seconds_count", operation="claim_once") == 2
 
 
 def test_request_durations_are_labelled_by_url_rule_never_by_path(apps, client, org: Org):
@@ -80,9 +80,10 @@ def test_sign_ins_count_by_method_and_outcome(api: Api, client, org: Org, make):
     assert refused.status_code == 400
     assert sign_in(client, org.admin).status_code == 303
     after = scrape(client)
-    delta = lambda **labels: value(after, "idp_signins_total", **labels) - value(before, "idp_signins_total", **labels)  # noqa: E731
-    assert delta(method="password", outcome="success") == 2  # the token endpoint and the login form
-    assert delta(method="password", outcome="failure") == 1
+    assert (
+        grew(before, after, "idp_signins_total", method="password", outcome="success") == 2
+    )  # the token endpoint and the login form
+    assert grew(before, after, "idp_signins_total", method="password", outcome="failure") == 1
 
 
 def test_throttle_refusals_count_by_action(client, org: Org, api: Api):
@@ -169,3 +170,54 @@ def test_a_short_metrics_token_is_refused_at_start(env):
 
     with pytest.raises(ConfigurationError, match="IDP_METRICS_TOKEN"):
         Settings.from_env({**env, "IDP_METRICS_TOKEN": "short"})
+
+
+def test_sp_initiated_answers_count_by_status(apps, client, org: Org):
+    from tests.conftest import BASE_URL
+    from tests.e2e.sp_helpers import authn_request_xml, redirect_query
+    from tests.hostile.front import sign_in as front_door_sign_in
+
+    entity_id, acs_url = "https://sp.example.com/metrics-sp", "https://sp.example.com/acs"
+    apps.created(
+        org.admin,
+        org.brand,
+        saml_app(
+            entity_id=entity_id,
+            acs_url=acs_url,
+            name_id_format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        ),
+    )
+    assert front_door_sign_in(client, org.agent).status_code == 303
+
+    def ask(**request) -> None:
+        xml = authn_request_xml(issuer=entity_id, destination=f"{BASE_URL}/saml/sso", acs_url=acs_url, **request)
+        response = client.get(f"/saml/sso?{redirect_query(xml)}")
+        assert response.status_code == 200 and "SAMLResponse" in response.text
+
+    before = scrape(client)
+    ask()
+    ask(name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")  # not the app's format
+    after = scrape(client)
+    assert grew(before, after, "idp_sp_answers_total", status="Success") == 1
+    assert grew(before, after, "idp_sp_answers_total", status="Requester/InvalidNameIDPolicy") == 1
+
+
+def test_the_totp_step_counts_as_its_own_method(api: Api, client, org: Org):
+    from tests.api.helpers import parse_page
+    from tests.api.mfa_helpers import Mfa, next_code, wrong_code
+    from tests.hostile.front import SAME_ORIGIN
+    from tests.hostile.front import sign_in as front_door_sign_in
+
+    enabled = Mfa(client, api).enable(org.agent)
+    assert front_door_sign_in(client, org.agent).headers["Location"] == "/login/totp"
+    form = parse_page(client.get("/login/totp").get_data(as_text=True)).forms[0]
+    before = scrape(client)
+    wrong = client.post("/login/totp", data={**form.hidden, "code": wrong_code(enabled.secret)}, headers=SAME_ORIGIN)
+    assert wrong.status_code == 401
+    right = client.post("/login/totp", data={**form.hidden, "code": next_code(enabled.secret)}, headers=SAME_ORIGIN)
+    assert right.status_code == 303
+    after = scrape(client)
+    assert (
+        grew(before, after, "idp_signins_total", method="totp", outcome="failure"),
+        grew(before, after, "idp_signins_total", method="totp", outcome="success"),
+    ) == (1, 1)
