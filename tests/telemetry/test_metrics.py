@@ -64,6 +64,14 @@ def test_request_durations_are_labelled_by_url_rule_never_by_path(apps, client, 
     assert created["id"] not in text and "path-4711" not in text
 
 
+def test_a_made_up_method_adds_no_series(client):
+    for method in ("BREW", "X-4711-CUSTOM"):
+        client.open("/healthz", method=method)
+    text = scrape(client)
+    assert "BREW" not in text and "X-4711" not in text
+    assert value(text, "idp_request_duration_seconds_count", route="unmatched", method="other", status="405") >= 2
+
+
 def test_sign_ins_count_by_method_and_outcome(api: Api, client, org: Org, make):
     before = scrape(client)
     api.token(org.agent)
