@@ -97,6 +97,7 @@ class Settings:
     assertion_ttl: int
     access_token_ttl: int
     refresh_token_ttl: int
+    refresh_reuse_interval: int
     allow_http_urls: bool
     icon_max_bytes: int
     issuer_name: str
@@ -137,6 +138,7 @@ class Settings:
             assertion_ttl=_int(env, "IDP_ASSERTION_TTL", 300),
             access_token_ttl=_int(env, "IDP_ACCESS_TOKEN_TTL", 3600),
             refresh_token_ttl=_int(env, "IDP_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+            refresh_reuse_interval=_int(env, "IDP_REFRESH_REUSE_INTERVAL", 30, minimum=0),
             allow_http_urls=_bool(env, "IDP_ALLOW_HTTP_URLS", False),
             icon_max_bytes=_int(env, "IDP_ICON_MAX_BYTES", 512 * 1024),
             issuer_name=env.get("IDP_NAME") or parts.hostname,

@@ -164,3 +164,6 @@ class Grant:
     kind: str
     pair_id: str = ""
     mfa_validated: bool = False
+    # Set when a refresh token is exchanged: when, and the pair that replaced it.
+    rotated_at: float = 0.0
+    successor_pair_id: str = ""

@@ -30,7 +30,7 @@ class Accounts:
     @classmethod
     def build(cls, settings: Settings, store: Store, keyring: KeyRing) -> Accounts:
         throttle = Throttle(store)
-        tokens = Tokens(store, settings)
+        tokens = Tokens(store, settings, keyring)
         mfa = Mfa(store, keyring, throttle, tokens, issuer=settings.issuer_name)
         passwords = Passwords(store, throttle, tokens)
         return cls(
