@@ -1,3 +1,5 @@
 from __future__ import annotations
 
-from tests.api.conftest import apps, org  # noqa: F401 - the API suite's fixtures, shared
+from tests.api.conftest import apps, org
+
+__all__ = ["apps", "org"]
