@@ -52,6 +52,24 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first when unset."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return choices[0]
+    if raw.lower() not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw.lower()
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """A bearer token that opens /metrics to callers other than loopback; long enough not to be guessed."""
+    raw = env.get("IDP_METRICS_TOKEN") or None
+    if raw is not None and (len(raw) < 32 or not raw.isascii() or not raw.isprintable() or " " in raw):
+        raise ConfigurationError("IDP_METRICS_TOKEN must be at least 32 printable ASCII characters without spaces")
+    return raw
+
+
 def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
@@ -152,6 +170,8 @@ class Settings:
     metadata: MetadataSettings
     password_reset_ttl: int = 30 * 60
     invitation_ttl: int = 72 * 3600
+    log_format: str = "json"
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -196,4 +216,6 @@ class Settings:
             metadata=MetadataSettings.from_env(env, base_url, issuer_name=env.get("IDP_NAME") or parts.hostname),
             password_reset_ttl=_int(env, "IDP_PASSWORD_RESET_TTL", 30 * 60, minimum=60),
             invitation_ttl=_int(env, "IDP_INVITATION_TTL", 72 * 3600, minimum=60),
+            log_format=_choice(env, "IDP_LOG_FORMAT", ("json", "console")),
+            metrics_token=_metrics_token(env),
         )

@@ -393,16 +393,28 @@ def worker_name() -> str:
 
 
 class FollowingSigner(Signer):
-    """Signs with whatever key the ring has active for this request."""
+    """Signs with whatever key the ring has active for this request; `on_signature` is told of each one."""
 
-    def __init__(self, ring: KeyRing) -> None:  # no key of its own: the ring's changes
+    def __init__(  # no key of its own: the ring's changes
+        self, ring: KeyRing, *, on_signature: Callable[[str, float], None] | None = None
+    ) -> None:
         self._ring = ring
+        self._on_signature = on_signature
+
+    def _timed(self, kind: str, started: float) -> None:
+        if self._on_signature is not None:
+            self._on_signature(kind, time.perf_counter() - started)
 
     def sign_bytes(self, *args: Any, **kwargs: Any) -> Any:
-        return self._ring.current.signer.sign_bytes(*args, **kwargs)
+        started = time.perf_counter()
+        signature = self._ring.current.signer.sign_bytes(*args, **kwargs)
+        self._timed("redirect", started)
+        return signature
 
-    def sign(self, *args: Any, **kwargs: Any) -> Any:
-        return self._ring.current.signer.sign(*args, **kwargs)
+    def sign(self, *args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
+        self._ring.current.signer.sign(*args, **kwargs)
+        self._timed("xml", started)
 
 
 # --- writing the folder ----------------------------------------------------------------------------

@@ -96,6 +96,7 @@ def deploy(workdir: Path, redis_url: str | None, extra_env: dict[str, str] | Non
         "IDP_DATABASE": str(workdir / "idp.sqlite3"),
     }
     env.pop("REDIS_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each gunicorn makes its own
     env.update(extra_env or {})
     if redis_url:
         env["REDIS_URL"] = redis_url

@@ -17,6 +17,7 @@ from idp.models import User
 from idp.presenters import icon_url
 from idp.signin.outcomes import Browser, Outcome, Page, Redirect
 from idp.store import Store
+from idp.telemetry import metrics
 
 HALF_LOGIN = "half-login"  # a password accepted, the TOTP step still to come
 HALF_LOGIN_TTL = 300
@@ -77,9 +78,14 @@ class FrontDoor:
     def sign_in(
         self, browser: Browser, *, email: str, password: str, request_key: str | None, next_path: str | None
     ) -> Outcome:
-        try:
-            user = self.passwords.sign_in(email, password, address=browser.address, now=browser.now)
-        except InvalidGrant:
+        with metrics.signing_in("password") as attempt:
+            try:
+                user = self.passwords.sign_in(email, password, address=browser.address, now=browser.now)
+                attempt.user_id = user.id
+            except InvalidGrant:
+                attempt.failed()
+                user = None
+        if user is None:
             data = {
                 "error": "The email or password is not right.",
                 "email": email,
@@ -103,10 +109,13 @@ class FrontDoor:
         user = self.store.user(half["user_id"])
         if user is None or not user.is_active:
             raise Forbidden(_EXPIRED)
-        try:
-            left = self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
-        except InvalidCode:
-            return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
+        with metrics.signing_in("totp") as attempt:
+            attempt.user_id = user.id
+            try:
+                left = self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
+            except InvalidCode:
+                attempt.failed()
+                return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
         self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
         signed_in = self._signed_in(user, mfa_done=True, destination=half["destination"], now=browser.now)
         if left is None:

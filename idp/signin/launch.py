@@ -7,8 +7,9 @@ from idp.applications.access import may_launch
 from idp.applications.links import LaunchLinks
 from idp.errors import AccessRevoked, LinkInvalid
 from idp.saml.assertions import Answering, IdpIdentity, Login, issue
-from idp.signin.outcomes import Browser, Outcome, Redirect
+from idp.signin.outcomes import Browser, Outcome, PostForm, Redirect
 from idp.store import Store
+from idp.telemetry import metrics
 
 
 class LaunchFlow:
@@ -22,11 +23,18 @@ class LaunchFlow:
         self.single_use = single_use
 
     def open(self, link_hash: str | None, browser: Browser) -> Outcome:
+        with metrics.launching() as launch:
+            outcome = self._open(link_hash, browser, launch)
+            launch.outcome = "saml" if isinstance(outcome.view, PostForm) else "link"
+            return outcome
+
+    def _open(self, link_hash: str | None, browser: Browser, launch: metrics.Launch) -> Outcome:
         """Each step takes the last one's output: the link, its one use, the access it still gives, the answer."""
         if not link_hash:
             raise LinkInvalid("no hash")
         now = browser.now
         link = self.links.open(link_hash, now=now)
+        launch.app = link.app_id
         if self.single_use and not self.store.claim_once(f"link:{link.nonce}", link.expires_at - now + 60):
             raise LinkInvalid("the link was used already")
         app, user = self.store.app(link.app_id), self.store.user(link.user_id)

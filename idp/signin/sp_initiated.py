@@ -29,6 +29,7 @@ from idp.saml.names import (
 )
 from idp.signin.outcomes import Browser, Outcome, Page, Redirect
 from idp.store import Store
+from idp.telemetry import metrics
 
 PENDING = "pending-request"
 PENDING_TTL = 15 * 60
@@ -179,6 +180,7 @@ class AuthnRequestFlow:
         if requested and requested != NAMEID_UNSPECIFIED:
             if requested not in NAMEID_FORMATS or (app.name_id_format and app.name_id_format != requested):
                 answering = pending.answering(candidate)
+                metrics.sp_answered("Requester/InvalidNameIDPolicy")
                 return Outcome(
                     refuse(app, self.idp, answering, STATUS_REQUESTER, STATUS_INVALID_NAMEID_POLICY, now=now)
                 )
@@ -187,6 +189,7 @@ class AuthnRequestFlow:
         login = Login(signed_in.user, placement.brand, placement.role, session.mfa, session.authn_instant)
         issued = issue(app, login, self.idp, pending.answering(candidate, name_id_format), now=now)
         self.sessions.add_participant(signed_in, issued.participant)
+        metrics.sp_answered("Success")
         return Outcome(issued.form)
 
     def _refuse(self, pending: PendingRequest, status: str, sub_status: str, now: float) -> Outcome:
@@ -195,6 +198,7 @@ class AuthnRequestFlow:
         app = self.store.app(candidate.app_id)
         if app is None:
             raise AccessRevoked("this application is no longer available")
+        metrics.sp_answered(f"{status.rsplit(':', 1)[-1]}/{sub_status.rsplit(':', 1)[-1]}")
         return Outcome(refuse(app, self.idp, pending.answering(candidate), status, sub_status, now=now))
 
     def _keep(self, pending: PendingRequest) -> str:

@@ -12,10 +12,12 @@ from idp.applications.links import LaunchLinks
 from idp.applications.service import Applications
 from idp.config import Settings
 from idp.errors import ValidationError
-from idp.keyring import REPORT_TTL, KeyRing
+from idp.keyring import REPORT_TTL, FollowingSigner, KeyRing
 from idp.saml.assertions import IdpIdentity
 from idp.signin import Flows
 from idp.store import Store, open_store
+from idp.store.observed import ObservedBackend
+from idp.telemetry import logs, metrics
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,17 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     apps = Applications(store, settings, links)
     idp = IdpIdentity(
         entity_id=settings.entity_id,
-        signer=keyring.signer,
+        signer=FollowingSigner(keyring, on_signature=metrics.signature_made),
         pairwise_secret=keyring.pairwise_secret,
         assertion_ttl=settings.assertion_ttl,
     )
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     return Services(settings, store, keyring, accounts, apps, flows)
+
+
+def _observed(store: Store) -> Store:
+    """The same store, each backend operation timed and its failures counted (idp_store_* metrics)."""
+    return Store(ObservedBackend(store.backend, metrics.store_operation))
 
 
 def _query_string_is_utf8() -> None:
@@ -59,7 +66,8 @@ def _query_string_is_utf8() -> None:
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    store = store or open_store(settings)
+    logs.configure(settings.log_format)
+    store = _observed(store or open_store(settings))
     keyring = KeyRing.load(
         settings.keys_dir,
         check_every=settings.keys_check_interval,
@@ -84,8 +92,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     from idp.web import (
         errors,
         front,
+        instrumentation,
         launch,
         oauth,
+        operations,
         passwords,
         people,
         published,
@@ -95,6 +105,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         users,
     )
 
+    instrumentation.init_app(app)
     errors.init_app(app)
     app.before_request(_query_string_is_utf8)
     for blueprint in (
@@ -108,6 +119,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         saml_slo.bp,
         people.bp,
         passwords.bp,
+        operations.bp,
     ):
         app.register_blueprint(blueprint)
     return app

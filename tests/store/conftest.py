@@ -13,12 +13,15 @@ import pytest
 from idp.models import Brand, SsoApplication
 from idp.store import Store
 from idp.store.backend import Backend
+from idp.store.observed import ObservedBackend
 from idp.store.redis import RedisBackend
 from idp.store.sqlite import SqliteBackend
 from tests.support import Factory, redis_server
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
+    # The wrapper that measures every operation (idp_store_* metrics) must change no behaviour.
+    pytest.param("observed-sqlite", id="observed-sqlite"),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
 ]
 
@@ -41,6 +44,13 @@ def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
 
         def connect() -> Backend:
             return SqliteBackend(path)
+
+    elif request.param == "observed-sqlite":
+        path = tmp_path / "db.sqlite3"
+        seen: list[tuple[str, float, BaseException | None]] = []
+
+        def connect() -> Backend:
+            return ObservedBackend(SqliteBackend(path), lambda *call: seen.append(call))
 
     else:
         url = request.getfixturevalue("redis_url")
