@@ -33,14 +33,12 @@ The client decodes responses, so every value read back is a str; redis-py types 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeVar, cast
-
-import logging
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff

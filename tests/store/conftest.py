@@ -15,11 +15,13 @@ from idp.store import Store
 from idp.store.backend import Backend
 from idp.store.redis import RedisBackend
 from idp.store.sqlite import SqliteBackend
+from tests.faults.redis_process import redis_cluster
 from tests.support import Factory, redis_server
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    pytest.param("cluster", id="cluster", marks=pytest.mark.redis),
 ]
 
 
@@ -30,9 +32,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Redis Cluster of three masters for the whole session; tests keep apart by key prefix."""
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as url:
+        yield url
+
+
 @pytest.fixture(params=BACKENDS)
 def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Backend]]:
-    """Opens connections to one storage private to the test: a SQLite file, or a Redis key prefix.
+    """Opens connections to one storage private to the test: a SQLite file, or a key prefix on one
+    redis-server or on a three-master Redis Cluster.
 
     Every backend opened through it is closed when the test ends.
     """
@@ -43,7 +53,7 @@ def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
             return SqliteBackend(path)
 
     else:
-        url = request.getfixturevalue("redis_url")
+        url = request.getfixturevalue("redis_url" if request.param == "redis" else "redis_cluster_url")
         prefix = f"test:{uuid.uuid4().hex}:"
 
         def connect() -> Backend:
