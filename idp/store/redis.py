@@ -81,8 +81,17 @@ def _is_outage(error: BaseException | None) -> bool:
         return not isinstance(error, redis.exceptions.AuthenticationError | redis.exceptions.AuthorizationError)
     if isinstance(error, _OUTAGES):
         return True
-    # A script running past its time limit answers BUSY to everyone else.
-    return isinstance(error, redis.exceptions.ResponseError) and str(error).startswith("BUSY")
+    # A script running past its time limit answers BUSY to everyone else; a master short of the replicas
+    # its min-replicas-to-write asks for refuses every write, before making it, with NOREPLICAS.
+    return isinstance(error, redis.exceptions.ResponseError) and _server_reply(error).startswith(("BUSY", "NOREPLICAS"))
+
+
+def _server_reply(error: redis.exceptions.ResponseError) -> str:
+    """The server's own error reply, without the note redis-py puts before one a pipeline met."""
+    message = str(error)
+    if message.startswith("Command # "):
+        return message.partition(" of pipeline caused error: ")[2]
+    return message
 
 
 _guarded = outages_as_unavailable(_is_outage)
