@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
@@ -106,13 +107,17 @@ def _ttl_ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000))
 
 
-def _connect(address: RedisAddress, socket_timeout: float, connect_timeout: float) -> redis.Redis | RedisCluster:
-    """A client of the master(s) `address` names, every command bound by the timeouts."""
+Client = redis.Redis | RedisCluster
+
+
+def _connect(address: RedisAddress, socket_timeout: float, connect_timeout: float) -> tuple[Client, list[redis.Redis]]:
+    """A client of the master(s) `address` names, every command bound by the timeouts, and the clients
+    of the Sentinels it asks (to close with it)."""
     timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": connect_timeout}
     # Never retried by the library: a write retried after a lost answer could land twice.
     options: dict[str, Any] = {"decode_responses": True, "retry": Retry(NoBackoff(), 0), **timeouts}
     if address.mode == "single":
-        return redis.Redis.from_url(address.url, **options)
+        return redis.Redis.from_url(address.url, **options), []
     options |= {"username": address.username, "password": address.password}
     if address.mode == "sentinel":
         sentinels = cast(Callable[..., Sentinel], Sentinel)(
@@ -121,9 +126,14 @@ def _connect(address: RedisAddress, socket_timeout: float, connect_timeout: floa
         # Each new connection asks the Sentinels where the master is; after a failover, the old
         # master's ReadOnlyError drops the connection, so the next one goes to the new master.
         master_for = cast(Callable[..., redis.Redis], sentinels.master_for)
-        return master_for(address.master_set, db=address.db, **options)
+        return master_for(address.master_set, db=address.db, **options), list(sentinels.sentinels)
     node = cast(Callable[[str, int], ClusterNode], ClusterNode)
-    return RedisCluster(startup_nodes=[node(host, port) for host, port in address.nodes], **options)
+    try:
+        # Unlike the others, a cluster client asks a node for the slot map as it is made.
+        cluster = RedisCluster(startup_nodes=[node(host, port) for host, port in address.nodes], **options)
+    except redis.exceptions.RedisClusterException as error:
+        raise redis.exceptions.ConnectionError(str(error)) from error
+    return cluster, []
 
 
 class RedisBackend(Backend):
@@ -137,15 +147,31 @@ class RedisBackend(Backend):
         claim_replicas: int = 0,
     ) -> None:
         address = parse_redis_url(url)
-        self._redis = _connect(address, socket_timeout, connect_timeout)
+        self._address = address
+        self._timeouts = (socket_timeout, connect_timeout)
+        self._client: Client | None = None
+        self._sentinels: list[redis.Redis] = []
+        self._connecting = threading.Lock()
+        # Set when a node's own connection met a moved slot or a lost node: the slot map is read again.
+        self._stale_slot_map = False
         self._cluster = address.mode == "cluster"
         self._prefix = prefix
-        self._swap = self._redis.register_script(SWAP_SCRIPT)
         # Half the socket timeout: a swap the client stopped waiting for has missed its deadline by then.
         self._swap_budget_us = math.floor(socket_timeout * 1_000_000 / 2)
         self._claim_replicas = claim_replicas
         # WAIT gives up after half the socket timeout, so its answer arrives before the client stops listening.
         self._wait_ms = max(1, math.floor(socket_timeout * 1000 / 2))
+
+    @property
+    def _redis(self) -> Client:
+        """The client, made on first use: a cluster down when the service starts costs 503s, not a crash."""
+        if self._client is None:
+            with self._connecting:
+                if self._client is None:
+                    client, self._sentinels = _connect(self._address, *self._timeouts)
+                    self._swap = client.register_script(SWAP_SCRIPT)
+                    self._client = client
+        return self._client
 
     def _key(self, *parts: str) -> str:
         """A key of its own slot: a claim, an event window."""
@@ -170,10 +196,14 @@ class RedisBackend(Backend):
 
     def _master_of(self, key: str) -> redis.Redis:
         """A client of the one server that holds `key`, for what must run there on one connection."""
-        if isinstance(self._redis, RedisCluster):
-            node = cast(Callable[[str], ClusterNode], self._redis.get_node_from_key)(key)
-            return self._redis.get_redis_connection(node)
-        return self._redis
+        client = self._redis
+        if isinstance(client, RedisCluster):
+            if self._stale_slot_map:
+                self._stale_slot_map = False
+                client.nodes_manager.initialize()
+            node = cast(Callable[[str], ClusterNode], client.get_node_from_key)(key)
+            return client.get_redis_connection(node)
+        return client
 
     def _then_wait(self, key: str, queue: Callable[[Pipeline], object]) -> tuple[Any, int]:
         """Run what `queue` puts in a pipeline on the master of `key`, then WAIT for the replicas on the
@@ -181,10 +211,16 @@ class RedisBackend(Backend):
 
         The answer of the queued command and how many replicas acknowledged it."""
         master = self._master_of(key)
-        with master.pipeline(transaction=False) as pipe:
-            queue(pipe)
-            cast(Callable[..., object], pipe.execute_command)("WAIT", self._claim_replicas, self._wait_ms)
-            answer, replicas = pipe.execute(raise_on_error=False)
+        try:
+            with master.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                cast(Callable[..., object], pipe.execute_command)("WAIT", self._claim_replicas, self._wait_ms)
+                answer, replicas = pipe.execute(raise_on_error=False)
+        except redis.exceptions.ConnectionError:
+            self._stale_slot_map = self._cluster  # the node may be gone, its slots served by another
+            raise
+        if isinstance(answer, redis.exceptions.MovedError | redis.exceptions.AskError):
+            self._stale_slot_map = True
         if isinstance(answer, Exception):
             raise answer
         if isinstance(replicas, Exception):
@@ -414,4 +450,7 @@ class RedisBackend(Backend):
         self._redis.delete(self._key("t", key))
 
     def close(self) -> None:
-        self._redis.close()
+        if self._client is not None:
+            self._client.close()
+        for sentinel in self._sentinels:
+            sentinel.close()

@@ -14,6 +14,7 @@ import redis
 from idp.errors import StoreUnavailable
 from idp.store.backend import Write
 from idp.store.redis import RedisBackend
+from tests.support import free_port
 
 pytestmark = pytest.mark.redis
 
@@ -87,3 +88,14 @@ def test_a_claim_waiting_for_a_replica_the_cluster_lacks_is_refused_not_granted(
         backend.close()
 
     assert took < 2 * 0.2 + 0.2  # each waited its WAIT timeout (half the socket timeout), no longer
+
+
+def test_a_cluster_out_of_reach_when_the_backend_is_made_costs_store_unavailable_not_a_crash() -> None:
+    backend = RedisBackend(f"redis+cluster://127.0.0.1:{free_port()}", prefix="test:")  # nothing listens there
+    try:
+        with pytest.raises(StoreUnavailable):
+            backend.get("user", "u1")
+        with pytest.raises(StoreUnavailable):
+            backend.claim_once("link:n1", ttl=60)
+    finally:
+        backend.close()
