@@ -367,7 +367,7 @@ class RedisBackend(Backend):
             deadline_us=seconds * 1_000_000 + micros + self._swap_budget_us,
         )
         if self._claim_replicas:
-            outcome = self._swap_then_wait(master, doc_key, argument)
+            outcome = self._swap_then_wait(doc_key, argument)
         else:
             outcome = int(cast(int, self._swap(keys=[doc_key], args=[argument])))
         if outcome == TOO_LATE:
@@ -375,16 +375,13 @@ class RedisBackend(Backend):
             raise StoreUnavailable()
         return outcome == SWAPPED
 
-    def _swap_then_wait(self, master: redis.Redis, doc_key: str, argument: str) -> int:
+    def _swap_then_wait(self, doc_key: str, argument: str) -> int:
         def queue(pipe: Pipeline) -> None:
-            pipe.evalsha(self._swap.sha, 1, doc_key, argument)
+            # EVAL with the script itself, not EVALSHA: a promoted replica's script cache is empty, and a
+            # NOSCRIPT answer would cost the WAIT behind it and a second try, past the swap's deadline.
+            cast(Callable[..., object], pipe.eval)(SWAP_SCRIPT, 1, doc_key, argument)
 
-        try:
-            answer, replicas = self._then_wait(doc_key, queue)
-        except redis.exceptions.NoScriptError:
-            # A promoted replica or a restarted server has an empty script cache; the script did not run.
-            master.script_load(SWAP_SCRIPT)
-            answer, replicas = self._then_wait(doc_key, queue)
+        answer, replicas = self._then_wait(doc_key, queue)
         outcome = int(answer)
         if outcome == SWAPPED and replicas < self._claim_replicas:
             raise self._unacknowledged("a swap", replicas)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -217,13 +218,67 @@ def sentinel_group(workdir: Path) -> Iterator[SentinelGroup]:
         group.stop()
 
 
+@dataclass
+class RunningCluster:
+    """A Redis Cluster's processes, by port, and its redis+cluster:// URL."""
+
+    processes: dict[int, subprocess.Popen[bytes]]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.processes)
+
+    def node(self, port: int) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=2)
+
+    def alive(self) -> list[int]:
+        return [port for port, process in self.processes.items() if process.poll() is None]
+
+    def masters(self) -> list[int]:
+        """The ports of the masters that are up, as the cluster itself sees them."""
+        with self.node(self.alive()[0]) as node:
+            nodes = node.cluster("NODES")
+        return sorted(
+            int(address.split("@")[0].rsplit(":", 1)[1])
+            for address, fields in nodes.items()
+            if "master" in fields["flags"] and "fail" not in fields["flags"] and fields["connected"]
+        )
+
+    def replicated(self, replicas: int) -> bool:
+        """Every master up has `replicas` replicas online."""
+        for port in self.masters():
+            with self.node(port) as node:
+                info = node.info("replication")
+            online = [info[f"slave{n}"] for n in range(int(info["connected_slaves"]))]
+            if sum(replica["state"] == "online" for replica in online) < replicas:
+                return False
+        return True
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node, as a crash."""
+        process = self.processes[port]
+        process.kill()
+        process.wait(timeout=10)
+
+    def state_ok(self) -> bool:
+        try:
+            for port in self.alive():
+                with self.node(port) as node:
+                    if node.cluster("INFO").get("cluster_state") != "ok":
+                        return False
+        except redis.RedisError:
+            return False
+        return True
+
+
 @contextlib.contextmanager
-def redis_cluster(workdir: Path, masters: int = 3) -> Iterator[str]:
-    """A Redis Cluster of `masters` masters and no replicas; yields its redis+cluster:// URL."""
+def redis_cluster(workdir: Path, masters: int = 3, replicas: int = 0) -> Iterator[RunningCluster]:
+    """A Redis Cluster of `masters` masters with `replicas` replicas each, every node stopped by its pid."""
     binary = _binary("redis-server", "redis-server")
     cli = _binary("redis-cli", "redis-server")
-    ports = [free_port() for _ in range(masters)]
+    ports = [free_port() for _ in range(masters * (1 + replicas))]
     with contextlib.ExitStack() as stack:
+        processes = {}
         for port in ports:
             node_dir = workdir / str(port)
             node_dir.mkdir()
@@ -235,23 +290,18 @@ def redis_cluster(workdir: Path, masters: int = 3) -> Iterator[str]:
                 *("--cluster-port", str(free_port())),
                 *("--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"),
             ]
-            stack.enter_context(
+            processes[port] = stack.enter_context(
                 running(command, ready=redis_ping(port), what="redis-server (cluster)", log=node_dir / "redis.log")
             )
         nodes = [f"127.0.0.1:{port}" for port in ports]
         subprocess.run(
-            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", str(replicas), "--cluster-yes"],
             check=True,
             capture_output=True,
             timeout=60,
         )
-
-        def cluster_ok() -> bool:
-            for port in ports:
-                with redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=2) as node:
-                    if node.cluster("INFO").get("cluster_state") != "ok":
-                        return False
-            return True
-
-        wait_until(cluster_ok, timeout=30, what="cluster_state:ok on every node")
-        yield "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in ports)
+        cluster = RunningCluster(processes)
+        wait_until(cluster.state_ok, timeout=30, what="cluster_state:ok on every node")
+        if replicas:
+            wait_until(lambda: cluster.replicated(replicas), timeout=30, what="every master's replicas in sync")
+        yield cluster

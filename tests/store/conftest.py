@@ -35,8 +35,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real Redis Cluster of three masters for the whole session; tests keep apart by key prefix."""
-    with redis_cluster(tmp_path_factory.mktemp("cluster")) as url:
-        yield url
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster.url
 
 
 @pytest.fixture(params=BACKENDS)
