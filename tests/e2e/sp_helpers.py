@@ -41,6 +41,9 @@ STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 STATUS_NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
 STATUS_INVALID_NAMEID_POLICY = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
+STATUS_REQUEST_DENIED = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
+STATUS_UNKNOWN_PRINCIPAL = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"
+STATUS_PARTIAL_LOGOUT = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
 TIMEOUT = 30
 
 
@@ -197,18 +200,32 @@ def authn_request_xml(
     return etree.tostring(root, encoding="UTF-8")
 
 
-def logout_request_xml(*, issuer: str, destination: str, name_id: str, request_id: str | None = None) -> bytes:
-    root = etree.Element(
-        f"{{{SAMLP}}}LogoutRequest",
-        {"ID": request_id or new_id(), "Version": "2.0", "IssueInstant": saml_instant(), "Destination": destination},
-        nsmap={"samlp": SAMLP, "saml": SAML},
-    )
+def logout_request_xml(
+    *,
+    issuer: str,
+    destination: str,
+    name_id: str,
+    request_id: str | None = None,
+    session_index: str | None = None,
+    name_id_format: str | None = NAMEID_EMAIL,
+    qualifiers: dict[str, str] | None = None,
+    not_on_or_after: str | None = None,
+) -> bytes:
+    """A LogoutRequest as an SP sends it; `qualifiers` are NameQualifier/SPNameQualifier attributes."""
+    attributes = {"ID": request_id or new_id(), "Version": "2.0", "IssueInstant": saml_instant()}
+    attributes["Destination"] = destination
+    if not_on_or_after:
+        attributes["NotOnOrAfter"] = not_on_or_after
+    root = etree.Element(f"{{{SAMLP}}}LogoutRequest", attributes, nsmap={"samlp": SAMLP, "saml": SAML})
     etree.SubElement(root, f"{{{SAML}}}Issuer").text = issuer
-    etree.SubElement(root, f"{{{SAML}}}NameID", {"Format": NAMEID_EMAIL}).text = name_id
+    name = {"Format": name_id_format} if name_id_format else {}
+    etree.SubElement(root, f"{{{SAML}}}NameID", {**name, **(qualifiers or {})}).text = name_id
+    if session_index is not None:
+        etree.SubElement(root, f"{{{SAMLP}}}SessionIndex").text = session_index
     return etree.tostring(root, encoding="UTF-8")
 
 
-def logout_response_xml(*, issuer: str, destination: str, in_response_to: str) -> bytes:
+def logout_response_xml(*, issuer: str, destination: str, in_response_to: str, status: str = STATUS_SUCCESS) -> bytes:
     root = etree.Element(
         f"{{{SAMLP}}}LogoutResponse",
         {
@@ -221,8 +238,8 @@ def logout_response_xml(*, issuer: str, destination: str, in_response_to: str) -
         nsmap={"samlp": SAMLP, "saml": SAML},
     )
     etree.SubElement(root, f"{{{SAML}}}Issuer").text = issuer
-    status = etree.SubElement(root, f"{{{SAMLP}}}Status")
-    etree.SubElement(status, f"{{{SAMLP}}}StatusCode", {"Value": STATUS_SUCCESS})
+    status_element = etree.SubElement(root, f"{{{SAMLP}}}Status")
+    etree.SubElement(status_element, f"{{{SAMLP}}}StatusCode", {"Value": status})
     return etree.tostring(root, encoding="UTF-8")
 
 
