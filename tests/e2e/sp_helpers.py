@@ -330,9 +330,17 @@ def sp_login(browser: requests.Session, sp: ServiceProvider, query: str = "") ->
 
 
 def pysaml2_client(
-    workdir: Path, *, entity_id: str, acs_url: str, idp_metadata: bytes, key_pem: bytes, cert_pem: bytes
+    workdir: Path,
+    *,
+    entity_id: str,
+    acs_url: str,
+    idp_metadata: bytes,
+    key_pem: bytes,
+    cert_pem: bytes,
+    slo_url: str | None = None,
 ):
-    """A pysaml2 SP client that signs its AuthnRequests with its own key (xmlsec1 for HTTP-POST)."""
+    """A pysaml2 SP client that signs its AuthnRequests with its own key (xmlsec1 for HTTP-POST); with
+    `slo_url`, an HTTP-POST single logout endpoint, and its logout messages signed too."""
     from saml2.client import Saml2Client
     from saml2.config import SPConfig
 
@@ -342,6 +350,9 @@ def pysaml2_client(
     key_file, cert_file = workdir / "sp.key", workdir / "sp.crt"
     key_file.write_bytes(key_pem)
     cert_file.write_bytes(cert_pem)
+    endpoints: dict[str, list[tuple[str, str]]] = {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]}
+    if slo_url:
+        endpoints["single_logout_service"] = [(slo_url, BINDING_HTTP_POST)]
     config = SPConfig()
     config.load(
         {
@@ -352,8 +363,10 @@ def pysaml2_client(
             "metadata": {"inline": [idp_metadata.decode()]},
             "service": {
                 "sp": {
-                    "endpoints": {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]},
+                    "endpoints": endpoints,
                     "authn_requests_signed": True,
+                    "logout_requests_signed": True,
+                    "logout_responses_signed": True,
                     # pysaml2 signs with RSA-SHA1 and SHA-1 digests unless told, which the IdP refuses.
                     "signing_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
                     "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import lxml.html
 import pytest
@@ -20,6 +22,7 @@ from idp.keyring import make_signing_pair
 from tests.deployment import Deployment
 from tests.e2e.sp_helpers import (
     BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT,
     DS,
     NAMEID_EMAIL,
     NAMEID_PERSISTENT,
@@ -40,12 +43,14 @@ from tests.e2e.sp_helpers import (
     decode_redirected,
     deployment_in,
     hops,
+    idp_entity_id,
     is_login_page,
     logout_request_xml,
     logout_response_xml,
     new_browser,
     page_text,
     post_form,
+    pysaml2_client,
     python3_saml_sp,
     query_of,
     redirect_query,
@@ -608,6 +613,112 @@ def test_a_launch_link_opened_in_a_signed_in_browser_joins_single_logout(deploym
         f"no LogoutRequest was sent to the SP; the browser went {hops(done)}"
     )
     assert sp_state(browser, sp.base_url)["signed_in"] is False
+
+
+# ---------------------------------------------------------------------------------------------
+# pysaml2 as the SP, both ways, over HTTP-POST: it checks our signatures, and matches the NameID of
+# our LogoutRequest against the one it was asserted (pysaml2 compares every attribute)
+# ---------------------------------------------------------------------------------------------
+
+PYSAML2_ACS = "http://127.0.0.1:9/pysaml2/acs"  # never contacted: the tests carry what the IdP answers
+PYSAML2_SLO = "http://127.0.0.1:9/pysaml2/slo"
+
+
+@dataclass
+class Pysaml2Sp:
+    app: dict
+    client: Any
+    idp_entity_id: str
+
+
+@pytest.fixture
+def pysaml2_sp(deployment, sp_keys, tmp_path) -> Pysaml2Sp:
+    """pysaml2 with persistent NameIDs, so that our LogoutRequests must carry both qualifiers."""
+    key, cert = sp_keys
+    entity_id = f"https://pysaml2-{uuid.uuid4().hex[:8]}.sp.example/metadata"
+    app = deployment.create_app(
+        name="pysaml2 SP",
+        acs_url=PYSAML2_ACS,
+        entity_id=entity_id,
+        sp_certificates=[cert.decode()],
+        slo_url=PYSAML2_SLO,
+        slo_binding=BINDING_HTTP_POST,
+        name_id_format=NAMEID_PERSISTENT,
+    )
+    metadata = app_metadata(deployment, app["id"])
+    client = pysaml2_client(
+        tmp_path,
+        entity_id=entity_id,
+        acs_url=PYSAML2_ACS,
+        idp_metadata=metadata,
+        key_pem=key,
+        cert_pem=cert,
+        slo_url=PYSAML2_SLO,
+    )
+    return Pysaml2Sp(app, client, idp_entity_id(metadata))
+
+
+def pysaml2_login(browser: requests.Session, deployment: Deployment, sp: Pysaml2Sp):
+    """pysaml2's signed AuthnRequest through the browser; pysaml2 takes the Response (and keeps the
+    identity for logout). Returns the NameID it holds."""
+    request_id, info = sp.client.prepare_for_authenticate(
+        entityid=sp.idp_entity_id, relay_state="/", binding=BINDING_HTTP_REDIRECT, sign=True, sigalg=RSA_SHA256
+    )
+    page = browser.get(dict(info["headers"])["Location"], timeout=TIMEOUT)
+    if is_login_page(page, deployment.base_url):
+        page = sign_in(browser, page, deployment.agent_email)
+    _, fields = saml_post_form(page)
+    response = sp.client.parse_authn_request_response(
+        fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={request_id: "/"}
+    )
+    assert response is not None and response.name_id.sp_name_qualifier == sp.app["entity_id"]
+    return response.name_id
+
+
+def form_of(html: str) -> tuple[str, dict[str, str]]:
+    form = lxml.html.fromstring(html).forms[0]
+    return form.action, dict(form.fields)
+
+
+def test_pysaml2_signs_out_when_the_launcher_signs_out(deployment, pysaml2_sp):
+    browser = new_browser()
+    sign_in_at_idp(browser, deployment)
+    name_id = pysaml2_login(browser, deployment, pysaml2_sp)
+
+    page = sign_out_in_launcher(browser, deployment)
+    _, fields = posted_message(page, deployment, pysaml2_sp.app, "SAMLRequest")
+    answered = pysaml2_sp.client.handle_logout_request(
+        fields["SAMLRequest"], name_id, BINDING_HTTP_POST, sign=True, relay_state=fields["RelayState"]
+    )
+
+    action, answer = form_of(answered["data"])
+    assert status_codes(decode_posted(answer["SAMLResponse"])) == [STATUS_SUCCESS], (
+        "pysaml2 verified our LogoutRequest and found the very NameID it was asserted"
+    )
+    assert not pysaml2_sp.client.users.subjects(), "pysaml2 forgot the user"
+    done = browser.post(action, data=answer, timeout=TIMEOUT)
+    assert is_signed_out_page(done, deployment), page_text(done)
+
+
+def test_pysaml2_signing_out_ends_the_idp_session_and_hears_success(deployment, pysaml2_sp):
+    browser = new_browser()
+    name_id = pysaml2_login(browser, deployment, pysaml2_sp)
+
+    sent = pysaml2_sp.client.global_logout(name_id, sign=True, sign_alg=RSA_SHA256, digest_alg=SHA256)
+    (binding, http_args), *_ = sent.values()
+    if binding == BINDING_HTTP_REDIRECT:
+        location = dict(http_args["headers"])["Location"]
+        assert query_of(location)["SigAlg"] == RSA_SHA256
+        page = browser.get(location, timeout=TIMEOUT)
+    else:
+        action, fields = form_of(http_args["data"])
+        page = browser.post(action, data=fields, timeout=TIMEOUT)
+
+    logout_response, answer = posted_message(page, deployment, pysaml2_sp.app, "SAMLResponse")
+    assert status_codes(logout_response) == [STATUS_SUCCESS]
+    parsed = pysaml2_sp.client.parse_logout_request_response(answer["SAMLResponse"], BINDING_HTTP_POST)
+    assert parsed is not None and parsed.status_ok(), "pysaml2 verified and accepted the LogoutResponse"
+    assert not idp_session_alive(browser, deployment)
 
 
 # ---------------------------------------------------------------------------------------------
