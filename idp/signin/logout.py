@@ -84,7 +84,9 @@ class LogoutFlow:
             return SIGNED_OUT
         return self._advance(key, Chain.of(doc), browser)
 
-    def _advance(self, key: str, chain: Chain, browser: Browser) -> Outcome:
+    def _advance(self, key: str, chain: Chain, browser: Browser, *, failed: bool = False) -> Outcome:
+        """On to the next SP; `failed`: the SP just visited may not have signed out."""
+        chain = dataclasses.replace(chain, awaiting=None, awaiting_app=None, partial=chain.partial or failed)
         remaining, partial = list(chain.remaining), chain.partial
         while remaining:
             participant, *remaining = remaining
@@ -113,7 +115,7 @@ class LogoutFlow:
         origin = chain.origin
         app = self.store.app(origin["app_id"] or "") if origin else None
         if origin is None or app is None or not app.slo_url:
-            return SIGNED_OUT
+            return Outcome(Page("signed_out.html", {"partial": chain.partial}), end_session=True)
         sub_status = STATUS_PARTIAL_LOGOUT if chain.partial else None
         return self._respond(
             app, origin["request_id"] or "", origin["relay_state"], browser, STATUS_SUCCESS, sub_status, None
@@ -128,37 +130,55 @@ class LogoutFlow:
         destination: str,
         endpoint_app_id: str | None,
     ) -> Outcome:
-        verified = inbound.verify(
-            message,
-            kind,
-            find_senders=lambda issuer: sender_apps(self.store, issuer, endpoint_app_id=endpoint_app_id),
-            claim_once=self.store.claim_once,
-            destination=destination,
-            now=browser.now,
-            skew=self.skew,
-        )
+        try:
+            verified = inbound.verify(
+                message,
+                kind,
+                find_senders=lambda issuer: sender_apps(self.store, issuer, endpoint_app_id=endpoint_app_id),
+                claim_once=self.store.claim_once,
+                destination=destination,
+                now=browser.now,
+                skew=self.skew,
+            )
+        except SamlRequestRefused:
+            if kind is inbound.Kind.LOGOUT_RESPONSE and (found := self._refused_answer(message)):
+                # An answer we cannot trust from the SP being signed out: its session may live on, but
+                # the logout goes on to the other SPs, and the end says it was partial.
+                return self._advance(*found, browser, failed=True)
+            raise
         if kind is inbound.Kind.LOGOUT_RESPONSE:
             return self._answered(verified, browser)
         return self._asked(verified, browser)
+
+    def _refused_answer(self, message: ReceivedMessage) -> tuple[str, Chain] | None:
+        """The logout a refused LogoutResponse would answer: its RelayState names a chain (a key only
+        our browser and that SP saw) waiting for an answer to the request it says it answers."""
+        found = self._chain(message.relay_state)
+        if found is None:
+            return None
+        try:
+            parsed = inbound.parse(message, inbound.Kind.LOGOUT_RESPONSE)
+        except SamlRequestRefused:
+            return None
+        return found if parsed.root.get("InResponseTo") == found[1].awaiting else None
+
+    def _chain(self, key: str | None) -> tuple[str, Chain] | None:
+        """The logout under way that this RelayState names, when it is waiting for an SP's answer."""
+        doc = self.store.transient(CHAIN, key) if key else None
+        chain = Chain.of(doc) if doc else None
+        return (key, chain) if key and chain and chain.awaiting else None
 
     def _answered(self, verified: inbound.Verified, browser: Browser) -> Outcome:
         """An SP answered our LogoutRequest: on to the next SP of the chain it names. An answer other
         than Success means that SP's session may live on."""
         answer = logout.read_response(verified.root)
-        key = verified.relay_state
-        doc = self.store.transient(CHAIN, key) if key else None
-        chain = Chain.of(doc) if doc else None
-        if (
-            key is None
-            or chain is None
-            or chain.awaiting != answer.in_response_to
-            or chain.awaiting_app not in {app.id for app in verified.apps}
-        ):
+        found = self._chain(verified.relay_state)
+        if found is None:
             raise SamlRequestRefused("this LogoutResponse answers no logout of ours")
-        chain = dataclasses.replace(
-            chain, awaiting=None, awaiting_app=None, partial=chain.partial or not answer.success
-        )
-        return self._advance(key, chain, browser)
+        key, chain = found
+        if chain.awaiting != answer.in_response_to or chain.awaiting_app not in {app.id for app in verified.apps}:
+            raise SamlRequestRefused("this LogoutResponse answers no logout of ours")
+        return self._advance(key, chain, browser, failed=not answer.success)
 
     def _asked(self, verified: inbound.Verified, browser: Browser) -> Outcome:
         """An SP signs its user out. Only an authenticated request naming a login we asserted to that SP

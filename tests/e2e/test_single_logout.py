@@ -820,11 +820,27 @@ def test_a_sha1_signed_logout_response_counts_only_when_the_app_allows_sha1(depl
 
     answer_hop = hop_to(done, f"{deployment.base_url}/sso_applications/{sha1_signing_sp.app['id']}/slo?SAMLResponse=")
     assert query_of(answer_hop)["SigAlg"] == RSA_SHA1
-    if allowed:
-        assert is_signed_out_page(done, deployment), f"{done.status_code} at {done.url}: {page_text(done)}"
-    else:
-        assert done.status_code == 400 and "signed with SHA-1, which is refused" in page_text(done)
+    assert is_signed_out_page(done, deployment), f"{done.status_code} at {done.url}: {page_text(done)}"
+    # A refused answer counts as a failure to sign that SP out, and the page says some may not be.
+    assert ("could not be signed out" in page_text(done)) is not allowed
     assert sp_state(browser, sha1_signing_sp.base_url)["signed_in"] is False, "the SP itself signed out"
+
+
+def test_a_refused_logout_response_from_another_sp_makes_the_logout_partial(deployment, signing_sp, sha1_signing_sp):
+    """The session's other SP answers with an RSA-SHA1 signature its app does not allow: the IdP
+    cannot trust that answer, so the SP that started is told PartialLogout (Core 3.7.3.2)."""
+    browser = new_browser()
+    login_through_sp(browser, signing_sp, deployment)
+    login_through_sp(browser, sha1_signing_sp, deployment)
+
+    done = browser.get(f"{signing_sp.base_url}/logout", timeout=TIMEOUT)
+
+    refused = hop_to(done, f"{deployment.base_url}/sso_applications/{sha1_signing_sp.app['id']}/slo?SAMLResponse=")
+    assert query_of(refused)["SigAlg"] == RSA_SHA1
+    answer = redirected_message(hop_to(done, f"{signing_sp.sls_url}?SAMLResponse="), "SAMLResponse")
+    assert status_codes(answer) == [STATUS_SUCCESS, STATUS_PARTIAL_LOGOUT]
+    assert done.url == f"{signing_sp.base_url}/" and done.json()["errors"] == []
+    assert not idp_session_alive(browser, deployment)
 
 
 @pytest.mark.parametrize("signature", [RSA_SHA1, RSA_SHA256], ids=["rsa-sha1", "rsa-sha256-with-sha1-digest"])
