@@ -114,6 +114,14 @@ def sign_in_at_idp(browser: requests.Session, deployment: Deployment) -> request
     return launcher
 
 
+def sign_out_in_launcher(browser: requests.Session, deployment: Deployment) -> requests.Response:
+    """Click "Sign out" in the launcher (its form, with the CSRF token); follows single logout's redirects."""
+    launcher = browser.get(f"{deployment.base_url}/", timeout=TIMEOUT)
+    (form,) = [form for form in lxml.html.fromstring(launcher.text).forms if form.action == "/logout"]
+    assert form.fields["csrf_token"]
+    return browser.post(f"{deployment.base_url}/logout", data=dict(form.fields), timeout=TIMEOUT)
+
+
 def saml_post_form(page: requests.Response, field: str = "SAMLResponse") -> tuple[str, dict[str, str]]:
     """The auto-post form the IdP answers with: where it goes and what it carries."""
     assert page.status_code == 200, f"{page.url} ({page.status_code}): {page.text[:500]}"
