@@ -65,16 +65,16 @@ class LogoutFlow:
         self.skew = skew
 
     def sign_out(self, browser: Browser) -> Outcome:
-        """End the IdP session now, then visit each SP that has an SLO endpoint, one after another."""
+        """End the IdP session now, then visit each SP that has an SLO endpoint, one after another; the
+        signed-out page says so when some SP (one without an SLO endpoint, say) could not be signed out."""
         signed_in = self.sessions.signed_in(browser.session_token)
         if signed_in is None:
             return SIGNED_OUT
         self.sessions.end(signed_in.token)
-        remaining = [p for p in signed_in.session.participants if (app := self.store.app(p.app_id)) and app.slo_url]
-        if not remaining:
+        if not signed_in.session.participants:
             return SIGNED_OUT
         key = new_token()
-        self.store.save_transient(CHAIN, key, Chain(remaining).doc(), CHAIN_TTL)
+        self.store.save_transient(CHAIN, key, Chain(signed_in.session.participants).doc(), CHAIN_TTL)
         return Outcome(Redirect("/saml/slo/next?chain=" + key, 303), end_session=True)
 
     def next_in_chain(self, key: str | None, browser: Browser) -> Outcome:

@@ -58,6 +58,7 @@ from tests.e2e.sp_helpers import (
     saml_post_form,
     sign_in,
     sign_in_at_idp,
+    sign_out_in_launcher,
     sp_login,
     sp_state,
     status_codes,
@@ -141,13 +142,6 @@ def idp_session_alive(browser: requests.Session, deployment: Deployment) -> bool
     """The launcher is shown only to a browser with a live IdP session (otherwise: 303 to /login)."""
     response = browser.get(f"{deployment.base_url}/", allow_redirects=False, timeout=TIMEOUT)
     return response.status_code == 200
-
-
-def sign_out_in_launcher(browser: requests.Session, deployment: Deployment) -> requests.Response:
-    launcher = browser.get(f"{deployment.base_url}/", timeout=TIMEOUT)
-    (form,) = [form for form in lxml.html.fromstring(launcher.text).forms if form.action == "/logout"]
-    assert form.fields["csrf_token"]
-    return browser.post(f"{deployment.base_url}/logout", data=dict(form.fields), timeout=TIMEOUT)
 
 
 def is_signed_out_page(page: requests.Response, deployment: Deployment) -> bool:
@@ -557,7 +551,18 @@ def test_signing_out_with_no_sp_goes_straight_to_the_signed_out_page(deployment)
     done = sign_out_in_launcher(browser, deployment)
 
     assert hops(done) == [f"{deployment.base_url}/logout"]
-    assert is_signed_out_page(done, deployment)
+    assert is_signed_out_page(done, deployment) and "could not be signed out" not in page_text(done)
+    assert not idp_session_alive(browser, deployment)
+
+
+def test_signing_out_says_when_an_sp_without_an_slo_endpoint_could_not_be_signed_out(deployment):
+    browser = new_browser()
+    sign_in_at_idp(browser, deployment)
+    login_at_hand_played_sp(browser, deployment, hand_played_app(deployment))
+
+    done = sign_out_in_launcher(browser, deployment)
+
+    assert is_signed_out_page(done, deployment) and "could not be signed out" in page_text(done)
     assert not idp_session_alive(browser, deployment)
 
 
@@ -616,8 +621,8 @@ def test_a_launch_link_opened_in_a_signed_in_browser_joins_single_logout(deploym
 
 
 # ---------------------------------------------------------------------------------------------
-# pysaml2 as the SP, both ways, over HTTP-POST: it checks our signatures, and matches the NameID of
-# our LogoutRequest against the one it was asserted (pysaml2 compares every attribute)
+# pysaml2 as the SP, both ways (it takes our messages over HTTP-POST): it checks our signatures, and
+# matches the NameID of our LogoutRequest against the one it was asserted (comparing every attribute)
 # ---------------------------------------------------------------------------------------------
 
 PYSAML2_ACS = "http://127.0.0.1:9/pysaml2/acs"  # never contacted: the tests carry what the IdP answers
