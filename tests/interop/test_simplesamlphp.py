@@ -31,7 +31,7 @@ import requests
 from lxml import etree
 
 from tests.deployment import Deployment
-from tests.e2e.sp_helpers import STATUS_SUCCESS, query_of, sign_out_in_launcher
+from tests.e2e.sp_helpers import STATUS_SUCCESS, sign_out_in_launcher
 from tests.interop.helpers import (
     AGENT_EMAIL,
     EMAIL_FORMAT,
@@ -58,15 +58,16 @@ from tests.interop.helpers import (
     enveloped_signature_verifies,
     idp_metadata,
     import_sp_metadata,
-    inflated,
     page_text,
     post_signature,
     post_to_idp,
+    redirected,
     reencrypted,
     signatures,
     sp_initiated_sign_in,
     sp_key_and_certificate,
     status_codes,
+    visited,
     with_changed_text,
 )
 from tests.support import free_port, http_ok, running
@@ -467,17 +468,6 @@ def test_sp_initiated_login_with_a_signed_http_post_request(idp: Deployment, sim
 
 
 # --- single logout -----------------------------------------------------------------------------
-
-
-def visited(page: requests.Response) -> list[str]:
-    return [hop.url for hop in page.history] + [page.url]
-
-
-def redirected(urls: list[str], prefix: str, param: str) -> tuple[etree._Element, dict[str, str]]:
-    """The one logout message sent over HTTP-Redirect to `prefix`, and its query."""
-    (url,) = [url for url in urls if url.startswith(prefix)]
-    query = query_of(url)
-    return inflated(query[param]), query
 
 
 def signed_in_at_simplesamlphp(idp: Deployment, sp: SimpleSamlPhp, browser: requests.Session) -> None:
