@@ -261,6 +261,11 @@ class SamlRequestRefused(LaunchError):
     code = "RequestRefused"
 
 
+class SenderUnauthenticated(SamlRequestRefused):
+    """An SP's message whose sender could not be authenticated: no signature where one is required, or
+    no registered key to check one by. Unlike a bad signature, nothing says it is forged."""
+
+
 class AccessRevoked(LaunchError):
     """The user or the application is no longer active or allowed."""
 

@@ -132,12 +132,15 @@ class SsoApplication:
 
 @dataclass(frozen=True)
 class Participant:
-    """What single logout needs to remember of one SP's login in an IdP session."""
+    """What single logout needs to remember of one SP's login in an IdP session: the NameID exactly as
+    it was asserted (value, Format and qualifiers) and the assertion's SessionIndex."""
 
     app_id: str
     name_id: str
     name_id_format: str
     session_index: str
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
 
 
 @dataclass(frozen=True)

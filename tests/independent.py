@@ -25,6 +25,8 @@ _ID_ATTRS = {
     "Assertion": "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
     "Response": "urn:oasis:names:tc:SAML:2.0:protocol:Response",
     "EntityDescriptor": "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+    "LogoutRequest": "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
+    "LogoutResponse": "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
 }
 # The Shibboleth metadata extension (shibmd:Scope) as the Shibboleth SP's Debian package installs it.
 SHIBMD_SCHEMA = Path("/usr/share/xml/shibboleth/shibboleth-metadata-1.0.xsd")
@@ -161,3 +163,27 @@ def _metadata_schema() -> xmlschema.XMLSchema:
 def metadata_schema_errors(xml: bytes) -> list[str]:
     """What the SAML metadata schema finds wrong with `xml` (nothing: an empty list)."""
     return [str(error) for error in _metadata_schema().iter_errors(xml.decode())]
+
+
+@functools.cache
+def _protocol_schema() -> xmlschema.XMLSchema:
+    """SAML 2.0 protocol messages (samlp:*) with the assertion, XML-DSig and XML-Enc schemas they import."""
+    import saml2.data.schemas
+
+    folder = files(saml2.data.schemas)
+    locations = {
+        "http://www.w3.org/XML/1998/namespace": "xml.xsd",
+        "http://www.w3.org/2000/09/xmldsig#": "xmldsig-core-schema.xsd",
+        "http://www.w3.org/2001/04/xmlenc#": "xenc-schema.xsd",
+        "urn:oasis:names:tc:SAML:2.0:assertion": "saml-schema-assertion-2.0.xsd",
+    }
+    return xmlschema.XMLSchema(
+        str(folder / "saml-schema-protocol-2.0.xsd"),
+        locations={namespace: str(folder / name) for namespace, name in locations.items()},
+        allow="sandbox",
+    )
+
+
+def protocol_schema_errors(xml: bytes) -> list[str]:
+    """What the SAML protocol schema finds wrong with a message such as a LogoutRequest (nothing: [])."""
+    return [str(error) for error in _protocol_schema().iter_errors(xml.decode())]

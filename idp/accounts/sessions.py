@@ -31,6 +31,15 @@ class SignedIn:
     user: User
 
 
+@dataclass(frozen=True)
+class HeldSession:
+    """A session found by one of its SP sessions: its key in the store, and the participant found."""
+
+    key: str
+    session: IdpSession
+    participant: Participant
+
+
 def sp_session_key(app_id: str, session_index: str) -> str:
     return f"{app_id}:{session_index}"
 
@@ -53,7 +62,10 @@ class Sessions:
         return signed_in
 
     def load(self, token: str | None) -> IdpSession | None:
-        doc = self.store.session_doc(token_hash(token)) if token else None
+        return self._load_by_key(token_hash(token)) if token else None
+
+    def _load_by_key(self, key: str) -> IdpSession | None:
+        doc = self.store.session_doc(key)
         if not doc:
             return None
         participants = [Participant(**p) for p in doc.get("participants", [])]
@@ -85,15 +97,16 @@ class Sessions:
             self.store.drop_session(key)
         return len(keys)
 
-    def holds(self, app_id: str, session_indexes: list[str]) -> bool:
-        """Whether a live session holds any of these SP sessions."""
-        return any(self.store.sessions_holding(sp_session_key(app_id, index)) for index in session_indexes)
+    def holding(self, app_id: str, session_index: str) -> list[HeldSession]:
+        """The live sessions that signed in to this app with this SessionIndex, with what was asserted
+        there: a LogoutRequest is matched against them, since it may come without our cookie."""
+        held = []
+        for key in self.store.sessions_holding(sp_session_key(app_id, session_index)):
+            session = self._load_by_key(key)
+            for participant in session.participants if session else []:
+                if session and participant.app_id == app_id and participant.session_index == session_index:
+                    held.append(HeldSession(key, session, participant))
+        return held
 
-    def end_by_sp_session(self, app_id: str, session_indexes: list[str]) -> int:
-        """End the sessions holding these SP sessions: a LogoutRequest may come without our cookie."""
-        ended = 0
-        for index in session_indexes:
-            for key in self.store.sessions_holding(sp_session_key(app_id, index)):
-                self.store.drop_session(key)
-                ended += 1
-        return ended
+    def end_held(self, held: HeldSession) -> None:
+        self.store.drop_session(held.key)

@@ -88,7 +88,14 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         )
     root = outbound.protect(build_response(spec), Sign.of(app.signed), idp.signer, encryption)
     form = outbound.post(root, location=acs, relay_state=answering.relay_state)
-    participant = Participant(app.id, subject.name_id, subject.name_id_format, spec.session_index)
+    participant = Participant(
+        app.id,
+        subject.name_id,
+        subject.name_id_format,
+        spec.session_index,
+        name_qualifier=subject.name_qualifier,
+        sp_name_qualifier=subject.sp_name_qualifier,
+    )
     return Issued(form, participant)
 
 

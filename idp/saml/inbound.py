@@ -5,7 +5,9 @@ checked here, in one order, before anything trusts its contents.
 2. the element must be the kind expected, SAML 2.0, with an ID and an Issuer;
 3. the sender is an application registered for that Issuer (several brands may register one SP);
 4. the signature policy (`signature_policy`, decided here and nowhere else), for each such app: whether
-   a signature is required, and which algorithms it may use (SHA-1 only for an app that allows it);
+   a signature is required, and which algorithms it may use (SHA-1 only for an app that allows it).
+   A LogoutRequest must always be authenticated; one that is not (unsigned, or from an app with no
+   key to check it by) goes on through the checks below so that it can be answered with a refusal;
 5. Destination, when present, is the endpoint the message arrived at;
 6. IssueInstant within the allowed clock skew;
 7. the message ID is claimed once, so a replay is refused.
@@ -23,7 +25,7 @@ from enum import StrEnum
 
 from lxml import etree
 
-from idp.errors import SamlRequestRefused
+from idp.errors import SamlRequestRefused, SenderUnauthenticated
 from idp.models import SsoApplication
 from idp.saml import algorithms, bindings
 from idp.saml.bindings import ReceivedMessage
@@ -70,6 +72,10 @@ class Verified:
     parsed: Parsed
     apps: tuple[SsoApplication, ...]
     relay_state: str | None
+    # A LogoutRequest none of whose apps could authenticate it (`apps` is then empty): the apps
+    # registered for its Issuer that it may be answered at, with a refusal, and why it is refused.
+    unauthenticated: tuple[SsoApplication, ...] = ()
+    refusal: str | None = None
 
     @property
     def root(self) -> etree._Element:
@@ -131,9 +137,14 @@ def accepted_algorithms(app: SsoApplication) -> algorithms.Accepted:
 
 
 def signature_policy(app: SsoApplication, kind: Kind) -> SignaturePolicy:
-    """AuthnRequests must be signed when the app says so (its metadata's AuthnRequestsSigned);
-    logout messages whenever the SP has a registered key (an unsigned one would let anyone sign users out)."""
-    required = app.require_signed_requests if kind is Kind.AUTHN_REQUEST else bool(app.sp_certificates)
+    """AuthnRequests must be signed when the app says so (its metadata's AuthnRequestsSigned).
+    A LogoutRequest always (Profiles 4.4.4.1: over HTTP-Redirect and HTTP-POST it MUST be signed; an
+    unsigned one would let any page sign users out), so an app without `sp_certificates` cannot end
+    a session. LogoutResponses whenever the SP has a registered key."""
+    if kind is Kind.AUTHN_REQUEST:
+        required = app.require_signed_requests
+    else:
+        required = kind is Kind.LOGOUT_REQUEST or bool(app.sp_certificates)
     return SignaturePolicy(required=required, accepted=accepted_algorithms(app))
 
 
@@ -155,15 +166,20 @@ def verify(
     # Each registration is judged by its own keys and policy: one brand's app never decides
     # whether another brand's app accepts the message.
     apps: list[SsoApplication] = []
+    unauthenticated: list[SsoApplication] = []
     refusals: list[SamlRequestRefused] = []
     for app in candidates:
         try:
             _check_signature(message, root, app, kind)
+        except SenderUnauthenticated as refusal:
+            refusals.append(refusal)
+            unauthenticated.append(app)
         except SamlRequestRefused as refusal:
             refusals.append(refusal)
         else:
             apps.append(app)
-    if not apps:
+    answer_unauthenticated = kind is Kind.LOGOUT_REQUEST and not apps and len(unauthenticated) == len(candidates)
+    if not apps and not answer_unauthenticated:
         raise refusals[0]
     if root.get("Destination") is not None and root.get("Destination") != destination:
         raise SamlRequestRefused(f"the {kind.noun} is addressed to another endpoint (Destination)")
@@ -172,17 +188,24 @@ def verify(
         raise SamlRequestRefused(f"the {kind.noun} is too old, or from a clock too far off")
     if not claim_once(f"{kind.value}:{issuer}:{parsed.id}", 2 * skew + 60):
         raise SamlRequestRefused(f"this {kind.noun} was seen before")
+    if answer_unauthenticated:
+        return Verified(parsed, (), message.relay_state, tuple(unauthenticated), refusals[0].message)
     return Verified(parsed, tuple(apps), message.relay_state)
 
 
 def _check_signature(message: ReceivedMessage, root: etree._Element, app: SsoApplication, kind: Kind) -> None:
     policy = signature_policy(app, kind)
     if not bindings.has_signature(message, root):
+        if policy.required and kind is Kind.LOGOUT_REQUEST and not app.sp_certificates:
+            raise SenderUnauthenticated(
+                "a LogoutRequest must be signed, and the application must register the service provider's "
+                "signing certificate (sp_certificates) to check it"
+            )
         if policy.required:
-            raise SamlRequestRefused(f"this service provider must sign its {kind.noun}s")
+            raise SenderUnauthenticated(f"this service provider must sign its {kind.noun}s")
         return
     if not app.sp_certificates:
-        raise SamlRequestRefused(f"the {kind.noun} is signed, but no certificate is registered to check it")
+        raise SenderUnauthenticated(f"the {kind.noun} is signed, but no certificate is registered to check it")
     if not policy.accepted.includes_sha1 and bindings.uses_sha1(message, root):
         raise SamlRequestRefused(
             f"the {kind.noun} is signed with SHA-1, which is refused: the service provider should sign with "

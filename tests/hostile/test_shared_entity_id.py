@@ -10,10 +10,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
+from idp.keyring import make_signing_pair
 from tests.api.helpers import NS, parse_page, saml_app, saml_response
+from tests.e2e.sp_helpers import redirect_query
 from tests.hostile.front import SAME_ORIGIN, sign_in
 
 ENTITY_ID = "https://signin.aws.example/saml"
@@ -140,30 +143,31 @@ def test_another_brands_signing_policy_does_not_apply_to_this_brands_app(app, ap
     assert answered_issuer(sso_as(app.test_client(), north[2])) == north[3]["issuer"]
 
 
-def logout_request_path(name_id: str, session_index: str) -> str:
-    """An unsigned HTTP-Redirect LogoutRequest from the shared SP, as python3-saml builds it."""
+def logout_request_path(name_id: etree._Element, session_index: str, key_pem: bytes) -> str:
+    """An HTTP-Redirect LogoutRequest from the shared SP, as python3-saml builds it, signed with its key."""
     from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
-    from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
     settings = sp_settings(ACS_URL)
-    request = OneLogin_Saml2_Logout_Request(settings, name_id=name_id, session_index=session_index)
-    url = OneLogin_Saml2_Utils.redirect("http://127.0.0.1:5000/saml/slo", {"SAMLRequest": request.get_request()})
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
+    request = OneLogin_Saml2_Logout_Request(
+        settings, name_id=name_id.text, session_index=session_index, name_id_format=name_id.get("Format")
+    )
+    return f"/saml/slo?{redirect_query(request.get_xml().encode(), key_pem=key_pem)}"
 
 
 def test_a_logout_request_goes_to_the_registration_whose_login_it_ends(app, apps, brands) -> None:
+    key, cert = make_signing_pair(2048, "aws sp")
     for name, (brand, admin, _, sso_app) in brands.items():
         slug = name.split()[0].lower()
-        updated = apps.update(admin, brand, sso_app["id"], {"slo_url": f"https://signin.aws.example/slo/{slug}"})
+        fields = {"slo_url": f"https://signin.aws.example/slo/{slug}", "sp_certificates": [cert.decode()]}
+        updated = apps.update(admin, brand, sso_app["id"], fields)
         assert updated.status_code == 200, updated.json
     client = app.test_client()
     south_agent = brands["South Realty"][2]
     answer = sso_as(client, south_agent)
     assertion = saml_response(parse_page(answer.get_data(as_text=True)).forms[0].hidden["SAMLResponse"])
-    name_id = assertion.find(".//saml:NameID", NS).text
+    name_id = assertion.find(".//saml:NameID", NS)
     session_index = assertion.find(".//saml:AuthnStatement", NS).get("SessionIndex")
-    logged_out = client.get(logout_request_path(name_id, session_index))
+    logged_out = client.get(logout_request_path(name_id, session_index, key))
     assert logged_out.status_code == 200
     form = parse_page(logged_out.get_data(as_text=True)).forms[0]
     assert form.action == "https://signin.aws.example/slo/south" and "SAMLResponse" in form.hidden

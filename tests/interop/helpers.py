@@ -379,3 +379,15 @@ def sp_initiated_sign_in(
     assert answered.get("InResponseTo") == at_idp.authn_request.get("ID")
     assert form.fields.get("RelayState") == at_idp.query.get("RelayState")
     return SpInitiated(at_idp, form)
+
+
+def visited(page: requests.Response) -> list[str]:
+    """Every URL the browser went through to reach this page, and the page's own."""
+    return [hop.url for hop in page.history] + [page.url]
+
+
+def redirected(urls: list[str], prefix: str, param: str) -> tuple[etree._Element, dict[str, str]]:
+    """The one SAML message sent over HTTP-Redirect to a URL starting with `prefix`, and its query."""
+    (url,) = [url for url in urls if url.startswith(prefix)]
+    query = dict(parse_qsl(urlsplit(url).query))
+    return inflated(query[param]), query

@@ -10,7 +10,9 @@ the SP asks for by rewriting `sp.json`.
 
 IdP-initiated tests post the agent's launch form to the SP's ACS as a browser would; SP-initiated
 tests start at `/secure` (requireAuth), sign in at the IdP, and post its answer back. `/whoami` and
-`/secure` (served by `simplesamlphp/router.php`) show what the SP's session holds.
+`/secure` (served by `simplesamlphp/router.php`) show what the SP's session holds. Single logout
+starts at `/logout` (SP-initiated) or at the launcher's Sign out; the SP signs its logout messages
+and requires ours to be signed (`sign.logout`, `validate.logout`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import requests
 from lxml import etree
 
 from tests.deployment import Deployment
+from tests.e2e.sp_helpers import STATUS_SUCCESS, sign_out_in_launcher
 from tests.interop.helpers import (
     AGENT_EMAIL,
     EMAIL_FORMAT,
@@ -42,6 +45,7 @@ from tests.interop.helpers import (
     NAMESPACES,
     PERSISTENT_FORMAT,
     RSA_SHA256,
+    SAML_NS,
     SAMLP_NS,
     STATUS_INVALID_NAMEID_POLICY,
     STATUS_REQUESTER,
@@ -54,13 +58,16 @@ from tests.interop.helpers import (
     enveloped_signature_verifies,
     idp_metadata,
     import_sp_metadata,
+    page_text,
     post_signature,
     post_to_idp,
+    redirected,
     reencrypted,
     signatures,
     sp_initiated_sign_in,
     sp_key_and_certificate,
     status_codes,
+    visited,
     with_changed_text,
 )
 from tests.support import free_port, http_ok, running
@@ -458,3 +465,63 @@ def test_sp_initiated_login_with_a_signed_http_post_request(idp: Deployment, sim
         page = browser.post(flow.form.action, data=flow.form.fields, timeout=30)
 
     assert assert_signed_in(sp, page, offset, sp.secure_url)["name_id"] == AGENT_EMAIL
+
+
+# --- single logout -----------------------------------------------------------------------------
+
+
+def signed_in_at_simplesamlphp(idp: Deployment, sp: SimpleSamlPhp, browser: requests.Session) -> None:
+    configure(idp, sp)
+    sp.ask_for(EMAIL_FORMAT)
+    offset = sp.log_size()
+    flow = sp_initiated_sign_in(idp, browser, sp.secure_url, sp.sso_url)
+    assert_signed_in(sp, browser.post(flow.form.action, data=flow.form.fields, timeout=30), offset, sp.secure_url)
+
+
+def test_simplesamlphp_signs_out_at_the_idp_with_a_signed_logout_request(
+    idp: Deployment, simplesamlphp: SimpleSamlPhp
+) -> None:
+    """SP-initiated: SimpleSAMLphp sends its LogoutRequest (signed, the NameID and SessionIndex it was
+    given), the IdP session ends, and SimpleSAMLphp takes the IdP's signed Success (validate.logout)."""
+    sp = simplesamlphp
+    with requests.Session() as browser:
+        signed_in_at_simplesamlphp(idp, sp, browser)
+        offset = sp.log_size()
+
+        done = browser.get(f"{sp.base_url}/logout", timeout=30)
+
+        urls = visited(done)
+        logout_request, query = redirected(urls, f"{idp.base_url}/sso_applications/{sp.app_id}/slo?", "SAMLRequest")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert logout_request.findtext(f"{{{SAML_NS}}}NameID") == AGENT_EMAIL
+        logout_response, query = redirected(urls, f"{sp.imported['slo_url']}?", "SAMLResponse")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert status_codes(logout_response) == [STATUS_SUCCESS]
+        log = sp.log_since(offset)
+        assert done.status_code == 401, f"{done.status_code} at {done.url}\n{log}"
+        assert "Unsuccessful logout" not in log and "Exception" not in log, log
+        assert browser.get(f"{idp.base_url}/", allow_redirects=False, timeout=30).status_code == 303, (
+            "the IdP session is over: the launcher asks for a sign-in"
+        )
+
+
+def test_the_launcher_signs_simplesamlphp_out(idp: Deployment, simplesamlphp: SimpleSamlPhp) -> None:
+    """IdP-initiated: our LogoutRequest (signed, with NotOnOrAfter) is validated by SimpleSAMLphp, which
+    ends its session and answers with a signed LogoutResponse; the browser ends on the signed-out page."""
+    sp = simplesamlphp
+    with requests.Session() as browser:
+        signed_in_at_simplesamlphp(idp, sp, browser)
+        offset = sp.log_size()
+
+        done = sign_out_in_launcher(browser, idp)
+
+        urls = visited(done)
+        logout_request, query = redirected(urls, f"{sp.imported['slo_url']}?", "SAMLRequest")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert logout_request.get("NotOnOrAfter") > logout_request.get("IssueInstant")
+        _, query = redirected(urls, f"{idp.base_url}/sso_applications/{sp.app_id}/slo?", "SAMLResponse")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"], "SimpleSAMLphp signed its answer"
+        log = sp.log_since(offset)
+        assert done.status_code == 200 and "You are signed out" in page_text(done), f"{done.url}\n{log}"
+        assert "could not be signed out" not in page_text(done), "SimpleSAMLphp answered Success"
+        assert browser.get(sp.whoami_url, timeout=30).status_code == 401, log

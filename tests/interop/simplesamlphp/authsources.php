@@ -14,6 +14,9 @@ $config = [
         'privatekey' => $sp['folder'] . '/sp.key',
         'certificate' => $sp['folder'] . '/sp.crt',
         'sign.authnrequest' => true,
+        // Single logout: its logout messages signed, and ours required to be.
+        'sign.logout' => true,
+        'validate.logout' => true,
         'NameIDPolicy' => ['Format' => $sp['name_id_format'], 'AllowCreate' => true],
     ],
 ];
