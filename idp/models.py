@@ -44,6 +44,8 @@ class User:
     mfa_secret: str | None = None
     mfa_pending_secret: str | None = None
     email_2fa_enabled: bool = False
+    # Custom attributes: a flat object of strings or lists of strings.
+    attributes: dict[str, str | list[str]] = field(default_factory=dict)
 
     @property
     def mfa_enabled(self) -> bool:
