@@ -16,11 +16,25 @@ from typing import Any
 from idp import keyring
 from idp.accounts import provisioning
 from idp.applications.service import Applications
+from idp.cli_people import add_people_commands
 from idp.config import Settings
-from idp.errors import IdpError, ValidationError
+from idp.errors import ConfigurationError, IdpError, ValidationError
 from idp.models import BrandType, Role
 from idp.presenters import brand_json, user_json
-from idp.store import open_store
+from idp.store import Store, open_store
+
+
+def _store(settings: Settings) -> Store:
+    """The service's store; never a new empty one made by mistake in a folder that is not the service's home."""
+    if not settings.redis_url:
+        database, keys = settings.database_path.absolute(), settings.keys_dir.absolute()
+        if not database.exists() and not keys.is_dir():
+            raise ConfigurationError(
+                f"no store here: looked for the database {database} and the keys folder {keys}, and found neither. "
+                "Run idp from the service's folder, or point it at the service's store with IDP_DATABASE "
+                "(and IDP_KEYS_DIR), or REDIS_URL; for a new service, run `idp keys generate` first."
+            )
+    return open_store(settings)
 
 
 def _keys_generate(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -37,13 +51,13 @@ def _keys_rotate_data_key(args: argparse.Namespace, settings: Settings) -> dict[
 
 
 def _brands_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    store = open_store(settings)
+    store = _store(settings)
     brand = provisioning.create_brand(store, args.name, parent_id=args.parent, brand_type=args.type)
     return brand_json(brand, store.brand_lineage(brand.id))
 
 
 def _brands_add_member(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    membership = provisioning.add_member(open_store(settings), args.user, args.brand, args.role)
+    membership = provisioning.add_member(_store(settings), args.user, args.brand, args.role)
     return {"user": membership.user_id, "brand": membership.brand_id, "role": membership.role}
 
 
@@ -52,7 +66,7 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     user = provisioning.create_user(
-        open_store(settings),
+        _store(settings),
         args.email,
         first_name=args.first_name,
         last_name=args.last_name,
@@ -64,7 +78,7 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 
 
 def _clients_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    created = provisioning.create_client(open_store(settings), args.name)
+    created = provisioning.create_client(_store(settings), args.name)
     return {"client_id": created.client.id, "client_secret": created.secret, "name": created.client.name}
 
 
@@ -73,7 +87,7 @@ def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         xml = Path(args.file).read_bytes()
     except OSError as error:
         raise ValidationError(f"cannot read {args.file}: {error.strerror}", field="file") from None
-    apps = Applications(open_store(settings), settings, links=None)
+    apps = Applications(_store(settings), settings, links=None)
     imported = apps.import_metadata(None, args.brand, xml, name=args.name, entity_id=args.entity_id)
     app = imported.app
     return {
@@ -137,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     clients = groups.add_parser("clients", help="API clients").add_subparsers(dest="command", required=True)
     create_client = command(clients, "create", _clients_create, "create an API client; prints its secret once")
     create_client.add_argument("name")
+    add_people_commands(groups, brands, users, apps, clients, command, _store)
     return parser
 
 

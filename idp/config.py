@@ -91,6 +91,8 @@ class Settings:
     proxy_hops: int
     session_ttl: int
     clock_skew: int
+    password_reset_ttl: int = 30 * 60
+    invitation_ttl: int = 72 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,4 +132,6 @@ class Settings:
             proxy_hops=_int(env, "IDP_PROXY_HOPS", 0, minimum=0),
             session_ttl=_int(env, "IDP_SESSION_TTL", 8 * 3600),
             clock_skew=_int(env, "IDP_CLOCK_SKEW", 180),
+            password_reset_ttl=_int(env, "IDP_PASSWORD_RESET_TTL", 30 * 60, minimum=60),
+            invitation_ttl=_int(env, "IDP_INVITATION_TTL", 72 * 3600, minimum=60),
         )

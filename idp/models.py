@@ -44,6 +44,9 @@ class User:
     mfa_secret: str | None = None
     mfa_pending_secret: str | None = None
     email_2fa_enabled: bool = False
+    deleted_at: float | None = None  # soft deletion: kept for history, gone for every lookup
+    # Every token, session and launch link from before this moment is void (disable, delete, password reset).
+    access_revoked_at: float | None = None
     # Custom attributes: a flat object of strings or lists of strings.
     attributes: dict[str, str | list[str]] = field(default_factory=dict)
 

@@ -32,6 +32,8 @@ class LaunchFlow:
         app, user = self.store.app(link.app_id), self.store.user(link.user_id)
         placement = may_launch(self.store, app, user, self.store.brand(link.brand_id))
         assert app is not None and user is not None  # may_launch refused otherwise
+        if user.access_revoked_at is not None and link.expires_at - self.links.ttl <= user.access_revoked_at:
+            raise AccessRevoked("this application or account is no longer available")  # minted before revocation
         if user.mfa_enabled and not link.mfa:
             raise AccessRevoked("sign in with your second factor, then open the application again")
         if not app.is_saml:

@@ -71,7 +71,19 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
 
-    from idp.web import errors, front, launch, oauth, published, saml_slo, saml_sso, sso_applications, users
+    from idp.web import (
+        errors,
+        front,
+        launch,
+        oauth,
+        passwords,
+        people,
+        published,
+        saml_slo,
+        saml_sso,
+        sso_applications,
+        users,
+    )
 
     errors.init_app(app)
     app.before_request(_query_string_is_utf8)
@@ -84,6 +96,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         front.bp,
         saml_sso.bp,
         saml_slo.bp,
+        people.bp,
+        passwords.bp,
     ):
         app.register_blueprint(blueprint)
     return app
