@@ -29,7 +29,6 @@ from scim2_models import (
     InvalidValueException,
     Meta,
     NotFoundException,
-    NotImplementedException,
     PreconditionFailedException,
     Resource,
     ResourceType,
@@ -155,7 +154,9 @@ class BrandDirectory(ScimStorage):
         current = self.get(resource_type, str(resource.id))
         self._check_version(current, expected_version)
         if resource_type.name == USER:
-            return self._user_resource(self._update_user(self._visible_user(str(resource.id)), cast(ScimUser, resource)))
+            return self._user_resource(
+                self._update_user(self._visible_user(str(resource.id)), cast(ScimUser, resource))
+            )
         return self._group_resource(self._update_group(self._brand(str(resource.id)), cast(ScimGroup, resource)))
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
@@ -208,23 +209,28 @@ class BrandDirectory(ScimStorage):
         record = self.store.scim_record(self.root, USER, user.id) or {}
         memberships = [m for m in self.store.memberships_of(user.id) if m.brand_id in self.scope.brand_ids]
         brands = {m.brand_id: self.store.brand(m.brand_id) for m in memberships}
+        # What the provisioning client sent, when it made this user; otherwise the sign-in address and phone.
+        if record:
+            emails = [EmailAddress(**email) for email in record.get("emails") or []]
+            phones = [Phone(**phone) for phone in record.get("phone_numbers") or []]
+        else:
+            emails = [EmailAddress(value=user.email, type="work", primary=True)]
+            phones = [Phone(value=user.phone_number, type="work", primary=True)] if user.phone_number else []
         resource = ScimUser(
             id=user.id,
             external_id=record.get("external_id"),
             user_name=user.email,
-            name=PersonName(
-                formatted=user.display_name or None,
-                given_name=user.first_name or None,
-                family_name=user.last_name or None,
-            ),
+            name=PersonName(given_name=user.first_name or None, family_name=user.last_name or None)
+            if user.first_name or user.last_name
+            else None,
             display_name=user.display_name or None,
             active=user.is_active,
-            emails=[EmailAddress(**email) for email in record.get("emails") or []]
-            or [EmailAddress(value=user.email, type="work", primary=True)],
-            phone_numbers=[Phone(**phone) for phone in record.get("phone_numbers") or []]
-            or ([Phone(value=user.phone_number, type="work", primary=True)] if user.phone_number else None),
+            emails=emails or None,
+            phone_numbers=phones or None,
             groups=[
-                GroupMembership(value=brand_id, ref=f"Groups/{brand_id}", display=brand.name, type="direct")
+                GroupMembership.model_validate(
+                    {"value": brand_id, "$ref": f"Groups/{brand_id}", "display": brand.name, "type": "direct"}
+                )
                 for brand_id, brand in sorted(brands.items())
                 if brand is not None
             ]
@@ -273,9 +279,7 @@ class BrandDirectory(ScimStorage):
                 clean_text("type", item.get("type", ""), max_length=40, required=False)
         except ValidationError as error:
             raise _invalid(error) from None
-        self.store.save_scim_record(
-            self.root, USER, user_id, resource.external_id, emails=emails, phone_numbers=phones
-        )
+        self.store.save_scim_record(self.root, USER, user_id, resource.external_id, emails=emails, phone_numbers=phones)
 
     def _create_user(self, resource: ScimUser) -> User:
         fields = self._account_fields(resource)
@@ -336,7 +340,9 @@ class BrandDirectory(ScimStorage):
             user = self.store.user(membership.user_id)
             if user is None:
                 continue
-            member = Member(value=user.id, ref=f"Users/{user.id}", type="User", display=user.display_name or None)
+            member = Member.model_validate(
+                {"value": user.id, "$ref": f"Users/{user.id}", "type": USER, "display": user.display_name or None}
+            )
             members.append(member)
             if membership.role == Role.ADMIN.value:
                 admins.append(member.model_copy())
@@ -345,7 +351,6 @@ class BrandDirectory(ScimStorage):
         resource[BrandDetails] = BrandDetails(
             admins=admins or None,
             brand_type=brand.brand_type,
-            parent=brand.parent_id if brand.id != self.root else None,
         )
         resource.meta = Meta(
             resource_type=GROUP,
@@ -356,7 +361,7 @@ class BrandDirectory(ScimStorage):
         return resource
 
     def _create_group(self, resource: ScimGroup) -> Brand:
-        details = resource[BrandDetails] or BrandDetails()
+        details = resource[BrandDetails] or BrandDetails(brand_type=None)
         brand_type = details.brand_type or BrandType.OFFICE.value
         roles = self._wanted_roles(resource)
         try:
@@ -374,8 +379,12 @@ class BrandDirectory(ScimStorage):
             name = clean_text("displayName", resource.display_name, max_length=200)
         except ValidationError as error:
             raise _invalid(error) from None
-        if name != brand.name:
-            brand = dataclasses.replace(brand, name=name, updated_at=time.time())
+        details = resource[BrandDetails] or BrandDetails(brand_type=None)
+        brand_type = details.brand_type or brand.brand_type
+        if brand_type not in {t.value for t in BrandType}:
+            raise InvalidValueException(detail="brandType must be Brokerage, Office or Team")
+        if (name, brand_type) != (brand.name, brand.brand_type):
+            brand = dataclasses.replace(brand, name=name, brand_type=brand_type, updated_at=time.time())
             self.store.save_brand(brand)
         self.store.save_scim_record(self.root, GROUP, brand.id, resource.external_id)
         self._set_members(brand, roles)
@@ -383,7 +392,7 @@ class BrandDirectory(ScimStorage):
 
     def _wanted_roles(self, resource: ScimGroup) -> dict[str, str]:
         """The role of each member a group asks for: Agent, or Admin for those our extension lists as admins."""
-        details = resource[BrandDetails] or BrandDetails()
+        details = resource[BrandDetails] or BrandDetails(brand_type=None)
         roles = {member.value: Role.AGENT.value for member in resource.members or [] if member.value}
         roles |= {admin.value: Role.ADMIN.value for admin in details.admins or [] if admin.value}
         for member in [*(resource.members or []), *(details.admins or [])]:
@@ -441,7 +450,9 @@ def _attributes_of(entries: Iterable[CustomAttribute] | None) -> dict[str, str |
                 "at most 64 characters",
                 field="attributes",
             )
-        found.setdefault(name, []).append(clean_text(f"attributes.{name}", entry.value or "", max_length=1024, required=False))
+        found.setdefault(name, []).append(
+            clean_text(f"attributes.{name}", entry.value or "", max_length=1024, required=False)
+        )
     if len(found) > MAX_ATTRIBUTE_KEYS:
         raise ValidationError(f"attributes may hold at most {MAX_ATTRIBUTE_KEYS} names", field="attributes")
     return {name: values[0] if len(values) == 1 else values for name, values in found.items()}

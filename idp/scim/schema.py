@@ -29,14 +29,12 @@ from scim2_models import (
     Required,
     Resource,
     ResourceType,
-    Returned,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
     Uniqueness,
 )
 from scim2_models.resources.resource import AnyExtension
-from scim2_models.resources.resource_type import SchemaExtension
 
 # Ours, in the form RFC 7643 section 3.3 gives for extensions.
 USER_EXTENSION = "urn:ietf:params:scim:schemas:extension:idp:2.0:User"
@@ -45,9 +43,6 @@ MAX_RESULTS = 200  # the most a page holds (`count` is bounded to it); announced
 
 
 class PersonName(ComplexAttribute):
-    formatted: Annotated[str | None, Mutability.read_only] = None
-    """The first and last names, as the sign-in pages show them."""
-
     family_name: str | None = None
     given_name: str | None = None
 
@@ -81,7 +76,11 @@ class User(Resource[AnyExtension]):
 class CustomAttribute(ComplexAttribute):
     """One custom attribute: a name and a string; a list-valued attribute is one entry per value."""
 
-    name: Annotated[str | None, Required.true, CaseExact.true] = None
+    name: Annotated[str | None, Required.true, CaseExact.true] = Field(
+        None, examples=["mlsid", "nar_number", "license_number", "office_mlsid"]
+    )
+    """Letters, digits, _ and -, starting with a letter or _; at most 64 characters."""
+
     value: Annotated[str | None, Required.true] = None
 
 
@@ -121,13 +120,8 @@ class BrandDetails(Extension):
     admins: list[Member] | None = None
     """Members with the Admin role; every other member is an Agent. Listing a user here makes them a member."""
 
-    brand_type: Annotated[str | None, Mutability.immutable, Returned.default] = Field(
-        None, examples=["Office", "Team"]
-    )
+    brand_type: str | None = Field(None, examples=["Office", "Team"])
     """Brokerage, Office or Team; a group created through SCIM is an Office unless it says otherwise."""
-
-    parent: Annotated[str | None, Mutability.read_only, CaseExact.true] = None
-    """The id of the group (brand) above this one; absent for the token's root brand."""
 
 
 ScimUser = User[UserProfile]
@@ -135,13 +129,15 @@ ScimGroup = Group[BrandDetails]
 
 
 def _resource_type(name: str, endpoint: str, resource: type[Resource[Any]], extension: str) -> ResourceType:
-    return ResourceType(
-        id=name,
-        name=name,
-        description=f"{name}s of the token's brands",
-        endpoint=endpoint,
-        schema_=str(resource.__schema__),
-        schema_extensions=[SchemaExtension(schema_=extension, required=False)],
+    return ResourceType.model_validate(
+        {
+            "id": name,
+            "name": name,
+            "description": f"{name}s of the token's brands",
+            "endpoint": endpoint,
+            "schema": str(resource.__schema__),
+            "schemaExtensions": [{"schema": extension, "required": False}],
+        }
     )
 
 

@@ -93,4 +93,3 @@ class Scim:
         if scope is None:
             raise UnauthorizedException(detail="a valid SCIM token is required (Authorization: Bearer scim_...)")
         return ScimHandler(self.service, BrandDirectory(self.store, scope, self.lifecycle)).handle(request)
-

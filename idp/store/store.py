@@ -58,6 +58,7 @@ class Store:
 
     def drop_brand(self, brand_id: str) -> bool:
         return self.backend.delete("brand", brand_id)
+
     def brand_lineage(self, brand_id: str) -> list[Brand]:
         """The brand followed by its parent, grandparent, ... up to the root."""
         lineage: list[Brand] = []
@@ -302,9 +303,7 @@ class Store:
     def drop_scim_token(self, token_id: str) -> bool:
         return self.backend.delete("scim-token", token_id)
 
-    def save_scim_record(
-        self, root_id: str, kind: str, resource_id: str, external_id: str | None, **kept: Any
-    ) -> None:
+    def save_scim_record(self, root_id: str, kind: str, resource_id: str, external_id: str | None, **kept: Any) -> None:
         """That a provisioning client of `root_id` manages this resource, the externalId it gave it, and
         what else of it only SCIM speaks of (`kept`: the emails and phone numbers as it sent them)."""
         index = {"root": [f"{root_id}:{kind}"]}

@@ -15,6 +15,8 @@ from idp.errors import ValidationError
 from idp.keyring import KeyRing
 from idp.saml.assertions import IdpIdentity
 from idp.saml.xmlsig import Signer
+from idp.scim.service import Scim
+from idp.scim.tokens import ScimTokens
 from idp.signin import Flows
 from idp.store import Store, open_store
 
@@ -27,6 +29,7 @@ class Services:
     accounts: Accounts
     apps: Applications
     flows: Flows
+    scim: Scim
 
 
 def services() -> Services:
@@ -46,7 +49,8 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
         assertion_ttl=settings.assertion_ttl,
     )
     flows = Flows.build(settings, store, accounts, apps, links, idp)
-    return Services(settings, store, keyring, accounts, apps, flows)
+    scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
+    return Services(settings, store, keyring, accounts, apps, flows, scim)
 
 
 def _query_string_is_utf8() -> None:
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         published,
         saml_slo,
         saml_sso,
+        scim,
         sso_applications,
         users,
     )
@@ -98,6 +103,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         saml_slo.bp,
         people.bp,
         passwords.bp,
+        scim.bp,
     ):
         app.register_blueprint(blueprint)
     return app
