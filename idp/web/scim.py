@@ -15,6 +15,7 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 @bp.route("", defaults={"path": ""}, methods=METHODS)
+@bp.route("/", defaults={"path": ""}, methods=METHODS)
 @bp.route("/<path:path>", methods=METHODS)
 def endpoint(path: str) -> Response:
     call = ScimCall(

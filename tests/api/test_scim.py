@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from idp.models import Brand
 from idp.scim.schema import GROUP_EXTENSION, USER_EXTENSION
 from idp.scim.tokens import ScimTokens
 from tests.api.helpers import saml_app
+from tests.support import write_lock_held
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -342,3 +344,26 @@ def test_unknown_resources_and_methods_answer_scim_errors(scim):
         ),
         501,
     )
+
+
+def test_searching_with_a_body_and_at_the_root(scim, office):
+    scim.create_user("ann@acme.example")
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": 'userName sw "ann"'}
+    found = scim.call("POST", "/Users/.search", search).json
+    assert [u["userName"] for u in found["Resources"]] == ["ann@acme.example"]
+    both = scim.call("GET", '/?filter=displayName eq "Acme Downtown" or userName eq "ann@acme.example"').json
+    assert sorted(r["meta"]["resourceType"] for r in both["Resources"]) == ["Group", "User"]
+
+
+@pytest.fixture
+def busy_database(env):
+    """The service's SQLite file, with a short wait for a lock (set before the service is built)."""
+    env["IDP_SQLITE_BUSY_TIMEOUT"] = "0.2"
+    return Path(env["IDP_DATABASE"])
+
+
+def test_a_store_outage_is_a_scim_503_with_retry_after(busy_database, scim):
+    with write_lock_held(busy_database):
+        response = scim.call("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "ann@acme.example"})
+    assert_scim_error(response, 503)
+    assert int(response.headers["Retry-After"]) >= 1
