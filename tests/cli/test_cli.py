@@ -23,6 +23,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def home_env(cli_env: dict[str, str], keys_dir: Path) -> dict[str, str]:
+    """A service's home: its keys exist (`idp keys generate` ran), its store not yet."""
+    return {**cli_env, "IDP_KEYS_DIR": str(keys_dir)}
+
+
 def idp(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([venv_bin("idp"), *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
 
@@ -98,12 +104,12 @@ def test_rotating_a_key_adds_one_that_seals_from_now_on(cli_env, command, file, 
     assert len(lines) == 2 and lines[-1].startswith(new_id + " ")
 
 
-def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
-    parent = ok(cli_env, "brands", "create", "Acme")
-    child = ok(cli_env, "brands", "create", "Acme Downtown", "--parent", parent["id"], "--type", "Office")
+def test_provisioning_a_brand_tree_a_user_and_a_client(home_env):
+    parent = ok(home_env, "brands", "create", "Acme")
+    child = ok(home_env, "brands", "create", "Acme Downtown", "--parent", parent["id"], "--type", "Office")
     assert child["parent"]["id"] == parent["id"] and child["brand_type"] == "Office"
     user = ok(
-        cli_env,
+        home_env,
         "users",
         "create",
         "ann@acme.example",
@@ -119,9 +125,9 @@ def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
         stdin=PASSWORD + "\n",
     )
     assert user["email"] == "ann@acme.example" and user["type"] == "user"
-    created = ok(cli_env, "clients", "create", "back office")
+    created = ok(home_env, "clients", "create", "back office")
 
-    store = open_store(Settings.from_env(cli_env))
+    store = open_store(Settings.from_env(home_env))
     try:
         stored_user = store.user(user["id"])
         assert PASSWORD not in stored_user.password_hash
@@ -161,13 +167,13 @@ def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
         (("clients", "create", "tab\there"), "control characters"),
     ],
 )
-def test_bad_input_is_refused_with_a_clear_message(cli_env, args, message):
-    assert message in refused(cli_env, *args)
+def test_bad_input_is_refused_with_a_clear_message(home_env, args, message):
+    assert message in refused(home_env, *args)
 
 
-def test_a_short_password_from_stdin_is_refused(cli_env):
+def test_a_short_password_from_stdin_is_refused(home_env):
     stderr = refused(
-        cli_env,
+        home_env,
         "users",
         "create",
         "a@b.example",
@@ -181,6 +187,6 @@ def test_a_short_password_from_stdin_is_refused(cli_env):
     assert "password" in stderr
 
 
-def test_a_second_user_with_the_same_email_is_refused(cli_env):
-    ok(cli_env, "users", "create", "dup@b.example", "--first-name", "A", "--last-name", "B")
-    assert "email" in refused(cli_env, "users", "create", "DUP@b.example", "--first-name", "C", "--last-name", "D")
+def test_a_second_user_with_the_same_email_is_refused(home_env):
+    ok(home_env, "users", "create", "dup@b.example", "--first-name", "A", "--last-name", "B")
+    assert "email" in refused(home_env, "users", "create", "DUP@b.example", "--first-name", "C", "--last-name", "D")
