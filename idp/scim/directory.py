@@ -119,18 +119,24 @@ class BrandDirectory(ScimStorage):
         *,
         position: Any = None,
     ) -> SearchPage:
-        candidates: list[Resource[Any]] = []
-        for resource_type in resource_types:
-            if resource_type.name == USER:
-                candidates += [self._user_resource(user) for user in self._visible_users(search_request.filter)]
-            else:
-                candidates += [self._group_resource(brand) for brand in self._brands()]
+        # The store has no query language, so a filter is evaluated here, by scim2-models, over the
+        # token's resources; without a filter or a sort only the page asked for is built.
+        users = self._visible_users(search_request.filter) if any(t.name == USER for t in resource_types) else []
+        brands = self._brands() if any(t.name == GROUP for t in resource_types) else []
+        start = search_request.start_index_0 or 0
+        stop = None if search_request.count is None else start + search_request.count
+        if search_request.filter is None and search_request.sort_by is None:
+            things: list[User | Brand] = [*sorted(users, key=lambda u: u.id), *sorted(brands, key=lambda b: b.id)]
+            page = [self._resource(thing) for thing in things[start:stop]]
+            return SearchPage(len(things), page)
+        everything: list[User | Brand] = [*users, *brands]
+        candidates = [self._resource(thing) for thing in everything]
         scim_filter = search_request.filter
         if scim_filter is not None and not scim_filter.models and candidates:
             models = tuple(dict.fromkeys(type(resource) for resource in candidates))
             scim_filter = parametrize(ScimFilter, models[0] if len(models) == 1 else models)(str(scim_filter))
         found = [resource for resource in candidates if scim_filter is None or scim_filter.match(resource)]
-        found.sort(key=lambda resource: str(resource.id))
+        found.sort(key=lambda resource: (str(resource.meta.resource_type if resource.meta else ""), str(resource.id)))
         if search_request.sort_by is not None:
             descending = search_request.sort_order == SearchRequest.SortOrder.descending
 
@@ -139,9 +145,10 @@ class BrandDirectory(ScimStorage):
                 return value is None, value if value is not None else ""
 
             found.sort(key=sort_key, reverse=descending)
-        start = search_request.start_index_0 or 0
-        stop = None if search_request.count is None else start + search_request.count
         return SearchPage(len(found), found[start:stop])
+
+    def _resource(self, thing: User | Brand) -> Resource[Any]:
+        return self._user_resource(thing) if isinstance(thing, User) else self._group_resource(thing)
 
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         if resource_type.name == USER:

@@ -185,6 +185,9 @@ def test_filters_paging_and_attribute_selection(scim):
     page = scim.call("GET", "/Users?startIndex=2&count=2&sortBy=userName").json
     assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (5, 2, 2)
     assert [u["userName"] for u in page["Resources"]] == ["agent1@acme.example", "agent2@acme.example"]
+    pages = [scim.call("GET", f"/Users?startIndex={i}&count=2").json for i in (1, 3, 5)]
+    assert [p["totalResults"] for p in pages] == [5, 5, 5] and [p["itemsPerPage"] for p in pages] == [2, 2, 1]
+    assert len({u["id"] for p in pages for u in p["Resources"]}) == 5
     only = scim.listed('/Users?filter=externalId eq "ext-1"&attributes=userName')[0]
     assert set(only) == {"schemas", "id", "userName"}
     without = scim.listed('/Users?filter=externalId eq "ext-1"&excludedAttributes=name,emails')[0]
