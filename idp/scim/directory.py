@@ -322,9 +322,7 @@ class BrandDirectory(ScimStorage):
 
     def _delete_user(self, user: User) -> None:
         self._require_manageable(user)
-        self.lifecycle.delete(user, now=time.time())
-        for membership in self.store.memberships_of(user.id):
-            self.store.drop_membership(user.id, membership.brand_id)
+        self.lifecycle.delete(user, now=time.time())  # soft, as the admin API's: the record stays for history
         self.store.drop_scim_record(self.root, USER, user.id)
 
     # -- groups (brands) -------------------------------------------------------

@@ -251,6 +251,9 @@ def test_delete_removes_the_account_and_its_access(client, store, api, make, sci
     assert store.user(user.id) is None
     assert_scim_error(scim.call("GET", f"/Users/{user.id}"), 404)
     assert client.get("/users/self", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert user.id not in {u["id"] for u in scim.listed("/Users")}
+    assert user.id not in {m["value"] for m in scim.call("GET", f"/Groups/{root.id}").json.get("members", [])}
+    assert scim.create_user(user.email)["id"] != user.id  # the address is free for a new account
 
 
 def test_a_user_who_also_belongs_elsewhere_keeps_their_account(store, make, scim, root):
