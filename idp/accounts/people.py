@@ -60,9 +60,8 @@ def clean_attributes(value: object) -> dict[str, str | list[str]]:
 
 
 def _role(value: object) -> str:
-    if value not in {r.value for r in Role}:
+    if not isinstance(value, str) or value not in {r.value for r in Role}:
         raise ValidationError("role must be Admin or Agent", field="role")
-    assert isinstance(value, str)
     return value
 
 

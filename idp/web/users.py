@@ -15,9 +15,7 @@ bp = Blueprint("users", __name__)
 
 @bp.get("/users/self")
 def self_user() -> Response:
-    user = bearer(before_mfa=True).user
-    left = services().accounts.mfa.recovery.remaining(user.id) if user.mfa_enabled else 0
-    return envelope({**user_json(user), "mfa_recovery_codes_remaining": left})
+    return envelope(user_json(bearer(before_mfa=True).user))
 
 
 @bp.post("/users/self/mfa/setup")
@@ -33,6 +31,14 @@ def mfa_verify() -> Response:
         caller.user, caller.grant, string_field("token"), address=client_address(), now=time.time()
     )
     return envelope({**user_json(enabled.user), "mfa_recovery_codes": enabled.recovery_codes})
+
+
+@bp.get("/users/self/mfa/recovery-codes")
+def recovery_codes_left() -> Response:
+    """How many recovery codes the caller has left (never the codes: they are shown once)."""
+    user = bearer().user
+    left = services().accounts.mfa.recovery.remaining(user.id) if user.mfa_enabled else 0
+    return envelope({"mfa_recovery_codes_remaining": left})
 
 
 @bp.post("/users/self/mfa/recovery-codes")
