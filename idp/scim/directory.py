@@ -62,7 +62,10 @@ USER = "User"
 GROUP = "Group"
 # The keys custom attributes may have (as mappings name them: attributes.KEY).
 ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+# The limits the API applies to custom attributes too.
 MAX_ATTRIBUTE_KEYS = 50
+MAX_ATTRIBUTE_VALUES = 50  # values of one list-valued attribute
+MAX_ATTRIBUTES_BYTES = 16 * 1024  # all of them, as JSON
 
 
 class AccountLifecycle(Protocol):
@@ -460,4 +463,8 @@ def _attributes_of(entries: Iterable[CustomAttribute] | None) -> dict[str, str |
         )
     if len(found) > MAX_ATTRIBUTE_KEYS:
         raise ValidationError(f"attributes may hold at most {MAX_ATTRIBUTE_KEYS} names", field="attributes")
+    if any(len(values) > MAX_ATTRIBUTE_VALUES for values in found.values()):
+        raise ValidationError(f"an attribute may hold at most {MAX_ATTRIBUTE_VALUES} values", field="attributes")
+    if len(json.dumps(found)) > MAX_ATTRIBUTES_BYTES:
+        raise ValidationError(f"attributes must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON", field="attributes")
     return {name: values[0] if len(values) == 1 else values for name, values in found.items()}

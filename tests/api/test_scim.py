@@ -163,6 +163,11 @@ def test_custom_attributes_travel_in_our_extension(store, scim):
         {"name": "office", "value": "A"},
         {"name": "office", "value": "B"},
     ]
+    too_many = {"attributes": [{"name": "mlsid", "value": str(n)} for n in range(51)]}
+    response = scim.call(
+        "POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "c@acme.example", USER_EXTENSION: too_many}
+    )
+    assert_scim_error(response, 400, "invalidValue")
     bad = {"attributes": [{"name": "1 bad", "value": "x"}]}
     response = scim.call(
         "POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "b@acme.example", USER_EXTENSION: bad}
