@@ -378,3 +378,39 @@ def test_a_store_outage_is_a_scim_503_with_retry_after(busy_database, scim):
         response = scim.call("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "ann@acme.example"})
     assert_scim_error(response, 503)
     assert int(response.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/Users", "{not json"),
+        ("POST", "/Users", [1, 2]),
+        ("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "a\x00@acme.example"}),
+        ("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": ["a@acme.example"]}),
+        ("POST", "/Users", {"schemas": [USER_SCHEMA], "userName": "a@acme.example", "active": "maybe"}),
+        ("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "\ud800"}),
+        ("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "X", "members": [{"value": "nope"}]}),
+        ("PATCH", "/Groups/ROOT", {"schemas": [PATCH_OP], "Operations": [{"op": "explode", "path": "members"}]}),
+        (
+            "PATCH",
+            "/Groups/ROOT",
+            {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members[", "value": 1}]},
+        ),
+        ("GET", '/Users?filter=userName eq "a" and (', None),
+        ("GET", "/Users?count=abc", None),
+        ("GET", "/Users?attributes=no.such.thing", None),
+    ],
+)
+def test_malformed_requests_are_4xx_in_the_scim_shape(scim, root, method, path, body):
+    path = path.replace("ROOT", root.id)
+    if isinstance(body, str):
+        response = scim.client.open(
+            f"/scim/v2{path}",
+            method=method,
+            data=body,
+            headers={"Authorization": f"Bearer {scim.token}", "Content-Type": "application/scim+json"},
+        )
+    else:
+        response = scim.call(method, path, body)
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.json["schemas"] == [ERROR]
