@@ -434,8 +434,10 @@ class BrandDirectory(ScimStorage):
 
 
 def _user_name_equals(scim_filter: ScimFilter[Any] | None) -> str | None:
-    """The address of a `userName eq "..."` filter (the lookup every provisioning client makes first)."""
-    match = re.fullmatch(r'\s*userName\s+eq\s+"([^"\\]*)"\s*', str(scim_filter)) if scim_filter else None
+    """The address of a `userName eq "..."` filter (the lookup every provisioning client makes first).
+
+    Attribute names and operators are case-insensitive (RFC 7644 section 3.4.2.2), and so is userName."""
+    match = re.fullmatch(r'\s*userName\s+eq\s+"([^"\\]*)"\s*', str(scim_filter), re.IGNORECASE) if scim_filter else None
     return match.group(1) if match else None
 
 

@@ -185,6 +185,9 @@ def test_filters_paging_and_attribute_selection(scim):
     by_user_name = scim.listed('/Users?filter=userName eq "agent3@acme.example"')
     assert [u["userName"] for u in by_user_name] == ["agent3@acme.example"]
     assert [u["userName"] for u in scim.listed('/Users?filter=externalId eq "ext-2"')] == ["agent2@acme.example"]
+    assert [u["userName"] for u in scim.listed('/Users?filter=USERNAME Eq "Agent3@ACME.example"')] == [
+        "agent3@acme.example"
+    ]
     by_email = scim.listed('/Users?filter=emails[type eq "work"].value eq "work4@acme.example"')
     assert [u["userName"] for u in by_email] == ["agent4@acme.example"]
     page = scim.call("GET", "/Users?startIndex=2&count=2&sortBy=userName").json
