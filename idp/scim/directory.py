@@ -18,7 +18,6 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
@@ -43,9 +42,9 @@ from scim2_server.utils import parametrize
 from idp.accounts.provisioning import EMAIL, create_brand
 from idp.errors import Conflict, ValidationError
 from idp.models import Brand, BrandType, Membership, Role, User
+from idp.scim.custom_attributes import attribute_entries, attributes_of
 from idp.scim.schema import (
     BrandDetails,
-    CustomAttribute,
     EmailAddress,
     Member,
     PersonName,
@@ -60,12 +59,6 @@ from idp.text import clean_text
 
 USER = "User"
 GROUP = "Group"
-# The keys custom attributes may have (as mappings name them: attributes.KEY).
-ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
-# The limits the API applies to custom attributes too.
-MAX_ATTRIBUTE_KEYS = 50
-MAX_ATTRIBUTE_VALUES = 50  # values of one list-valued attribute
-MAX_ATTRIBUTES_BYTES = 16 * 1024  # all of them, as JSON
 
 
 class AccountLifecycle(Protocol):
@@ -247,7 +240,7 @@ class BrandDirectory(ScimStorage):
             or None,
         )
         if user.attributes:
-            resource[UserProfile] = UserProfile(attributes=_attribute_entries(user.attributes))
+            resource[UserProfile] = UserProfile(attributes=attribute_entries(user.attributes))
         resource.meta = Meta(
             resource_type=USER,
             created=_when(user.created_at),
@@ -269,7 +262,7 @@ class BrandDirectory(ScimStorage):
             phone = next((p.value for p in phones if p.primary), phones[0].value if phones else None)
             phone = clean_text("phoneNumbers.value", phone, max_length=40) if phone else None
             profile = resource[UserProfile]
-            attributes = _attributes_of(profile.attributes if profile else None)
+            attributes = attributes_of(profile.attributes if profile else None)
         except ValidationError as error:
             raise _invalid(error) from None
         return {
@@ -439,34 +432,3 @@ def _user_name_equals(scim_filter: ScimFilter[Any] | None) -> str | None:
     Attribute names and operators are case-insensitive (RFC 7644 section 3.4.2.2), and so is userName."""
     match = re.fullmatch(r'\s*userName\s+eq\s+"([^"\\]*)"\s*', str(scim_filter), re.IGNORECASE) if scim_filter else None
     return match.group(1) if match else None
-
-
-def _attribute_entries(attributes: dict[str, str | list[str]]) -> list[CustomAttribute]:
-    entries: list[CustomAttribute] = []
-    for name, value in sorted(attributes.items()):
-        values = value if isinstance(value, list) else [value]
-        entries += [CustomAttribute(name=name, value=item) for item in values]
-    return entries
-
-
-def _attributes_of(entries: Iterable[CustomAttribute] | None) -> dict[str, str | list[str]]:
-    """Entries back to custom attributes: a name given once holds a string, given more often a list."""
-    found: dict[str, list[str]] = {}
-    for entry in entries or []:
-        name = entry.name or ""
-        if not ATTRIBUTE_KEY.fullmatch(name):
-            raise ValidationError(
-                "attributes.name must start with a letter or _ and hold only letters, digits, _ and -, "
-                "at most 64 characters",
-                field="attributes",
-            )
-        found.setdefault(name, []).append(
-            clean_text(f"attributes.{name}", entry.value or "", max_length=1024, required=False)
-        )
-    if len(found) > MAX_ATTRIBUTE_KEYS:
-        raise ValidationError(f"attributes may hold at most {MAX_ATTRIBUTE_KEYS} names", field="attributes")
-    if any(len(values) > MAX_ATTRIBUTE_VALUES for values in found.values()):
-        raise ValidationError(f"an attribute may hold at most {MAX_ATTRIBUTE_VALUES} values", field="attributes")
-    if len(json.dumps(found)) > MAX_ATTRIBUTES_BYTES:
-        raise ValidationError(f"attributes must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON", field="attributes")
-    return {name: values[0] if len(values) == 1 else values for name, values in found.items()}
