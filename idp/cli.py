@@ -21,6 +21,7 @@ from idp.config import Settings
 from idp.errors import ConfigurationError, IdpError, ValidationError
 from idp.models import BrandType, Role
 from idp.presenters import brand_json, user_json
+from idp.scim.tokens import ScimTokens
 from idp.store import Store, open_store
 
 
@@ -134,6 +135,21 @@ def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
     }
 
 
+def _scim_tokens_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    created = ScimTokens(_store(settings)).create(args.brand)
+    return {"id": created.token.id, "brand": created.token.brand_id, "token": created.secret}
+
+
+def _scim_tokens_list(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    tokens = ScimTokens(_store(settings)).of_brand(args.brand)
+    return {"data": [{"id": t.id, "brand": t.brand_id, "created_at": t.created_at} for t in tokens]}
+
+
+def _scim_tokens_revoke(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    revoked = ScimTokens(_store(settings)).revoke(args.token)
+    return {"id": revoked.id, "brand": revoked.brand_id, "revoked": True}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idp", description="Manage the SAML identity provider.")
     groups = parser.add_subparsers(dest="group", required=True)
@@ -197,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     create_client = command(clients, "create", _clients_create, "create an API client; prints its secret once")
     create_client.add_argument("name")
     add_people_commands(groups, brands, users, apps, clients, command, _store)
+
+    scim = groups.add_parser("scim-tokens", help="SCIM provisioning tokens").add_subparsers(
+        dest="command", required=True
+    )
+    scim_create = command(scim, "create", _scim_tokens_create, "make a SCIM token for a root brand; prints it once")
+    scim_create.add_argument("--brand", required=True, metavar="BRAND_ID")
+    scim_list = command(scim, "list", _scim_tokens_list, "a root brand's SCIM tokens (never their secrets)")
+    scim_list.add_argument("--brand", required=True, metavar="BRAND_ID")
+    scim_revoke = command(scim, "revoke", _scim_tokens_revoke, "revoke a SCIM token at once")
+    scim_revoke.add_argument("token", metavar="TOKEN_ID")
     return parser
 
 

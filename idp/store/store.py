@@ -56,6 +56,9 @@ class Store:
     def child_brands(self, brand_id: str) -> list[Brand]:
         return [Brand(**doc) for doc in self.backend.get_many("brand", self.backend.find("brand", "parent", brand_id))]
 
+    def drop_brand(self, brand_id: str) -> bool:
+        return self.backend.delete("brand", brand_id)
+
     def brand_lineage(self, brand_id: str) -> list[Brand]:
         """The brand followed by its parent, grandparent, ... up to the root."""
         lineage: list[Brand] = []
@@ -292,3 +295,33 @@ class Store:
 
     def clear_events(self, key: str) -> None:
         self.backend.clear_events(key)
+
+    # SCIM: provisioning tokens (one root brand each, the secret stored hashed), and what a
+    # provisioning client told us of a resource (its externalId), by root brand
+    def save_scim_token(self, token_id: str, doc: dict[str, Any]) -> None:
+        self.backend.put("scim-token", token_id, doc, index={"brand": [doc["brand_id"]]})
+
+    def scim_token(self, token_id: str) -> dict[str, Any] | None:
+        return self.backend.get("scim-token", token_id)
+
+    def scim_tokens_of(self, brand_id: str) -> list[dict[str, Any]]:
+        return self.backend.get_many("scim-token", self.backend.find("scim-token", "brand", brand_id))
+
+    def drop_scim_token(self, token_id: str) -> bool:
+        return self.backend.delete("scim-token", token_id)
+
+    def save_scim_record(self, root_id: str, kind: str, resource_id: str, external_id: str | None, **kept: Any) -> None:
+        """That a provisioning client of `root_id` manages this resource, the externalId it gave it, and
+        what else of it only SCIM speaks of (`kept`: the emails and phone numbers as it sent them)."""
+        index = {"root": [f"{root_id}:{kind}"]}
+        doc = {**kept, "root_id": root_id, "kind": kind, "id": resource_id, "external_id": external_id}
+        self.backend.put("scim-record", f"{root_id}:{kind}:{resource_id}", doc, index=index)
+
+    def scim_record(self, root_id: str, kind: str, resource_id: str) -> dict[str, Any] | None:
+        return self.backend.get("scim-record", f"{root_id}:{kind}:{resource_id}")
+
+    def scim_records(self, root_id: str, kind: str) -> list[dict[str, Any]]:
+        return self.backend.get_many("scim-record", self.backend.find("scim-record", "root", f"{root_id}:{kind}"))
+
+    def drop_scim_record(self, root_id: str, kind: str, resource_id: str) -> None:
+        self.backend.delete("scim-record", f"{root_id}:{kind}:{resource_id}")

@@ -14,6 +14,8 @@ from idp.config import Settings
 from idp.errors import ValidationError
 from idp.keyring import REPORT_TTL, FollowingSigner, KeyRing
 from idp.saml.assertions import IdpIdentity
+from idp.scim.service import Scim
+from idp.scim.tokens import ScimTokens
 from idp.signin import Flows
 from idp.store import Store, open_store
 from idp.store.observed import ObservedBackend
@@ -28,6 +30,7 @@ class Services:
     accounts: Accounts
     apps: Applications
     flows: Flows
+    scim: Scim
 
 
 def services() -> Services:
@@ -47,7 +50,8 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
         assertion_ttl=settings.assertion_ttl,
     )
     flows = Flows.build(settings, store, accounts, apps, links, idp)
-    return Services(settings, store, keyring, accounts, apps, flows)
+    scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
+    return Services(settings, store, keyring, accounts, apps, flows, scim)
 
 
 def _observed(store: Store) -> Store:
@@ -101,6 +105,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         published,
         saml_slo,
         saml_sso,
+        scim,
         sso_applications,
         users,
     )
@@ -120,6 +125,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         people.bp,
         passwords.bp,
         operations.bp,
+        scim.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -13,6 +13,8 @@ from idp.errors import HttpError, IdpError, InternalError
 
 log = logging.getLogger(__name__)
 
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
 
 def _known(error: Exception) -> IdpError:
     """Every error as one of ours: framework refusals keep their status, anything else is an InternalError."""
@@ -56,6 +58,23 @@ def as_pages(blueprint: Blueprint, *, back_link: str | None = None) -> Blueprint
 
     def render(error: Exception) -> Response:
         return _as_page(error, back_link)
+
+    blueprint.register_error_handler(Exception, render)
+    return blueprint
+
+
+def as_scim(blueprint: Blueprint) -> Blueprint:
+    """The blueprint speaks SCIM: what fails before its view (a body too large, a malformed query)
+    is answered in the SCIM error shape (RFC 7644 section 3.12) too."""
+
+    def render(error: Exception) -> Response:
+        known = _known(error)
+        body = {"schemas": [SCIM_ERROR], "status": str(known.status), "detail": known.message}
+        response = jsonify(body)
+        response.status_code = known.status
+        response.headers.update(known.headers())
+        response.headers["Content-Type"] = "application/scim+json"
+        return response
 
     blueprint.register_error_handler(Exception, render)
     return blueprint
