@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from idp.accounts.sessions import Sessions, SignedIn
 from idp.applications.access import placement_for, sender_apps
-from idp.errors import MfaSetupNeeded, SamlRequestRefused
+from idp.errors import AccessRevoked, MfaSetupNeeded, SamlRequestRefused
 from idp.models import SsoApplication
 from idp.saml import authn_context, authn_request, inbound
 from idp.saml.assertions import Answering, IdpIdentity, Login, issue, refuse, subject_for
@@ -80,6 +80,7 @@ class PendingRequest:
     issuer: str | None = None  # the IdP entityID the SP addressed; None: each app's own `issuer`
     requested_context: RequestedContext | None = None
     subject: RequestedSubject | None = None
+    shared: bool = False  # several brands register this SP's entityID
 
     def answering(
         self, candidate: Candidate, name_id_format: str | None = None, authn_context: str | None = None
@@ -169,6 +170,7 @@ class AuthnRequestFlow:
             issuer=None if endpoint_app_id else self.idp.entity_id,
             requested_context=request.requested_context,
             subject=request.subject,
+            shared=len(verified.apps) > 1,
         )
         try:
             inbound.check_delivery(
@@ -227,6 +229,10 @@ class AuthnRequestFlow:
             if (app := self.store.app(candidate.app_id)) is not None
             and (placement := placement_for(self.store, signed_in.user, app)) is not None
         ]
+        if not open_to_user and pending.shared:
+            # Brands share this entityID: a registration the user may not open is another brand's,
+            # perhaps a rogue one, and its ACS is never sent anything for this user.
+            raise AccessRevoked("you do not have access to this application")
         if not open_to_user:
             denied = Refusal(STATUS_RESPONDER, STATUS_REQUEST_DENIED, "the user may not open this application")
             return self._refuse(pending, denied, now)

@@ -124,7 +124,8 @@ def accepted(encoded: str, idp_certificate, *, issuer: str = GLOBAL_ENTITY_ID):
 
 def asserted_class(encoded: str) -> str:
     root = etree.fromstring(base64.b64decode(encoded))
-    return root.findtext("saml:Assertion/saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef", namespaces=NS)
+    path = "saml:Assertion/saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef"
+    return root.findtext(path, namespaces=NS)
 
 
 def totp(client, code: str):
@@ -318,7 +319,9 @@ def test_require_mfa_on_a_launch_without_mfa_is_a_clear_page(client, apps, org, 
     assert "requires multi-factor authentication" in text and "security settings" in text
 
 
-def test_a_launch_link_without_mfa_for_a_user_with_mfa_gets_the_totp_step(client, apps, org, sp_app, mfa, idp_certificate):
+def test_a_launch_link_without_mfa_for_a_user_with_mfa_gets_the_totp_step(
+    client, apps, org, sp_app, mfa, idp_certificate
+):
     apps.update(org.admin, org.brand, sp_app["id"], {"require_mfa": True})
     old_url = open_url_for(client, apps, org, sp_app["id"], mfa.pair(org.agent).headers)  # before MFA
     agent: MfaUser = mfa.enable(org.agent)
@@ -423,7 +426,8 @@ def test_a_replayed_request_gets_requester(client, org, sp_app, idp_certificate)
     posted(send(client, xml))
 
     encoded = assert_refused(send(client, xml), idp_certificate, "Requester")
-    assert "seen before" in etree.fromstring(base64.b64decode(encoded)).findtext(".//samlp:StatusMessage", namespaces=NS)
+    message = etree.fromstring(base64.b64decode(encoded)).findtext(".//samlp:StatusMessage", namespaces=NS)
+    assert "seen before" in message
 
 
 def test_a_stale_request_gets_requester(client, sp_app, idp_certificate):
@@ -441,7 +445,7 @@ def test_no_passive_is_answered_without_a_session(client, sp_app, idp_certificat
 @pytest.mark.parametrize(
     "xml",
     [
-        pytest.param(python3_saml_request().replace(SP_ENTITY_ID.encode(), b"https://unknown.example/sp"), id="unknown"),
+        pytest.param(python3_saml_request().replace(SP_ENTITY_ID.encode(), b"https://nobody.example/sp"), id="issuer"),
         pytest.param(python3_saml_request().replace(ACS_URL.encode(), b"https://evil.example/acs"), id="acs"),
         pytest.param(b"<samlp:AuthnRequest", id="malformed"),
     ],

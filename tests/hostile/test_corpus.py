@@ -233,6 +233,10 @@ def test_each_entry_gets_the_answer_expected_and_reads_or_fetches_nothing(servic
     status, text = response.status_code, response.get_data(as_text=True)
     if entry.get("expect") == "accepted":
         assert status in (200, 302, 303), f"{status}: {text[:300]}"
+    elif entry["target"].startswith(("sso-", "slo-")):
+        # Bindings 3.4.6/3.5.6: a SAML failure is an IdP page answering 200, never an HTTP error status.
+        assert status == 200 or 400 <= status < 500, f"{status}: {text[:300]}"
+        assert "SAMLResponse" not in text and "SAMLRequest" not in text, "an untrusted message was answered"
     else:
         assert 400 <= status < 500, f"{status}: {text[:300]}"
     headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())

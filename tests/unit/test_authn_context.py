@@ -7,9 +7,9 @@ import pytest
 from lxml import etree
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from saml2.saml import AuthnContextClassRef, AuthnContextDeclRef
 from saml2.samlp import AuthnRequest as Pysaml2Request
 from saml2.samlp import RequestedAuthnContext
-from saml2.saml import AuthnContextClassRef, AuthnContextDeclRef
 
 from idp.saml import authn_context
 from idp.saml.authn_context import Comparison, RequestedContext, Strength, answer
