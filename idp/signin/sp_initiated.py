@@ -304,7 +304,9 @@ class AuthnRequestFlow:
         if app is None:
             raise SamlRequestRefused("this application is no longer available")
         answering = pending.answering(candidate)
-        form = refuse(app, self.idp, answering, refusal.status, refusal.sub_status, now=now, message=refusal.message)
+        # The StatusMessage names the status too: some SPs (python3-saml) report only the message.
+        message = f"{(refusal.sub_status or refusal.status).rsplit(':', 1)[-1]}: {refusal.message}"
+        form = refuse(app, self.idp, answering, refusal.status, refusal.sub_status, now=now, message=message)
         if refusal.notice:
             return Outcome(Page("post_form.html", {"form": form, "notice": refusal.notice, "app_name": app.name}))
         return Outcome(form)
