@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from idp.accounts.sessions import Sessions, SignedIn
 from idp.applications.access import placement_for, sender_apps
-from idp.errors import AccessRevoked, MfaSetupNeeded, SamlRequestRefused
+from idp.errors import MfaSetupNeeded, SamlRequestRefused
 from idp.models import SsoApplication
 from idp.saml import authn_context, authn_request, inbound
 from idp.saml.assertions import Answering, IdpIdentity, Login, issue, refuse, subject_for
@@ -232,7 +232,7 @@ class AuthnRequestFlow:
         if not open_to_user and pending.shared:
             # Brands share this entityID: a registration the user may not open is another brand's,
             # perhaps a rogue one, and its ACS is never sent anything for this user.
-            raise AccessRevoked("you do not have access to this application")
+            raise SamlRequestRefused("you do not have access to this application")
         if not open_to_user:
             denied = Refusal(STATUS_RESPONDER, STATUS_REQUEST_DENIED, "the user may not open this application")
             return self._refuse(pending, denied, now)
