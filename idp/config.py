@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,6 +64,62 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 @dataclass(frozen=True)
+class MetadataSettings:
+    """What the IdP's metadata says of it beyond its endpoints and keys."""
+
+    valid_for: int  # seconds from now to validUntil
+    cache_duration: int  # seconds, as cacheDuration
+    signed: bool
+    organization_name: str
+    organization_display_name: str
+    organization_url: str
+    contact_email: str
+    contact_name: str | None
+    display_name: str
+    logo_url: str | None
+    logo_width: int
+    logo_height: int
+    language: str
+    error_url: str
+    scopes: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], base_url: str, *, issuer_name: str) -> MetadataSettings:
+        host = urlsplit(base_url).hostname or ""
+        organization = env.get("IDP_ORGANIZATION_NAME") or issuer_name
+        valid_for = _int(env, "IDP_METADATA_VALID_FOR", 7 * 24 * 3600)
+        cache_duration = _int(env, "IDP_METADATA_CACHE_DURATION", 6 * 3600)
+        if cache_duration > valid_for:
+            raise ConfigurationError("IDP_METADATA_CACHE_DURATION must not exceed IDP_METADATA_VALID_FOR")
+        # The mail sender may be written `Name <address>`: the contact is its address.
+        contact = env.get("IDP_CONTACT_EMAIL") or parseaddr(env.get("IDP_MAIL_FROM") or "")[1] or f"no-reply@{host}"
+        if "@" not in contact or any(char.isspace() for char in contact):
+            raise ConfigurationError(f"IDP_CONTACT_EMAIL must be an email address, not {contact!r}")
+        logo_url = env.get("IDP_LOGO_URL") or None
+        for name, url in (("IDP_LOGO_URL", logo_url), ("IDP_ORGANIZATION_URL", env.get("IDP_ORGANIZATION_URL"))):
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                raise ConfigurationError(f"{name} must be an absolute http(s) URL, not {url!r}")
+        scopes = tuple(scope.strip() for scope in (env.get("IDP_SCOPES") or host).split(",") if scope.strip())
+        return cls(
+            valid_for=valid_for,
+            cache_duration=cache_duration,
+            signed=_bool(env, "IDP_METADATA_SIGNED", True),
+            organization_name=organization,
+            organization_display_name=env.get("IDP_ORGANIZATION_DISPLAY_NAME") or organization,
+            organization_url=env.get("IDP_ORGANIZATION_URL") or f"{base_url}/",
+            contact_email=contact,
+            contact_name=env.get("IDP_CONTACT_NAME") or None,
+            display_name=env.get("IDP_DISPLAY_NAME") or issuer_name,
+            logo_url=logo_url,
+            logo_width=_int(env, "IDP_LOGO_WIDTH", 80),
+            logo_height=_int(env, "IDP_LOGO_HEIGHT", 60),
+            language=env.get("IDP_METADATA_LANGUAGE") or "en",
+            error_url=f"{base_url}/sign-in-problem",
+            scopes=scopes,
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     base_url: str
     port: int
@@ -79,6 +136,7 @@ class Settings:
     assertion_ttl: int
     access_token_ttl: int
     refresh_token_ttl: int
+    refresh_reuse_interval: int
     allow_http_urls: bool
     icon_max_bytes: int
     issuer_name: str
@@ -90,6 +148,10 @@ class Settings:
     proxy_hops: int
     session_ttl: int
     clock_skew: int
+    keys_check_interval: float
+    metadata: MetadataSettings
+    password_reset_ttl: int = 30 * 60
+    invitation_ttl: int = 72 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -117,6 +179,7 @@ class Settings:
             assertion_ttl=_int(env, "IDP_ASSERTION_TTL", 300),
             access_token_ttl=_int(env, "IDP_ACCESS_TOKEN_TTL", 3600),
             refresh_token_ttl=_int(env, "IDP_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+            refresh_reuse_interval=_int(env, "IDP_REFRESH_REUSE_INTERVAL", 30, minimum=0),
             allow_http_urls=_bool(env, "IDP_ALLOW_HTTP_URLS", False),
             icon_max_bytes=_int(env, "IDP_ICON_MAX_BYTES", 512 * 1024),
             issuer_name=env.get("IDP_NAME") or parts.hostname,
@@ -128,4 +191,9 @@ class Settings:
             proxy_hops=_int(env, "IDP_PROXY_HOPS", 0, minimum=0),
             session_ttl=_int(env, "IDP_SESSION_TTL", 8 * 3600),
             clock_skew=_int(env, "IDP_CLOCK_SKEW", 180),
+            # How soon a worker sees a key rollover: one stat of the keys folder's files this often.
+            keys_check_interval=_float(env, "IDP_KEYS_CHECK_INTERVAL", 2.0),
+            metadata=MetadataSettings.from_env(env, base_url, issuer_name=env.get("IDP_NAME") or parts.hostname),
+            password_reset_ttl=_int(env, "IDP_PASSWORD_RESET_TTL", 30 * 60, minimum=60),
+            invitation_ttl=_int(env, "IDP_INVITATION_TTL", 72 * 3600, minimum=60),
         )

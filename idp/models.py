@@ -44,6 +44,11 @@ class User:
     mfa_secret: str | None = None
     mfa_pending_secret: str | None = None
     email_2fa_enabled: bool = False
+    deleted_at: float | None = None  # soft deletion: kept for history, gone for every lookup
+    # Every token, session and launch link from before this moment is void (disable, delete, password reset).
+    access_revoked_at: float | None = None
+    # Custom attributes: a flat object of strings or lists of strings.
+    attributes: dict[str, str | list[str]] = field(default_factory=dict)
 
     @property
     def mfa_enabled(self) -> bool:
@@ -165,3 +170,6 @@ class Grant:
     kind: str
     pair_id: str = ""
     mfa_validated: bool = False
+    # Set when a refresh token is exchanged: when, and the pair that replaced it.
+    rotated_at: float = 0.0
+    successor_pair_id: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import uuid
@@ -27,6 +28,22 @@ def create_brand(store: Store, name: str, *, parent_id: str | None = None, brand
     brand = Brand(str(uuid.uuid4()), name, brand_type, parent_id, now, now)
     store.save_brand(brand)
     return brand
+
+
+def update_brand(store: Store, brand_id: str, *, name: str | None = None, brand_type: str | None = None) -> Brand:
+    brand = store.brand(brand_id)
+    if brand is None:
+        raise NotFound(f"no brand {brand_id}", field="brand")
+    if brand_type is not None and brand_type not in {t.value for t in BrandType}:
+        raise ValidationError("type must be Brokerage, Office or Team", field="type")
+    updated = dataclasses.replace(
+        brand,
+        name=clean_text("name", name, max_length=200) if name is not None else brand.name,
+        brand_type=brand_type or brand.brand_type,
+        updated_at=time.time(),
+    )
+    store.save_brand(updated)
+    return updated
 
 
 def create_user(

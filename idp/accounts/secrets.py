@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -15,6 +16,12 @@ _PASSWORDS = PasswordHasher()  # argon2id with the library's current recommended
 def new_token() -> str:
     """256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def derived_token(key: bytes, seed: str, purpose: str) -> str:
+    """A token as random as `new_token`, but the same each time for the same key, seed and purpose."""
+    digest = hmac.new(key, purpose.encode() + b"\0" + seed.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def token_hash(token: str) -> str:

@@ -43,7 +43,8 @@ class Sessions:
     def _save(self, token: str, session: IdpSession) -> None:
         held = [sp_session_key(p.app_id, p.session_index) for p in session.participants]
         doc: dict[str, Any] = dataclasses.asdict(session)
-        self.store.save_session(token_hash(token), doc, max(1, session.expires_at - time.time()), held)
+        ttl = max(1, session.expires_at - time.time())
+        self.store.save_session(token_hash(token), doc, ttl, held, user_id=session.user_id)
 
     def start(self, user: User, *, mfa: bool, now: float, participants: list[Participant] | None = None) -> SignedIn:
         """A new session; its token is the cookie value, shown once. `participants`: the SPs of the
@@ -66,6 +67,8 @@ class Sessions:
         user = self.store.user(session.user_id) if session else None
         if token is None or session is None or user is None or not user.is_active:
             return None
+        if user.access_revoked_at is not None and session.authn_instant < user.access_revoked_at:
+            return None  # begun before the account's access was revoked
         return SignedIn(token, session, user)
 
     def add_participant(self, signed_in: SignedIn, participant: Participant) -> None:
@@ -76,6 +79,13 @@ class Sessions:
     def end(self, token: str | None) -> None:
         if token:
             self.store.drop_session(token_hash(token))
+
+    def end_all_of(self, user_id: str) -> int:
+        """End every IdP session of the user, in every browser."""
+        keys = self.store.sessions_of(user_id)
+        for key in keys:
+            self.store.drop_session(key)
+        return len(keys)
 
     def holds(self, app_id: str, session_indexes: list[str]) -> bool:
         """Whether a live session holds any of these SP sessions."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -109,11 +110,16 @@ class FrontDoor:
         if user is None or not user.is_active:
             raise Forbidden(_EXPIRED)
         try:
-            self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
+            left = self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
         except InvalidCode:
             return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
         self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
-        return self._signed_in(user, mfa_done=True, destination=half["destination"], browser=browser)
+        signed_in = self._signed_in(user, mfa_done=True, destination=half["destination"], browser=browser)
+        if left is None:
+            return signed_in
+        # A recovery code: say how many are left before going on.
+        page = Page("recovery_code_used.html", {"remaining": left, "destination": half["destination"]})
+        return dataclasses.replace(signed_in, view=page)
 
     def launcher(self, browser: Browser) -> Outcome:
         signed_in = self.sessions.signed_in(browser.session_token)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from idp.accounts.sessions import Sessions
 from idp.applications.access import Placement, may_launch
 from idp.applications.links import LaunchLinks
-from idp.errors import LinkInvalid, MfaSetupNeeded
+from idp.errors import AccessRevoked, LinkInvalid, MfaSetupNeeded
 from idp.models import SsoApplication, User
 from idp.saml.assertions import Answering, IdpIdentity, Login, issue
 from idp.signin.front_door import totp_step
@@ -45,6 +45,8 @@ class LaunchFlow:
         app, user = self.store.app(link.app_id), self.store.user(link.user_id)
         placement = may_launch(self.store, app, user, self.store.brand(link.brand_id))
         assert app is not None and user is not None  # may_launch refused otherwise
+        if user.access_revoked_at is not None and link.expires_at - self.links.ttl <= user.access_revoked_at:
+            raise AccessRevoked("this application or account is no longer available")  # minted before revocation
         mfa = link.mfa or self._mfa_session_of(user, browser)
         if (user.mfa_enabled or app.require_mfa) and not mfa:
             if not user.mfa_enabled:

@@ -12,9 +12,8 @@ from idp.applications.links import LaunchLinks
 from idp.applications.service import Applications
 from idp.config import Settings
 from idp.errors import ValidationError
-from idp.keyring import KeyRing
+from idp.keyring import REPORT_TTL, KeyRing
 from idp.saml.assertions import IdpIdentity
-from idp.saml.xmlsig import Signer
 from idp.signin import Flows
 from idp.store import Store, open_store
 
@@ -41,7 +40,7 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     apps = Applications(store, settings, links)
     idp = IdpIdentity(
         entity_id=settings.entity_id,
-        signer=Signer(keyring.signing_key_pem, keyring.certificate_pem),
+        signer=keyring.signer,
         pairwise_secret=keyring.pairwise_secret,
         assertion_ttl=settings.assertion_ttl,
     )
@@ -60,18 +59,41 @@ def _query_string_is_utf8() -> None:
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    keyring = KeyRing.load(settings.keys_dir)
+    store = store or open_store(settings)
+    keyring = KeyRing.load(
+        settings.keys_dir,
+        check_every=settings.keys_check_interval,
+        report=lambda report: store.save_key_report(report["worker"], report, REPORT_TTL),
+    )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.icon_max_bytes + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["idp"] = build_services(settings, store or open_store(settings), keyring)
+    app.extensions["idp"] = build_services(settings, store, keyring)
+
+    def keys_of_the_moment() -> None:
+        """Each request starts with the keys in the folder now (a stat every few seconds), the same throughout."""
+        keyring.refresh()
+
+    app.before_request(keys_of_the_moment)
     if settings.proxy_hops:
         # Behind that many reverse proxies, the client address comes from X-Forwarded-For.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
 
-    from idp.web import errors, front, launch, oauth, published, saml_slo, saml_sso, sso_applications, users
+    from idp.web import (
+        errors,
+        front,
+        launch,
+        oauth,
+        passwords,
+        people,
+        published,
+        saml_slo,
+        saml_sso,
+        sso_applications,
+        users,
+    )
 
     errors.init_app(app)
     app.before_request(_query_string_is_utf8)
@@ -84,6 +106,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         front.bp,
         saml_sso.bp,
         saml_slo.bp,
+        people.bp,
+        passwords.bp,
     ):
         app.register_blueprint(blueprint)
     return app

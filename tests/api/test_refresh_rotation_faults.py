@@ -1,5 +1,6 @@
 """A refresh-token rotation is one step: a store failing at any write of a refresh leaves the user a
-refresh token that works once, never neither, and never a reuse that revokes the family."""
+refresh token that works once, never neither, and never a reuse that revokes the family; and a
+rotation the store applied but whose answer was lost is recovered by presenting the old token again."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class FailsOneWrite(SqliteBackend):
         super().__init__(path, **options)
         self._passes: int | None = None
         self.failed = False
+        self.lose_next_answer = False
 
     def fail_after(self, passes: int | None) -> None:
         """Fail the write after the next `passes`; None: fail none."""
@@ -47,7 +49,12 @@ class FailsOneWrite(SqliteBackend):
 
     def swap(self, *args: Any, **kwargs: Any) -> bool:
         self._next_write()
-        return super().swap(*args, **kwargs)
+        swapped = super().swap(*args, **kwargs)
+        if self.lose_next_answer:
+            # Applied, and then the answer is lost: what a store that dies just after committing does.
+            self.lose_next_answer, self.failed = False, True
+            raise StoreUnavailable()
+        return swapped
 
     def delete(self, *args: Any, **kwargs: Any) -> bool:
         self._next_write()
@@ -86,4 +93,25 @@ def test_a_store_failing_at_any_write_of_a_refresh_leaves_a_refresh_token_that_w
     assert again.status_code == 200, again.json
     headers = {"Authorization": f"Bearer {again.json['access_token']}"}
     assert client.get("/users/self", headers=headers).status_code == 200
+    # Presented again at once, it is taken for a retry and answered with the same pair: nothing new.
+    retried = client.post("/oauth2/token", json=refresh_body(api, usable))
+    assert retried.json["refresh_token"] == again.json["refresh_token"]
+    # Once its successor is exchanged in turn, it is spent.
+    assert client.post("/oauth2/token", json=refresh_body(api, again.json["refresh_token"])).status_code == 200
     assert client.post("/oauth2/token", json=refresh_body(api, usable)).status_code == 400
+
+
+def test_a_rotation_applied_but_unanswered_is_recovered_by_presenting_the_old_token_again(client, api, user, store):
+    first = api.token(user)
+    store.backend.lose_next_answer = True
+
+    lost = client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"]))
+
+    assert lost.status_code == 503, lost.json
+    assert store.backend.failed
+    retried = client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"]))
+    assert retried.status_code == 200, retried.json
+    headers = {"Authorization": f"Bearer {retried.json['access_token']}"}
+    assert client.get("/users/self", headers=headers).status_code == 200
+    assert client.post("/oauth2/token", json=refresh_body(api, retried.json["refresh_token"])).status_code == 200
+    assert client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"])).status_code == 400

@@ -50,7 +50,9 @@ def test_a_refresh_refused_by_a_locked_store_works_once_when_the_lock_is_gone(cl
     with write_lock_held(database):
         assert_unavailable(client.post("/oauth2/token", json=refresh_body(api, refresh_token)))
 
-    assert client.post("/oauth2/token", json=refresh_body(api, refresh_token)).status_code == 200
+    exchanged = client.post("/oauth2/token", json=refresh_body(api, refresh_token))
+    assert exchanged.status_code == 200
+    assert client.post("/oauth2/token", json=refresh_body(api, exchanged.json["refresh_token"])).status_code == 200
     assert client.post("/oauth2/token", json=refresh_body(api, refresh_token)).status_code == 400
 
 

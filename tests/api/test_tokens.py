@@ -16,6 +16,13 @@ TOKEN_KEYS = {"access_token", "refresh_token", "expires_in", "code", "data", "to
 
 
 @pytest.fixture
+def env(env, request):
+    """The service's environment; a test parametrized indirectly on `env` sets the refresh reuse interval."""
+    reuse_interval = getattr(request, "param", None)
+    return env if reuse_interval is None else {**env, "IDP_REFRESH_REUSE_INTERVAL": reuse_interval}
+
+
+@pytest.fixture
 def user(make):
     return make.user(brand=make.brand(), role="Agent")
 
@@ -104,24 +111,72 @@ def test_refresh_tokens_rotate_each_one_working_once(client, api, user):
     assert me.json["data"]["id"] == user.id
 
 
-def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client, api, user):
+def refresh(client, api, refresh_token: str):
+    return client.post("/oauth2/token", json=refresh_body(api, refresh_token))
+
+
+def test_reusing_a_refresh_token_whose_successor_was_exchanged_revokes_the_whole_family(client, api, user):
     first = api.token(user)
-    second = client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"])).json
-    assert_oauth_error(
-        client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"])), 400, "invalid_grant"
-    )
-    assert_oauth_error(
-        client.post("/oauth2/token", json=refresh_body(api, second["refresh_token"])), 400, "invalid_grant"
-    )
-    for token in (first["access_token"], second["access_token"]):
+    second = refresh(client, api, first["refresh_token"]).json
+    third = refresh(client, api, second["refresh_token"]).json
+    assert_oauth_error(refresh(client, api, first["refresh_token"]), 400, "invalid_grant")
+    for token in (second["refresh_token"], third["refresh_token"]):
+        assert_oauth_error(refresh(client, api, token), 400, "invalid_grant")
+    for token in (first["access_token"], second["access_token"], third["access_token"]):
         assert client.get("/users/self", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_retry_within_the_reuse_interval_gets_the_same_successor_and_forks_nothing(client, api, user):
+    first = api.token(user)
+    second = refresh(client, api, first["refresh_token"])
+    retry = refresh(client, api, first["refresh_token"])  # as a client whose first answer was lost
+    assert retry.status_code == 200, retry.json
+    assert retry.json["refresh_token"] == second.json["refresh_token"]
+    assert retry.json["access_token"] == second.json["access_token"]
+    assert 0 < retry.json["expires_in"] <= second.json["expires_in"]
+    me = client.get("/users/self", headers={"Authorization": f"Bearer {retry.json['access_token']}"})
+    assert me.status_code == 200
+    third = refresh(client, api, retry.json["refresh_token"])
+    assert third.status_code == 200, third.json
+    # The successor is exchanged: now the first token is a reuse, and the family goes.
+    assert_oauth_error(refresh(client, api, first["refresh_token"]), 400, "invalid_grant")
+    assert_oauth_error(refresh(client, api, third.json["refresh_token"]), 400, "invalid_grant")
+
+
+@pytest.mark.parametrize("env", ["0"], indirect=True)
+def test_with_no_reuse_interval_any_second_exchange_revokes_the_family(client, api, user):
+    first = api.token(user)
+    second = refresh(client, api, first["refresh_token"]).json
+    assert_oauth_error(refresh(client, api, first["refresh_token"]), 400, "invalid_grant")
+    assert_oauth_error(refresh(client, api, second["refresh_token"]), 400, "invalid_grant")
+    assert client.get("/users/self", headers={"Authorization": f"Bearer {second['access_token']}"}).status_code == 401
+
+
+def test_a_retry_after_the_reuse_interval_is_a_reuse(client, api, user, monkeypatch):
+    first = api.token(user)
+    second = refresh(client, api, first["refresh_token"]).json
+    later = time.time() + 31  # the default interval is 30 seconds
+    monkeypatch.setattr("idp.accounts.tokens.time.time", lambda: later)
+    assert_oauth_error(refresh(client, api, first["refresh_token"]), 400, "invalid_grant")
+    monkeypatch.undo()
+    assert_oauth_error(refresh(client, api, second["refresh_token"]), 400, "invalid_grant")
+
+
+def test_a_retry_by_another_client_is_refused_and_revokes_nothing(client, api, user, make):
+    first = api.token(user)
+    second = refresh(client, api, first["refresh_token"]).json
+    other = make.client("other")
+    body = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": other.client.id}
+    assert_oauth_error(client.post("/oauth2/token", json={**body, "client_secret": other.secret}), 400, "invalid_grant")
+    assert refresh(client, api, second["refresh_token"]).status_code == 200
 
 
 def test_reuse_revokes_only_that_family(client, api, user):
     other_sign_in = api.token(user)
     first = api.token(user)
-    client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"]))
-    client.post("/oauth2/token", json=refresh_body(api, first["refresh_token"]))
+    second = refresh(client, api, first["refresh_token"]).json
+    refresh(client, api, second["refresh_token"])
+    assert refresh(client, api, first["refresh_token"]).status_code == 400
     headers = {"Authorization": f"Bearer {other_sign_in['access_token']}"}
     assert client.get("/users/self", headers=headers).status_code == 200
 

@@ -64,4 +64,5 @@ def test_a_refresh_cut_off_by_a_freeze_at_its_rotation_leaves_the_old_token_work
     assert retried.status_code == 200, retried.json
     me = client.get("/users/self", headers={"Authorization": f"Bearer {retried.json['access_token']}"})
     assert me.status_code == 200
+    assert refresh(client, api, retried.json["refresh_token"]).status_code == 200
     assert refresh(client, api, second["refresh_token"]).status_code == 400

@@ -1,27 +1,26 @@
-"""Launch benchmarks: prints figures, never asserts.
+"""In-process launch benchmarks: prints figures, never asserts.
 
-    .venv/bin/python bench/bench_launch.py [--rounds 200]
+    .venv/bin/python -m bench.in_process [--rounds 200] [--profile]
 
 Compares signing in process (python-xmlsec) with one `xmlsec1` subprocess per signature (what
 pysaml2 does by default), as a ratio, since absolute times depend on the machine; and measures a
 whole launch (open the link, claim it, check access, build, sign, render) through the WSGI app.
+`--profile` prints where a launch's time goes, function by function (cProfile, own time).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime
+import pstats
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from idp import keyring
-from idp.config import Settings
 from idp.saml.attributes import Subject
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, NAMEID_EMAIL
 from idp.saml.outbound import Sign, protect, serialize
@@ -54,7 +53,9 @@ def per_second(work, rounds: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    rounds, profile = args.rounds, args.profile
     folder = Path(tempfile.mkdtemp())
     keyring.generate(folder / "keys")
     ring = keyring.KeyRing.load(folder / "keys")
@@ -94,40 +95,25 @@ def main() -> None:
         print(f"xmlsec1 subprocess, one signature:         {one_signature:8.1f} signatures/s")
         print(f"ratio in-process (two signatures) / subprocess (one): {in_process / one_signature:6.1f}x")
 
-    from idp.store import open_store
+    from bench.population import populate
     from idp.web import create_app
-    from tests.support import Factory
 
-    settings = Settings.from_env({"IDP_KEYS_DIR": str(folder / "keys"), "IDP_DATABASE": str(folder / "db")})
-    store = open_store(settings)
-    app = create_app(settings, store=store)
-    make = Factory(store)
-    brand = make.brand()
-    user = make.user(brand=brand)
-    from idp.applications.service import Caller
-
-    services = app.extensions["idp"]
-    admin = make.user(brand=brand, role="Admin")
-    sso_app = services.apps.create(
-        Caller(admin),
-        brand.id,
-        {
-            "name": "Bench",
-            "authentication_type": "SAML",
-            "acs_url": "https://sp.example.com/acs",
-            "entity_id": "https://sp.example.com",
-            "mappings": {"mail": "email"},
-        },
-    ).app
+    env = {"IDP_KEYS_DIR": str(folder / "keys"), "IDP_DATABASE": str(folder / "db"), "IDP_LINK_TTL": "3600"}
+    population = populate(env, size=10, signed="assertion")
+    app = create_app(population.settings)
     client = app.test_client()
-    prefix = len(settings.base_url)
+    prefix = len(population.settings.base_url)
 
     def launch() -> None:
-        url = services.apps.links.url(user_id=user.id, app_id=sso_app.id, brand_id=brand.id, mfa=False, now=time.time())
+        (url,) = population.fresh_links(1)
         assert client.get(url[prefix:]).status_code == 200
 
     print(f"whole launch through the WSGI app (SQLite): {per_second(launch, rounds):8.1f} launches/s")
-    store.close()
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [launch() for _ in range(rounds)])
+        print(f"\nwhere {rounds} launches spend their time (own time, top 25):")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: the launch against the cost of its signature.  Run `python -m bench`."""

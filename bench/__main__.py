@@ -1,0 +1,105 @@
+"""`python -m bench`: the RSA-2048 sign rate, whole launches over HTTP, memory, and the cost at scale, in one run.
+
+The service (the Procfile's gunicorn, one worker) runs on core 0 and wrk on core 1; every request
+opens a fresh single-use link and must get a 200 auto-post page.  Figures are printed with their
+ratios to the sign rate measured on the same core, which stay meaningful on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.load import Run, wrk
+from bench.population import Population, populate
+from bench.service import Service, gunicorn, redis_server, service_env
+from bench.signing import rsa2048_signs_per_second
+from idp import keyring
+
+SERVICE_CORE, LOAD_CORE = 0, 1
+LINKS_PER_SECOND = 4000  # more links than any run can use up: a reused link would fail the run
+MEMORY_AFTER = 10_000
+
+
+@contextlib.contextmanager
+def deployed(root: Path, *, size: int, signed: str, backend: str) -> Iterator[tuple[Service, Population, Path]]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"{backend}-{size}-{signed}-", dir=root))
+    keyring.generate(workdir / "keys")
+    with contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(redis_server(workdir / "redis", core=LOAD_CORE)) if backend == "redis" else None
+        env = service_env(workdir, redis_url=redis_url)
+        population = populate(env, size=size, signed=signed)
+        service = stack.enter_context(gunicorn(env, workdir / "gunicorn.log", core=SERVICE_CORE))
+        yield service, population, workdir
+
+
+def run(service: Service, population: Population, workdir: Path, seconds: int, rate: float | None = None) -> Run:
+    per_second = LINKS_PER_SECOND if rate is None else 1.5 * rate
+    links = population.fresh_links(int(per_second * seconds) + 100)
+    return wrk(service.base_url, links, workdir, seconds=seconds, core=LOAD_CORE, rate=rate).check()
+
+
+def peak_and_latency(service: Service, population: Population, workdir: Path, seconds: int) -> tuple[Run, Run, int]:
+    launched = run(service, population, workdir, 2).requests  # warm-up
+    peak = run(service, population, workdir, seconds)
+    target = 0.8 * peak.rate
+    paced = run(service, population, workdir, seconds, rate=target)
+    if paced.rate < 0.95 * target:  # wrk's pacing is per connection, on top of each answer's latency
+        paced = run(service, population, workdir, seconds, rate=target * target / paced.rate)
+    return peak, paced, launched + peak.requests + paced.requests
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
+    parser.add_argument("--sizes", default="10,1000,100000", help="apps and users in the store, for the scale runs")
+    parser.add_argument("--backends", default="sqlite,redis")
+    args = parser.parse_args(argv)
+    for tool in ("wrk", "taskset", "redis-server"):
+        if shutil.which(tool) is None:
+            print(f"bench: {tool} is needed (Debian: apt install wrk util-linux redis-server)", file=sys.stderr)
+            return 2
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    os.sched_setaffinity(0, {SERVICE_CORE})
+    signs = rsa2048_signs_per_second()
+    os.sched_setaffinity(0, {LOAD_CORE})  # this process only waits from now on: keep it off the service's core
+    print(f"RSA-2048 signatures per second, core {SERVICE_CORE}: {signs:,.0f}")
+
+    with tempfile.TemporaryDirectory(prefix="idp-bench-") as folder:
+        root = Path(folder)
+        print("\nwhole launches over HTTP (one worker, SQLite, 10 apps and users, fresh links)")
+        for signed in ("assertion", "both"):
+            with deployed(root, size=10, signed=signed, backend="sqlite") as (service, population, workdir):
+                peak, paced, launched = peak_and_latency(service, population, workdir, args.seconds)
+                print(
+                    f"  signed={signed:9}  peak {peak.rate:7,.0f}/s   launches/signatures {peak.rate / signs:.3f}"
+                    f"   at {paced.rate:,.0f}/s ({paced.rate / peak.rate:.0%} of peak):"
+                    f" p50 {paced.p50_ms:.1f} ms, p99 {paced.p99_ms:.1f} ms"
+                )
+                if signed == "assertion":
+                    while launched < MEMORY_AFTER:
+                        launched += run(service, population, workdir, 3).requests
+                    print(f"  worker memory after {launched:,} launches: {service.worker_rss_mb():.0f} MB")
+
+        print("\nthe same launch with more apps and users in the store (signed=assertion)")
+        for backend in args.backends.split(","):
+            rates = {}
+            for size in sizes:
+                with deployed(root, size=size, signed="assertion", backend=backend) as (service, population, workdir):
+                    run(service, population, workdir, 2)  # warm-up
+                    rates[size] = run(service, population, workdir, args.seconds).rate
+                print(f"  {backend:6} {size:>7,} apps and users: {rates[size]:7,.0f}/s")
+            smallest, largest = min(sizes), max(sizes)
+            print(f"  {backend:6} cost at {largest:,} / cost at {smallest:,}: {rates[smallest] / rates[largest]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
