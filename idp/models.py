@@ -107,6 +107,7 @@ class SsoApplication:
     encryption_algorithm: str | None = None  # "aes256-gcm" (default) or "aes128-cbc"
     require_signed_requests: bool = False
     allow_sha1_signatures: bool = False  # accept RSA-SHA1 and SHA-1 digests on the SP's messages
+    require_mfa: bool = False  # every sign-in to this app must be MFA (launch links and AuthnRequests)
     slo_url: str | None = None
     slo_binding: str | None = None
 

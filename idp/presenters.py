@@ -99,6 +99,7 @@ def app_json(shown: ShownApp, *, base_url: str, brands: list[dict[str, Any]] | N
         "encryption_algorithm": app.encryption_algorithm,
         "require_signed_requests": app.require_signed_requests,
         "allow_sha1_signatures": app.allow_sha1_signatures,
+        "require_mfa": app.require_mfa,
         "slo_url": app.slo_url,
         "slo_binding": app.slo_binding,
     }

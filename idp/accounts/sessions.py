@@ -55,9 +55,11 @@ class Sessions:
         ttl = max(1, session.expires_at - time.time())
         self.store.save_session(token_hash(token), doc, ttl, held, user_id=session.user_id)
 
-    def start(self, user: User, *, mfa: bool, now: float) -> SignedIn:
-        """A new session; its token is the cookie value, shown once."""
-        signed_in = SignedIn(new_token(), IdpSession(user.id, mfa, now, now + self.ttl), user)
+    def start(self, user: User, *, mfa: bool, now: float, participants: list[Participant] | None = None) -> SignedIn:
+        """A new session; its token is the cookie value, shown once. `participants`: the SPs of the
+        session it replaces (a step-up to MFA), so that single logout still reaches them."""
+        session = IdpSession(user.id, mfa, now, now + self.ttl, list(participants or []))
+        signed_in = SignedIn(new_token(), session, user)
         self._save(signed_in.token, signed_in.session)
         return signed_in
 

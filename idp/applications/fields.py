@@ -41,6 +41,7 @@ EDITABLE = (
     "encryption_algorithm",
     "require_signed_requests",
     "allow_sha1_signatures",
+    "require_mfa",
     "slo_url",
     "slo_binding",
 )
@@ -185,6 +186,7 @@ def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
         "encryption_algorithm": lambda field, value: _choice(field, value, ENCRYPTION_ALGORITHMS),
         "require_signed_requests": _flag,
         "allow_sha1_signatures": _flag,
+        "require_mfa": _flag,
         "slo_url": url,
         "slo_binding": lambda field, value: _choice(field, value, (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)),
     }
@@ -196,6 +198,7 @@ NULL_MEANS: dict[str, Any] = {
     "sp_certificates": [],
     "require_signed_requests": False,
     "allow_sha1_signatures": False,
+    "require_mfa": False,
 }
 
 

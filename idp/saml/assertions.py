@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from idp.models import Brand, Participant, SsoApplication, User
 from idp.saml import outbound
-from idp.saml.attributes import resolve_subject
+from idp.saml.attributes import Subject, resolve_subject
+from idp.saml.authn_context import Strength, default_class
 from idp.saml.certificates import certificate_pem
-from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, AC_REFEDS_MFA
 from idp.saml.outbound import Encryption, PostForm, Sign
 from idp.saml.response import AssertionSpec, build_response, new_id, status_response, utc
 from idp.saml.xmlsig import Signer
@@ -36,6 +36,10 @@ class Login:
     mfa: bool
     authn_instant: float
 
+    @property
+    def strength(self) -> Strength:
+        return Strength.MFA if self.mfa else Strength.PASSWORD_PROTECTED_TRANSPORT
+
 
 @dataclass(frozen=True)
 class Issued:
@@ -51,14 +55,19 @@ class Answering:
     in_response_to: str | None = None
     name_id_format: str | None = None  # a format the request's NameIDPolicy asked for
     relay_state: str | None = None
+    issuer: str | None = None  # the IdP entityID the SP addressed; None: the app's own `issuer`
+    authn_context: str | None = None  # the class chosen for the request; None: the sign-in's own
+
+    def issuer_for(self, app: SsoApplication, idp: IdpIdentity) -> str:
+        return self.issuer or app.idp_entity_id(idp.entity_id)
 
 
-def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering, *, now: float) -> Issued:
-    """The signed (and, for an SP with an encryption certificate, encrypted) Response, as a form to post."""
-    issuer = app.idp_entity_id(idp.entity_id)
+def subject_for(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering) -> Subject:
+    """The NameID and attributes this login gives the app, under the Issuer the answer carries."""
     if answering.name_id_format:
         app = dataclasses.replace(app, name_id_format=answering.name_id_format)
-    subject = resolve_subject(
+    issuer = answering.issuer_for(app, idp)
+    return resolve_subject(
         app,
         login.user,
         login.brand,
@@ -67,6 +76,12 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         idp_entity_id=issuer,
         sp_entity_id=app.entity_id or "",
     )
+
+
+def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering, *, now: float) -> Issued:
+    """The signed (and, for an SP with an encryption certificate, encrypted) Response, as a form to post."""
+    issuer = answering.issuer_for(app, idp)
+    subject = subject_for(app, login, idp, answering)
     acs = answering.acs_url or app.acs_url or ""
     spec = AssertionSpec(
         issuer=issuer,
@@ -74,7 +89,7 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         recipient=app.recipient if app.recipient and not answering.acs_url else acs,
         audience=app.audience or app.entity_id or "",
         subject=subject,
-        authn_context=AC_REFEDS_MFA if login.mfa else AC_PASSWORD_PROTECTED_TRANSPORT,
+        authn_context=answering.authn_context or default_class(login.strength),
         session_index=new_id(),
         issued_at=utc(now),
         authn_instant=utc(login.authn_instant),
@@ -100,16 +115,25 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
 
 
 def refuse(
-    app: SsoApplication, idp: IdpIdentity, answering: Answering, status: str, sub_status: str, *, now: float
+    app: SsoApplication,
+    idp: IdpIdentity,
+    answering: Answering,
+    status: str,
+    sub_status: str | None,
+    *,
+    now: float,
+    message: str | None = None,
 ) -> PostForm:
-    """A signed Response with no assertion, carrying an error status, to the ACS the request named."""
+    """A signed Response with no assertion, carrying an error status (and a StatusMessage saying why),
+    to the ACS the request named."""
     built = status_response(
-        issuer=app.idp_entity_id(idp.entity_id),
+        issuer=answering.issuer_for(app, idp),
         destination=answering.acs_url or app.acs_url or "",
         in_response_to=answering.in_response_to or "",
         status=status,
         sub_status=sub_status,
         issued_at=utc(now),
+        message=message,
     )
     root = outbound.protect(built, Sign.RESPONSE, idp.signer)
     return outbound.post(root, location=answering.acs_url or app.acs_url or "", relay_state=answering.relay_state)

@@ -2,7 +2,8 @@
 checked here, in one order, before anything trusts its contents.
 
 1. decode the binding and parse the XML safely (no DTD, bounded size): malformed is a SAML refusal;
-2. the element must be the kind expected, SAML 2.0, with an ID and an Issuer;
+2. the element must be the kind expected, with an ID and an Issuer, and SAML 2.0 (an AuthnRequest
+   of another Version is read, so that its sender can be answered VersionMismatch once trusted);
 3. the sender is an application registered for that Issuer (several brands may register one SP);
 4. the signature policy (`signature_policy`, decided here and nowhere else), for each such app: whether
    a signature is required, and which algorithms it may use (SHA-1 only for an app that allows it).
@@ -12,13 +13,16 @@ checked here, in one order, before anything trusts its contents.
 6. IssueInstant within the allowed clock skew;
 7. the message ID is claimed once, so a replay is refused.
 
-Finding the app and claiming the ID need storage, which this package knows nothing of: the
-caller passes them in as two plain functions.
+Steps 1-4 (`authenticate`) say whether the sender can be trusted at all; steps 5-7 (`check_delivery`)
+judge a trusted message, so that an AuthnRequest failing them can still be answered in SAML.
+`verify` runs both. Finding the app and claiming the ID need storage, which this package knows
+nothing of: the caller passes them in as two plain functions.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -58,6 +62,7 @@ class Parsed:
     id: str
     issuer: str
     issue_instant: datetime.datetime
+    version: str = "2.0"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class Verified:
     def root(self) -> etree._Element:
         return self.parsed.root
 
+
+_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
 
 FindSenders = Callable[[str], list[SsoApplication]]
 ClaimOnce = Callable[[str, float], bool]
@@ -108,7 +115,8 @@ def parse(message: ReceivedMessage, kind: Kind) -> Parsed:
     root = parse_untrusted(message.xml, what=f"the {kind.value}", refusal=SamlRequestRefused)
     if root.tag != f"{{{SAMLP}}}{kind.value}":
         raise SamlRequestRefused(f"the message is not a {kind.value}")
-    if root.get("Version") != "2.0":
+    version = root.get("Version") or ""
+    if version != "2.0" and (kind is not Kind.AUTHN_REQUEST or not _VERSION.fullmatch(version)):
         raise SamlRequestRefused("only SAML 2.0 messages are accepted")
     issuer_element = root.find(f"{{{SAML}}}Issuer")
     if issuer_element is not None and len(issuer_element):
@@ -119,7 +127,7 @@ def parse(message: ReceivedMessage, kind: Kind) -> Parsed:
     issuer = (issuer_element.text or "").strip() if issuer_element is not None else ""
     if not message_id or not issuer:
         raise SamlRequestRefused(f"the {kind.value} has no ID or no Issuer")
-    return Parsed(kind, root, message_id, issuer, parse_instant(root.get("IssueInstant")))
+    return Parsed(kind, root, message_id, issuer, parse_instant(root.get("IssueInstant")), version)
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,13 @@ def verify(
     now: float,
     skew: int,
 ) -> Verified:
+    verified = authenticate(message, kind, find_senders=find_senders)
+    check_delivery(verified, claim_once=claim_once, destination=destination, now=now, skew=skew)
+    return verified
+
+
+def authenticate(message: ReceivedMessage, kind: Kind, *, find_senders: FindSenders) -> Verified:
+    """Steps 1-4: well formed, from a registered sender, signed as that sender's policy says."""
     parsed = parse(message, kind)
     issuer, root = parsed.issuer, parsed.root
     candidates = [app for app in find_senders(issuer) if app.is_saml and app.entity_id == issuer]
@@ -181,16 +196,21 @@ def verify(
     answer_unauthenticated = kind is Kind.LOGOUT_REQUEST and not apps and len(unauthenticated) == len(candidates)
     if not apps and not answer_unauthenticated:
         raise refusals[0]
+    if answer_unauthenticated:
+        return Verified(parsed, (), message.relay_state, tuple(unauthenticated), refusals[0].message)
+    return Verified(parsed, tuple(apps), message.relay_state)
+
+
+def check_delivery(verified: Verified, *, claim_once: ClaimOnce, destination: str, now: float, skew: int) -> None:
+    """Steps 5-7, on a message whose sender is trusted: meant for this endpoint, timely, and new."""
+    parsed, root, kind = verified.parsed, verified.root, verified.parsed.kind
     if root.get("Destination") is not None and root.get("Destination") != destination:
         raise SamlRequestRefused(f"the {kind.noun} is addressed to another endpoint (Destination)")
     age = now - parsed.issue_instant.timestamp()
     if abs(age) > skew:
         raise SamlRequestRefused(f"the {kind.noun} is too old, or from a clock too far off")
-    if not claim_once(f"{kind.value}:{issuer}:{parsed.id}", 2 * skew + 60):
+    if not claim_once(f"{kind.value}:{parsed.issuer}:{parsed.id}", 2 * skew + 60):
         raise SamlRequestRefused(f"this {kind.noun} was seen before")
-    if answer_unauthenticated:
-        return Verified(parsed, (), message.relay_state, tuple(unauthenticated), refusals[0].message)
-    return Verified(parsed, tuple(apps), message.relay_state)
 
 
 def _check_signature(message: ReceivedMessage, root: etree._Element, app: SsoApplication, kind: Kind) -> None:

@@ -43,6 +43,14 @@ def local_path(target: str | None) -> str:
     return urlunsplit(("", "", parts.path, parts.query, ""))
 
 
+def totp_step(store: Store, user: User, *, destination: str) -> Outcome:
+    """The TOTP step for `user`, after which the browser goes on to `destination` (a local path)
+    signed in with MFA: after the password, or to step up a password-only sign-in."""
+    key = new_token()
+    store.save_transient(HALF_LOGIN, key, {"user_id": user.id, "destination": destination}, HALF_LOGIN_TTL)
+    return Outcome(Redirect("/login/totp", 303), half_login=key)
+
+
 def _after_login(request_key: str | None, next_path: str | None) -> str:
     if request_key:
         return "/saml/resume?" + urlencode({"request": request_key})
@@ -95,10 +103,8 @@ class FrontDoor:
             return Outcome(Page("login.html", data, 401))
         destination = _after_login(request_key, next_path)
         if not user.mfa_enabled:
-            return self._signed_in(user, mfa_done=False, destination=destination, now=browser.now)
-        key = new_token()
-        self.store.save_transient(HALF_LOGIN, key, {"user_id": user.id, "destination": destination}, HALF_LOGIN_TTL)
-        return Outcome(Redirect("/login/totp", 303), half_login=key)
+            return self._signed_in(user, mfa_done=False, destination=destination, browser=browser)
+        return totp_step(self.store, user, destination=destination)
 
     def totp_form(self, browser: Browser) -> Outcome:
         self._half_login(browser)
@@ -117,7 +123,7 @@ class FrontDoor:
                 attempt.failed()
                 return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
         self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
-        signed_in = self._signed_in(user, mfa_done=True, destination=half["destination"], now=browser.now)
+        signed_in = self._signed_in(user, mfa_done=True, destination=half["destination"], browser=browser)
         if left is None:
             return signed_in
         # A recovery code: say how many are left before going on.
@@ -151,6 +157,12 @@ class FrontDoor:
             raise Forbidden(_EXPIRED)
         return half
 
-    def _signed_in(self, user: User, *, mfa_done: bool, destination: str, now: float) -> Outcome:
-        signed_in = self.sessions.start(user, mfa=mfa_done, now=now)
+    def _signed_in(self, user: User, *, mfa_done: bool, destination: str, browser: Browser) -> Outcome:
+        """A new session (a new cookie, whatever the browser held), keeping the SPs of the one it
+        replaces when that was the same user's, so single logout still reaches them."""
+        previous = self.sessions.signed_in(browser.session_token)
+        kept = previous.session.participants if previous is not None and previous.user.id == user.id else []
+        signed_in = self.sessions.start(user, mfa=mfa_done, now=browser.now, participants=kept)
+        if previous is not None:
+            self.sessions.end(previous.token)
         return Outcome(Redirect(destination, 303), new_session=signed_in.token, end_half_login=True)

@@ -45,7 +45,8 @@ def _as_page(error: Exception, back_link: str | None) -> Response:
         link=back_link,
         link_text="Back to sign in",
     )
-    response = Response(page.encode("utf-8", "replace"), status=known.status, content_type="text/html; charset=utf-8")
+    status = known.page_status or known.status
+    response = Response(page.encode("utf-8", "replace"), status=status, content_type="text/html; charset=utf-8")
     response.headers.update(known.headers())
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'"

@@ -745,6 +745,7 @@ def test_a_logout_request_with_a_bad_signature_is_refused(deployment, signing_sp
 
     answer = send_logout_request(browser, deployment, query)
 
+    assert answer.status_code == 200  # a refusal page: Bindings 3.4.6 signals no SAML failure by HTTP status
     assert answer.headers["Content-Type"].startswith("text/html")
     assert "Location" not in answer.headers and "SAMLResponse" not in answer.text
     assert idp_session_alive(browser, deployment), "a refused logout request leaves the IdP session alone"
@@ -764,7 +765,9 @@ def test_a_signed_logout_request_addressed_to_another_idp_is_refused(deployment,
 
     answer = send_logout_request(browser, deployment, redirect_query(xml, key_pem=sp_keys[0]))
 
-    assert "Location" not in answer.headers, f"acted on: {answer.status_code} to {answer.headers.get('Location')}"
+    assert answer.status_code == 200 and "Location" not in answer.headers, (
+        f"acted on: {answer.status_code} to {answer.headers.get('Location')}"
+    )
     assert idp_session_alive(browser, deployment)
 
 
@@ -795,7 +798,7 @@ def test_a_sha1_signed_logout_request_is_refused_unless_the_app_allows_sha1(depl
 
     request_hop = hop_to(done, f"{deployment.base_url}/sso_applications/{sha1_signing_sp.app['id']}/slo?")
     assert query_of(request_hop)["SigAlg"] == RSA_SHA1
-    assert done.status_code == 400, f"{done.status_code} at {done.url}"
+    assert done.status_code == 200, f"{done.status_code} at {done.url}"
     assert "signed with SHA-1, which is refused" in page_text(done)
     assert "allow_sha1_signatures" in page_text(done)
     assert idp_session_alive(browser, deployment), "a refused logout request leaves the IdP session alone"
@@ -873,5 +876,5 @@ def test_a_logout_request_posted_with_any_sha1_is_answered_only_when_the_app_all
         assert answer.headers["Location"].startswith(f"{signing_sp.sls_url}?SAMLResponse=")
         assert not idp_session_alive(browser, deployment)
     else:
-        assert answer.status_code == 400 and "signed with SHA-1, which is refused" in page_text(answer)
+        assert answer.status_code == 200 and "signed with SHA-1, which is refused" in page_text(answer)
         assert idp_session_alive(browser, deployment)

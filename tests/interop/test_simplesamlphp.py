@@ -31,9 +31,10 @@ import requests
 from lxml import etree
 
 from tests.deployment import Deployment
-from tests.e2e.sp_helpers import STATUS_SUCCESS, sign_out_in_launcher
+from tests.e2e.sp_helpers import sign_out_in_launcher
 from tests.interop.helpers import (
     AGENT_EMAIL,
+    AUTHN_CONTEXT_CLASS,
     EMAIL_FORMAT,
     ENCRYPTION_IDS,
     ENCRYPTIONS,
@@ -44,25 +45,34 @@ from tests.interop.helpers import (
     NAME_ID,
     NAMESPACES,
     PERSISTENT_FORMAT,
+    REFEDS_MFA,
     RSA_SHA256,
     SAML_NS,
     SAMLP_NS,
     STATUS_INVALID_NAMEID_POLICY,
+    STATUS_NO_AUTHN_CONTEXT,
     STATUS_REQUESTER,
+    STATUS_SUCCESS,
     TRANSIENT_FORMAT,
     auto_post_page_form,
     certificate_base64,
     decoded,
     decrypted,
     encryption_of,
+    enter_totp,
     enveloped_signature_verifies,
+    follow_to_idp,
     idp_metadata,
     import_sp_metadata,
+    is_totp_page,
+    new_agent,
+    notice_form,
     page_text,
     post_signature,
     post_to_idp,
     redirected,
     reencrypted,
+    sign_in_at_idp,
     signatures,
     sp_initiated_sign_in,
     sp_key_and_certificate,
@@ -525,3 +535,62 @@ def test_the_launcher_signs_simplesamlphp_out(idp: Deployment, simplesamlphp: Si
         assert done.status_code == 200 and "You are signed out" in page_text(done), f"{done.url}\n{log}"
         assert "could not be signed out" not in page_text(done), "SimpleSAMLphp answered Success"
         assert browser.get(sp.whoami_url, timeout=30).status_code == 401, log
+
+
+# --- an SP that asks for MFA (AuthnContextClassRef in its authsource) -----------------------------
+
+
+@contextlib.contextmanager
+def asking_for(sp: SimpleSamlPhp, authn_context: str) -> Iterator[None]:
+    sp.save(authn_context=authn_context)
+    try:
+        yield
+    finally:
+        sp.save(authn_context=None)
+
+
+def test_sp_asking_for_mfa_gets_the_totp_step_then_an_mfa_assertion(
+    idp: Deployment, simplesamlphp: SimpleSamlPhp
+) -> None:
+    sp = simplesamlphp
+    configure(idp, sp, encryption=None)  # in the clear, to read the AuthnContext
+    agent = new_agent(idp, with_mfa=True)
+    offset = sp.log_size()
+    with asking_for(sp, REFEDS_MFA), requests.Session() as browser:
+        at_idp = follow_to_idp(browser, sp.secure_url, sp.sso_url)
+        requested = at_idp.authn_request.find(f"{{{SAMLP_NS}}}RequestedAuthnContext")
+        assert requested is not None and requested.findtext(f"{{{SAML_NS}}}AuthnContextClassRef") == REFEDS_MFA
+
+        step = sign_in_at_idp(idp, browser, at_idp.page, email=agent.email)
+        assert is_totp_page(idp, step), f"{step.url}: {page_text(step)}"
+        page = enter_totp(idp, browser, step, agent.totp_secret)
+        action, fields = auto_post_page_form(page.text)
+        response = decoded(fields["SAMLResponse"])
+        assert status_codes(response) == [STATUS_SUCCESS]
+        assert response.findtext(AUTHN_CONTEXT_CLASS, namespaces=NAMESPACES) == REFEDS_MFA
+
+        landed = browser.post(action, data=fields, timeout=30)
+        assert landed.status_code == 200, f"{landed.status_code} {landed.text[:500]}\n{sp.log_since(offset)}"
+        session = landed.json()
+        assert session["name_id"] == agent.email
+        assert session["authn_context"] == REFEDS_MFA
+
+
+def test_sp_asking_for_mfa_for_a_user_without_it_gets_no_authn_context(
+    idp: Deployment, simplesamlphp: SimpleSamlPhp
+) -> None:
+    sp = simplesamlphp
+    configure(idp, sp)
+    agent = new_agent(idp, with_mfa=False)
+    offset = sp.log_size()
+    with asking_for(sp, REFEDS_MFA), requests.Session() as browser:
+        at_idp = follow_to_idp(browser, sp.secure_url, sp.sso_url)
+        form = notice_form(sign_in_at_idp(idp, browser, at_idp.page, email=agent.email))
+        assert status_codes(form.response) == [STATUS_REQUESTER, STATUS_NO_AUTHN_CONTEXT]
+        assert signatures(form.response) == {"response"}
+
+        refused = browser.post(form.action, data=form.fields, timeout=30)
+
+        assert not refused.history and "An unhandled exception was thrown" in refused.text, refused.text[:500]
+        assert "NoAuthnContext" in sp.log_since(offset)
+        assert browser.get(sp.whoami_url, timeout=10).status_code == 401, "no session"

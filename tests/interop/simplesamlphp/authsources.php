@@ -20,3 +20,8 @@ $config = [
         'NameIDPolicy' => ['Format' => $sp['name_id_format'], 'AllowCreate' => true],
     ],
 ];
+// The RequestedAuthnContext of its AuthnRequests, when a test asks for one.
+if (!empty($sp['authn_context'])) {
+    $config['default-sp']['AuthnContextClassRef'] = $sp['authn_context'];
+    $config['default-sp']['AuthnContextComparison'] = $sp['authn_context_comparison'] ?? 'exact';
+}

@@ -30,6 +30,7 @@ echo json_encode([
     'idp' => $as->getAuthData('saml:sp:IdP'),
     'name_id' => $nameId->getValue(),
     'name_id_format' => $nameId->getFormat(),
+    'authn_context' => $as->getAuthData('saml:sp:AuthnContext'),
     'attributes' => $as->getAttributes(),
 ], JSON_UNESCAPED_SLASHES);
 return true;
