@@ -15,6 +15,7 @@ from typing import Any
 
 from idp import keyring
 from idp.accounts import provisioning
+from idp.accounts.custom_attributes import from_assignments
 from idp.applications.service import Applications
 from idp.config import Settings
 from idp.errors import IdpError, ValidationError
@@ -59,7 +60,15 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any
         password=password,
         brand_id=args.brand,
         role=args.role,
+        attributes=from_assignments(args.attribute),
     )
+    return user_json(user)
+
+
+def _users_update(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    if not args.attribute:
+        raise ValidationError("nothing to change: give at least one --attribute KEY=VALUE", field="attribute")
+    user = provisioning.update_user_attributes(open_store(settings), args.email, from_assignments(args.attribute))
     return user_json(user)
 
 
@@ -126,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create_user.add_argument("--brand", metavar="BRAND_ID")
     create_user.add_argument("--role", choices=[r.value for r in Role])
+    attribute_help = "a custom attribute (repeatable; a key given twice holds a list)"
+    create_user.add_argument("--attribute", action="append", default=[], metavar="KEY=VALUE", help=attribute_help)
+    update_user = command(users, "update", _users_update, "change a user's custom attributes")
+    update_user.add_argument("email")
+    update_user.add_argument(
+        "--attribute", action="append", default=[], metavar="KEY=VALUE", help=attribute_help + "; KEY= removes it"
+    )
 
     apps = groups.add_parser("apps", help="SSO applications").add_subparsers(dest="command", required=True)
     import_app = command(apps, "import", _apps_import, "create or update an app from SP metadata")

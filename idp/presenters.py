@@ -24,6 +24,7 @@ def user_json(user: User) -> dict[str, Any]:
         "email_confirmed": user.email_confirmed,
         "mfa_enabled": user.mfa_enabled,
         "email_2fa_enabled": user.email_2fa_enabled,
+        "attributes": user.attributes,
         "deleted_at": None,
     }
 
@@ -90,4 +91,7 @@ def app_json(shown: ShownApp, *, base_url: str, brands: list[dict[str, Any]] | N
         "allow_sha1_signatures": app.allow_sha1_signatures,
         "slo_url": app.slo_url,
         "slo_binding": app.slo_binding,
+        "signature_algorithm": app.signature_algorithm,
+        "affiliations": app.affiliations,
+        "attribute_consuming_services": app.attribute_consuming_services,
     }

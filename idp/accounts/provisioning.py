@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from idp.accounts.custom_attributes import AttributeValue, clean_attributes, updated
 from idp.accounts.passwords import check_new_password
 from idp.accounts.secrets import hash_password, new_token, token_hash
 from idp.errors import NotFound, ValidationError
@@ -38,6 +41,7 @@ def create_user(
     password: str | None = None,
     brand_id: str | None = None,
     role: str | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
 ) -> User:
     email = clean_text("email", email, max_length=254)
     if not EMAIL.match(email):
@@ -52,6 +56,7 @@ def create_user(
         raise NotFound(f"no brand {brand_id}", field="brand")
     if password is not None:
         check_new_password(password, email=email, first_name=first_name, last_name=last_name)
+    custom = clean_attributes({key: value for key, value in (attributes or {}).items() if value not in ("", [])})
     now = time.time()
     user = User(
         id=str(uuid.uuid4()),
@@ -61,11 +66,22 @@ def create_user(
         password_hash=hash_password(password) if password is not None else None,
         created_at=now,
         updated_at=now,
+        attributes=custom,
     )
     store.save_user(user)
     if brand_id is not None and role is not None:
         store.save_membership(Membership(user.id, brand_id, role))
     return user
+
+
+def update_user_attributes(store: Store, email: str, changes: Mapping[str, AttributeValue]) -> User:
+    """Set the custom attributes given (an empty value removes one); the others keep their value."""
+    user = store.user_by_email(email)
+    if user is None:
+        raise NotFound(f"no user {email}", field="email")
+    changed = dataclasses.replace(user, attributes=updated(user.attributes or {}, changes), updated_at=time.time())
+    store.save_user(changed)
+    return changed
 
 
 def add_member(store: Store, user_id: str, brand_id: str, role: str) -> Membership:

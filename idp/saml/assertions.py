@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from idp.models import Brand, Participant, SsoApplication, User
 from idp.saml import outbound
+from idp.saml.algorithms import signature_algorithm
 from idp.saml.attributes import resolve_subject
 from idp.saml.certificates import certificate_pem
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, AC_REFEDS_MFA
@@ -35,6 +36,7 @@ class Login:
     role: str
     mfa: bool
     authn_instant: float
+    member_of: tuple[tuple[Brand, str], ...] = ()  # every brand the user is a member of, with the role there
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Answering:
     in_response_to: str | None = None
     name_id_format: str | None = None  # a format the request's NameIDPolicy asked for
     relay_state: str | None = None
+    affiliation: str | None = None  # an SPNameQualifier the request asked for and the app is a member of
 
 
 def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering, *, now: float) -> Issued:
@@ -65,7 +68,8 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         login.role,
         pairwise_secret=idp.pairwise_secret,
         idp_entity_id=issuer,
-        sp_entity_id=app.entity_id or "",
+        sp_entity_id=answering.affiliation or app.entity_id or "",
+        member_of=login.member_of,
     )
     acs = answering.acs_url or app.acs_url or ""
     spec = AssertionSpec(
@@ -86,14 +90,15 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         encryption = Encryption(
             certificate_pem(app.encryption_certificate), app.encryption_algorithm or Encryption.algorithm
         )
-    root = outbound.protect(build_response(spec), Sign.of(app.signed), idp.signer, encryption)
+    algorithm = signature_algorithm(app.signature_algorithm)
+    root = outbound.protect(build_response(spec), Sign.of(app.signed), idp.signer, encryption, algorithm)
     form = outbound.post(root, location=acs, relay_state=answering.relay_state)
-    participant = Participant(app.id, subject.name_id, subject.name_id_format, spec.session_index)
+    participant = Participant(app.id, subject.name_id or "", subject.name_id_format, spec.session_index)
     return Issued(form, participant)
 
 
 def refuse(
-    app: SsoApplication, idp: IdpIdentity, answering: Answering, status: str, sub_status: str, *, now: float
+    app: SsoApplication, idp: IdpIdentity, answering: Answering, status: str, sub_status: str | None, *, now: float
 ) -> PostForm:
     """A signed Response with no assertion, carrying an error status, to the ACS the request named."""
     built = status_response(
@@ -104,5 +109,5 @@ def refuse(
         sub_status=sub_status,
         issued_at=utc(now),
     )
-    root = outbound.protect(built, Sign.RESPONSE, idp.signer)
+    root = outbound.protect(built, Sign.RESPONSE, idp.signer, algorithm=signature_algorithm(app.signature_algorithm))
     return outbound.post(root, location=answering.acs_url or app.acs_url or "", relay_state=answering.relay_state)

@@ -27,6 +27,8 @@ class AuthnRequest:
     is_passive: bool
     name_id_format: str | None
     root: etree._Element
+    sp_name_qualifier: str | None = None
+    attribute_consuming_service_index: int | None = None
 
 
 def _bool(value: str | None) -> bool:
@@ -46,6 +48,9 @@ def read(parsed: Parsed) -> AuthnRequest:
         acs_index = int(index) if index is not None else None
     except ValueError:
         raise SamlRequestRefused("AssertionConsumerServiceIndex is not a number") from None
+    attribute_index = root.get("AttributeConsumingServiceIndex")
+    if attribute_index is not None and not (attribute_index.isascii() and attribute_index.strip().isdigit()):
+        raise SamlRequestRefused("AttributeConsumingServiceIndex is not a number")
     return AuthnRequest(
         id=parsed.id,
         issuer=parsed.issuer,
@@ -58,4 +63,6 @@ def read(parsed: Parsed) -> AuthnRequest:
         is_passive=_bool(root.get("IsPassive")),
         name_id_format=policy.get("Format") if policy is not None else None,
         root=root,
+        sp_name_qualifier=policy.get("SPNameQualifier") if policy is not None else None,
+        attribute_consuming_service_index=int(attribute_index) if attribute_index is not None else None,
     )

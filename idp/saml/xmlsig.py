@@ -1,4 +1,4 @@
-"""Enveloped XML signatures, in process with python-xmlsec: RSA-SHA256, SHA-256, exclusive c14n."""
+"""Enveloped XML signatures, in process with python-xmlsec: RSA-SHA256 (or SHA-384/512, per app), exclusive c14n."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from idp.errors import ConfigurationError
+from idp.saml.algorithms import DEFAULT_SIGNATURE_ALGORITHM, SignatureAlgorithm
 from idp.saml.names import SAML
 
 
@@ -26,10 +27,10 @@ class Signer:
         """RSA-SHA256 (PKCS#1 v1.5) over `data`, for the HTTP-Redirect binding's query signature."""
         return self._private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
-    def sign(self, element: etree._Element) -> None:
+    def sign(self, element: etree._Element, algorithm: SignatureAlgorithm = DEFAULT_SIGNATURE_ALGORITHM) -> None:
         """Sign `element` in place; the Signature goes right after its Issuer, as the schema asks."""
         signature = xmlsec.template.create(
-            element, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
+            element, xmlsec.constants.TransformExclC14N, algorithm.signing_method.transform, ns="ds"
         )
         issuer = element.find(f"{{{SAML}}}Issuer")
         if issuer is None:
@@ -39,7 +40,7 @@ class Signer:
         element_id = element.get("ID")
         if element_id is None:
             raise ValueError("the element to sign has no ID attribute")
-        reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha256, uri="#" + element_id)
+        reference = xmlsec.template.add_reference(signature, algorithm.digest_method.transform, uri="#" + element_id)
         xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
         xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
         key_info = xmlsec.template.ensure_key_info(signature)

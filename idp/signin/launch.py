@@ -36,7 +36,7 @@ class LaunchFlow:
             raise AccessRevoked("sign in with your second factor, then open the application again")
         if not app.is_saml:
             return Outcome(Redirect(app.url or ""))
-        login = Login(user, placement.brand, placement.role, link.mfa, now)
+        login = Login(user, placement.brand, placement.role, link.mfa, now, placement.member_of)
         issued = issue(app, login, self.idp, Answering(relay_state=app.start_url), now=now)
         # When the browser has an IdP session of the same user, the SP joins it, for single logout.
         signed_in = self.sessions.signed_in(browser.session_token)

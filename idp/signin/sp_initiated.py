@@ -14,19 +14,12 @@ from urllib.parse import urlencode
 
 from idp.accounts.sessions import Sessions, SignedIn
 from idp.applications.access import placement_for, sender_apps
-from idp.errors import AccessRevoked, SamlRequestRefused
+from idp.errors import AccessRevoked, AnsweredInSaml, SamlRequestRefused
 from idp.saml import authn_request, inbound
 from idp.saml.assertions import Answering, IdpIdentity, Login, issue, refuse
 from idp.saml.bindings import ReceivedMessage
-from idp.saml.names import (
-    BINDING_HTTP_POST,
-    NAMEID_FORMATS,
-    NAMEID_UNSPECIFIED,
-    STATUS_INVALID_NAMEID_POLICY,
-    STATUS_NO_PASSIVE,
-    STATUS_REQUESTER,
-    STATUS_RESPONDER,
-)
+from idp.saml.names import BINDING_HTTP_POST, STATUS_NO_PASSIVE, STATUS_RESPONDER
+from idp.saml.subject_policy import SubjectRequest, SubjectTerms, subject_terms
 from idp.signin.outcomes import Browser, Outcome, Page, Redirect
 from idp.store import Store
 
@@ -55,9 +48,12 @@ class PendingRequest:
     is_passive: bool
     name_id_format: str | None
     received_at: float
+    sp_name_qualifier: str | None = None
+    attribute_consuming_service_index: int | None = None
 
-    def answering(self, candidate: Candidate, name_id_format: str | None = None) -> Answering:
-        return Answering(candidate.acs_url, self.request_id, name_id_format, self.relay_state)
+    def answering(self, candidate: Candidate, terms: SubjectTerms | None = None) -> Answering:
+        terms = terms or SubjectTerms()
+        return Answering(candidate.acs_url, self.request_id, terms.name_id_format, self.relay_state, terms.affiliation)
 
     def to_doc(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -152,6 +148,8 @@ class AuthnRequestFlow:
             is_passive=request.is_passive,
             name_id_format=request.name_id_format,
             received_at=browser.now,
+            sp_name_qualifier=request.sp_name_qualifier,
+            attribute_consuming_service_index=request.attribute_consuming_service_index,
         )
 
     def _answer(self, pending: PendingRequest, signed_in: SignedIn, now: float) -> Outcome:
@@ -174,18 +172,19 @@ class AuthnRequestFlow:
             ]
             return Outcome(Page("choose_app.html", {"request_key": self._keep(pending), "choices": choices}))
         [(candidate, app, placement)] = open_to_user
-        requested = pending.name_id_format
-        name_id_format = None
-        if requested and requested != NAMEID_UNSPECIFIED:
-            if requested not in NAMEID_FORMATS or (app.name_id_format and app.name_id_format != requested):
-                answering = pending.answering(candidate)
-                return Outcome(
-                    refuse(app, self.idp, answering, STATUS_REQUESTER, STATUS_INVALID_NAMEID_POLICY, now=now)
-                )
-            name_id_format = requested
+        asked = SubjectRequest(
+            pending.name_id_format, pending.sp_name_qualifier, pending.attribute_consuming_service_index
+        )
+        try:
+            terms = subject_terms(app, asked)
+        except AnsweredInSaml as refusal:
+            answering = pending.answering(candidate)
+            return Outcome(refuse(app, self.idp, answering, refusal.saml_status, refusal.saml_sub_status, now=now))
         session = signed_in.session
-        login = Login(signed_in.user, placement.brand, placement.role, session.mfa, session.authn_instant)
-        issued = issue(app, login, self.idp, pending.answering(candidate, name_id_format), now=now)
+        login = Login(
+            signed_in.user, placement.brand, placement.role, session.mfa, session.authn_instant, placement.member_of
+        )
+        issued = issue(app, login, self.idp, pending.answering(candidate, terms), now=now)
         self.sessions.add_participant(signed_in, issued.participant)
         return Outcome(issued.form)
 

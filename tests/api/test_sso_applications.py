@@ -44,6 +44,9 @@ APP_KEYS = {
     "allow_sha1_signatures",
     "slo_url",
     "slo_binding",
+    "signature_algorithm",
+    "affiliations",
+    "attribute_consuming_services",
 }
 
 

@@ -184,3 +184,52 @@ def test_a_short_password_from_stdin_is_refused(cli_env):
 def test_a_second_user_with_the_same_email_is_refused(cli_env):
     ok(cli_env, "users", "create", "dup@b.example", "--first-name", "A", "--last-name", "B")
     assert "email" in refused(cli_env, "users", "create", "DUP@b.example", "--first-name", "C", "--last-name", "D")
+
+
+def test_custom_attributes_are_set_at_creation_and_changed_by_update(cli_env):
+    user = ok(
+        cli_env,
+        "users",
+        "create",
+        "ann@acme.example",
+        "--first-name",
+        "Ann",
+        "--last-name",
+        "Agent",
+        "--attribute",
+        "mlsid=M-1",
+        "--attribute",
+        "office_mlsid=O-1",
+        "--attribute",
+        "office_mlsid=O-2",
+        "--attribute",
+        "license_number=L=7",
+    )
+    assert user["attributes"] == {"mlsid": "M-1", "office_mlsid": ["O-1", "O-2"], "license_number": "L=7"}
+    changed = ok(
+        cli_env, "users", "update", "ANN@acme.example", "--attribute", "nar_number=N-9", "--attribute", "mlsid="
+    )
+    assert changed["attributes"] == {"office_mlsid": ["O-1", "O-2"], "license_number": "L=7", "nar_number": "N-9"}
+
+    store = open_store(Settings.from_env(cli_env))
+    try:
+        assert store.user(user["id"]).attributes == changed["attributes"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("users", "update", "nobody@acme.example", "--attribute", "a=b"), "no user"),
+        (("users", "update", "nobody@acme.example"), "--attribute"),
+        (("users", "create", "a@b.example", "--first-name", "A", "--last-name", "B", "--attribute", "mlsid"), "KEY="),
+        (("users", "create", "a@b.example", "--first-name", "A", "--last-name", "B", "--attribute", "a b=1"), "key"),
+        (
+            ("users", "create", "a@b.example", "--first-name", "A", "--last-name", "B", "--attribute", "mlsid=\x1b"),
+            "attributes.mlsid",
+        ),
+    ],
+)
+def test_bad_attributes_are_refused_with_a_clear_message(cli_env, args, message):
+    assert message in refused(cli_env, *args)
