@@ -53,6 +53,28 @@ MAX_FRIENDLY_NAME = 256
 
 FieldValue = str | list[str] | None
 
+# Attribute names SPs ask for in their metadata (RequestedAttribute) that an import maps by itself:
+# name -> (user field, FriendlyName).  eduPerson/X.500 OIDs (the SAML2 URI profile, saml2int), their
+# LDAP names, and the claim URIs some SPs use.
+_OID_ATTRIBUTES = {
+    "urn:oid:0.9.2342.19200300.100.1.3": ("email", "mail"),
+    "urn:oid:2.5.4.42": ("first_name", "givenName"),
+    "urn:oid:2.5.4.4": ("last_name", "sn"),
+    "urn:oid:2.16.840.1.113730.3.1.241": ("display_name", "displayName"),
+    "urn:oid:2.5.4.3": ("display_name", "cn"),
+    "urn:oid:2.5.4.20": ("phone_number", "telephoneNumber"),
+    "urn:oid:2.5.4.10": ("brand_name", "o"),
+}
+WELL_KNOWN_ATTRIBUTES: dict[str, tuple[str, str | None]] = {
+    **_OID_ATTRIBUTES,
+    **{friendly: (field, None) for field, friendly in _OID_ATTRIBUTES.values()},
+    "email": ("email", None),
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": ("email", None),
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname": ("first_name", None),
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname": ("last_name", None),
+    "http://schemas.microsoft.com/identity/claims/displayname": ("display_name", None),
+}
+
 
 @dataclass(frozen=True)
 class Attribute:
