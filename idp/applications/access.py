@@ -39,9 +39,10 @@ class Placement:
 
 
 def member_of(store: Store, user: User) -> tuple[tuple[Brand, str], ...]:
-    """The user's memberships as (brand, role), for the multi-valued attributes brand_ids, brand_names, roles."""
+    """The user's memberships as (brand, role), by brand name, for the attributes brand_ids, brand_names, roles."""
     found = ((store.brand(m.brand_id), m.role) for m in store.memberships_of(user.id))
-    return tuple((brand, role) for brand, role in found if brand is not None)
+    members = [(brand, role) for brand, role in found if brand is not None]
+    return tuple(sorted(members, key=lambda item: (item[0].name.lower(), item[0].id)))
 
 
 def standing(store: Store, user_id: str, brand_id: str) -> Standing:
