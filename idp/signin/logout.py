@@ -34,7 +34,10 @@ class LogoutFlow:
         if signed_in is None:
             return SIGNED_OUT
         self.sessions.end(signed_in.token)
-        remaining = [p for p in signed_in.session.participants if (app := self.store.app(p.app_id)) and app.slo_url]
+        # A LogoutRequest must name the subject (Core 3.7.1): SPs told no NameID (name_id_format none) are not visited.
+        remaining = [
+            p for p in signed_in.session.participants if p.name_id and (app := self.store.app(p.app_id)) and app.slo_url
+        ]
         if not remaining:
             return SIGNED_OUT
         key = new_token()

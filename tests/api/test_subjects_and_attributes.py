@@ -14,7 +14,7 @@ from lxml import etree
 
 from tests.api.helpers import NS, Org, parse_page, saml_app, saml_response
 from tests.e2e.sp_helpers import authn_request_xml, redirect_query, status_codes
-from tests.hostile.front import sign_in
+from tests.hostile.front import SAME_ORIGIN, sign_in
 from tests.independent import (
     decode,
     protocol_schema_errors,
@@ -270,3 +270,48 @@ def test_what_the_app_does_not_know_is_answered_requester(app, sp_app, agent, ke
     assert root.find("saml:Assertion", NS) is None
     assert xmlsec1_verifies(xml, keyring.certificate_pem, "Response")
     assert protocol_schema_errors(xml) == []
+
+
+def test_sign_out_visits_no_sp_that_was_told_no_name_id(app, apps, org: Org, agent):
+    """A LogoutRequest must name the subject (Core 3.7.1), so an SP given no NameID is not sent one."""
+    fields = {
+        "mappings": {"mlsid": "attributes.mlsid"},
+        "slo_binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+    }
+    anonymous = apps.created(
+        org.admin,
+        org.brand,
+        saml_app(
+            entity_id="https://anon.example.com/sp",
+            acs_url="https://anon.example.com/acs",
+            slo_url="https://anon.example.com/slo",
+            name_id_format="none",
+            **fields,
+        ),
+    )
+    named = apps.created(
+        org.admin,
+        org.brand,
+        saml_app(
+            entity_id="https://named.example.com/sp",
+            acs_url="https://named.example.com/acs",
+            slo_url="https://named.example.com/slo",
+            **fields,
+        ),
+    )
+    client = app.test_client()
+    first = client.get(f"/saml/sso?{redirect_query(authn_request_xml(issuer=anonymous['entity_id']))}")
+    resumed = sign_in(client, agent, request_key=first.headers["Location"].split("request=", 1)[1])
+    assert (
+        parse_page(client.get(resumed.headers["Location"]).get_data(as_text=True)).forms[0].action
+        == anonymous["acs_url"]
+    )
+    second = client.get(f"/saml/sso?{redirect_query(authn_request_xml(issuer=named['entity_id']))}")
+    assert parse_page(second.get_data(as_text=True)).forms[0].action == named["acs_url"]
+
+    launcher = parse_page(client.get("/").get_data(as_text=True))
+    (logout_form,) = [form for form in launcher.forms if form.action == "/logout"]
+    signed_out = client.post("/logout", data=logout_form.hidden, headers=SAME_ORIGIN, follow_redirects=True)
+    assert signed_out.status_code == 200, signed_out.get_data(as_text=True)[:400]
+    (hop,) = parse_page(signed_out.get_data(as_text=True)).forms
+    assert hop.action == named["slo_url"]
