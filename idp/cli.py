@@ -17,11 +17,26 @@ from idp import keyring
 from idp.accounts import provisioning
 from idp.accounts.custom_attributes import from_assignments
 from idp.applications.service import Applications
+from idp.cli_people import ATTRIBUTE_HELP, add_people_commands
 from idp.config import Settings
-from idp.errors import IdpError, ValidationError
+from idp.errors import ConfigurationError, IdpError, ValidationError
 from idp.models import BrandType, Role
 from idp.presenters import brand_json, user_json
-from idp.store import open_store
+from idp.scim.tokens import ScimTokens
+from idp.store import Store, open_store
+
+
+def _store(settings: Settings) -> Store:
+    """The service's store; never a new empty one made by mistake in a folder that is not the service's home."""
+    if not settings.redis_url:
+        database, keys = settings.database_path.absolute(), settings.keys_dir.absolute()
+        if not database.exists() and not keys.is_dir():
+            raise ConfigurationError(
+                f"no store here: looked for the database {database} and the keys folder {keys}, and found neither. "
+                "Run idp from the service's folder, or point it at the service's store with IDP_DATABASE "
+                "(and IDP_KEYS_DIR), or REDIS_URL; for a new service, run `idp keys generate` first."
+            )
+    return open_store(settings)
 
 
 def _keys_generate(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -37,14 +52,48 @@ def _keys_rotate_data_key(args: argparse.Namespace, settings: Settings) -> dict[
     return {"data_key_id": keyring.rotate(settings.keys_dir, keyring.DATA_KEYS)}
 
 
+def _keys_stage(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    change = keyring.stage(settings.keys_dir, args.kind, bits=args.bits, common_name=args.common_name)
+    return change.as_json()
+
+
+def _keys_promote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    return keyring.promote(settings.keys_dir, args.kind).as_json()
+
+
+def _keys_retire(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    if args.kind == keyring.DATA and not args.force:
+        raise ValidationError(
+            "retiring data keys makes what they sealed unreadable: TOTP secrets set up before the newest "
+            "data key was promoted stop opening, and those users' codes are refused until TOTP is set up "
+            "again for them; add --force to go ahead",
+            field="force",
+        )
+    return keyring.retire(settings.keys_dir, args.kind).as_json()
+
+
+def _keys_status(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """What the folder holds, and what each worker that reported in the last minutes uses."""
+    folder = keyring.read_key_set(settings.keys_dir).summary()
+    workers = sorted(open_store(settings).key_reports(), key=lambda report: str(report.get("worker")))
+    for worker in workers:
+        worker["up_to_date"] = worker.get("version") == folder["version"]
+    return {
+        "folder": folder,
+        "workers": workers,
+        # No report at all is no evidence: false, as when one worker lags.
+        "every_worker_up_to_date": bool(workers) and all(worker["up_to_date"] for worker in workers),
+    }
+
+
 def _brands_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    store = open_store(settings)
+    store = _store(settings)
     brand = provisioning.create_brand(store, args.name, parent_id=args.parent, brand_type=args.type)
     return brand_json(brand, store.brand_lineage(brand.id))
 
 
 def _brands_add_member(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    membership = provisioning.add_member(open_store(settings), args.user, args.brand, args.role)
+    membership = provisioning.add_member(_store(settings), args.user, args.brand, args.role)
     return {"user": membership.user_id, "brand": membership.brand_id, "role": membership.role}
 
 
@@ -53,7 +102,7 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     user = provisioning.create_user(
-        open_store(settings),
+        _store(settings),
         args.email,
         first_name=args.first_name,
         last_name=args.last_name,
@@ -65,15 +114,8 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     return user_json(user)
 
 
-def _users_update(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    if not args.attribute:
-        raise ValidationError("nothing to change: give at least one --attribute KEY=VALUE", field="attribute")
-    user = provisioning.update_user_attributes(open_store(settings), args.email, from_assignments(args.attribute))
-    return user_json(user)
-
-
 def _clients_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    created = provisioning.create_client(open_store(settings), args.name)
+    created = provisioning.create_client(_store(settings), args.name)
     return {"client_id": created.client.id, "client_secret": created.secret, "name": created.client.name}
 
 
@@ -82,7 +124,7 @@ def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         xml = Path(args.file).read_bytes()
     except OSError as error:
         raise ValidationError(f"cannot read {args.file}: {error.strerror}", field="file") from None
-    apps = Applications(open_store(settings), settings, links=None)
+    apps = Applications(_store(settings), settings, links=None)
     imported = apps.import_metadata(None, args.brand, xml, name=args.name, entity_id=args.entity_id)
     app = imported.app
     return {
@@ -93,6 +135,21 @@ def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         "issuer": app.issuer,
         "created": imported.created,
     }
+
+
+def _scim_tokens_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    created = ScimTokens(_store(settings)).create(args.brand)
+    return {"id": created.token.id, "brand": created.token.brand_id, "token": created.secret}
+
+
+def _scim_tokens_list(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    tokens = ScimTokens(_store(settings)).of_brand(args.brand)
+    return {"data": [{"id": t.id, "brand": t.brand_id, "created_at": t.created_at} for t in tokens]}
+
+
+def _scim_tokens_revoke(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    revoked = ScimTokens(_store(settings)).revoke(args.token)
+    return {"id": revoked.id, "brand": revoked.brand_id, "revoked": True}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,8 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096))
     generate.add_argument("--common-name", default="idp", help="the certificate's CN")
     generate.add_argument("--force", action="store_true", help="replace an existing signing key")
-    command(keys, "rotate-link-key", _keys_rotate_link_key, "add a new key for sealing launch links")
-    command(keys, "rotate-data-key", _keys_rotate_data_key, "add a new key for sealing secrets at rest")
+    command(keys, "rotate-link-key", _keys_rotate_link_key, "add a new key that seals launch links at once")
+    command(keys, "rotate-data-key", _keys_rotate_data_key, "add a new key that seals secrets at rest at once")
+    kind = {"nargs": "?", "default": keyring.SIGNING, "choices": keyring.KINDS, "help": "which keys (default: signing)"}
+    stage = command(keys, "stage", _keys_stage, "make the next key: published (signing) or opening (link, data)")
+    stage.add_argument("kind", **kind)  # type: ignore[arg-type]
+    stage.add_argument("--bits", type=int, choices=(2048, 3072, 4096), help="default: those of the signing key")
+    stage.add_argument("--common-name", help="the certificate's CN (default: the signing certificate's)")
+    promote = command(keys, "promote", _keys_promote, "the staged key signs or seals; the old one still verifies")
+    promote.add_argument("kind", **kind)  # type: ignore[arg-type]
+    retire = command(keys, "retire", _keys_retire, "drop the keys that no longer sign or seal")
+    retire.add_argument("kind", **kind)  # type: ignore[arg-type]
+    retire.add_argument("--force", action="store_true", help="needed to retire data keys")
+    command(keys, "status", _keys_status, "what the keys folder holds and what each worker uses")
 
     brands = groups.add_parser("brands", help="brands").add_subparsers(dest="command", required=True)
     create_brand = command(brands, "create", _brands_create, "create a brand")
@@ -135,13 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create_user.add_argument("--brand", metavar="BRAND_ID")
     create_user.add_argument("--role", choices=[r.value for r in Role])
-    attribute_help = "a custom attribute (repeatable; a key given twice holds a list)"
-    create_user.add_argument("--attribute", action="append", default=[], metavar="KEY=VALUE", help=attribute_help)
-    update_user = command(users, "update", _users_update, "change a user's custom attributes")
-    update_user.add_argument("email")
-    update_user.add_argument(
-        "--attribute", action="append", default=[], metavar="KEY=VALUE", help=attribute_help + "; KEY= removes it"
-    )
+    create_user.add_argument("--attribute", action="append", default=[], metavar="KEY=VALUE", help=ATTRIBUTE_HELP)
 
     apps = groups.add_parser("apps", help="SSO applications").add_subparsers(dest="command", required=True)
     import_app = command(apps, "import", _apps_import, "create or update an app from SP metadata")
@@ -153,6 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
     clients = groups.add_parser("clients", help="API clients").add_subparsers(dest="command", required=True)
     create_client = command(clients, "create", _clients_create, "create an API client; prints its secret once")
     create_client.add_argument("name")
+    add_people_commands(groups, brands, users, apps, clients, command, _store)
+
+    scim = groups.add_parser("scim-tokens", help="SCIM provisioning tokens").add_subparsers(
+        dest="command", required=True
+    )
+    scim_create = command(scim, "create", _scim_tokens_create, "make a SCIM token for a root brand; prints it once")
+    scim_create.add_argument("--brand", required=True, metavar="BRAND_ID")
+    scim_list = command(scim, "list", _scim_tokens_list, "a root brand's SCIM tokens (never their secrets)")
+    scim_list.add_argument("--brand", required=True, metavar="BRAND_ID")
+    scim_revoke = command(scim, "revoke", _scim_tokens_revoke, "revoke a SCIM token at once")
+    scim_revoke.add_argument("token", metavar="TOKEN_ID")
     return parser
 
 

@@ -7,8 +7,10 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from idp.errors import ConfigurationError
 
@@ -51,6 +53,24 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first when unset."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return choices[0]
+    if raw.lower() not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw.lower()
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """A bearer token that opens /metrics to callers other than loopback; long enough not to be guessed."""
+    raw = env.get("IDP_METRICS_TOKEN") or None
+    if raw is not None and (len(raw) < 32 or not raw.isascii() or not raw.isprintable() or " " in raw):
+        raise ConfigurationError("IDP_METRICS_TOKEN must be at least 32 printable ASCII characters without spaces")
+    return raw
+
+
 def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
@@ -62,6 +82,146 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+RedisMode = Literal["single", "sentinel", "cluster"]
+
+_REDIS_FORMS = (
+    "redis://[[user]:password@]host:port[/db], rediss://... (TLS), unix://path[?db=n], "
+    "redis+sentinel://[[user]:password@]host:port[,host:port...]/master-set[/db][?sentinel_password=...], "
+    "or redis+cluster://[[user]:password@]host:port[,host:port...]"
+)
+
+
+@dataclass(frozen=True)
+class RedisAddress:
+    """Where Redis is, read from REDIS_URL: one server, the Sentinels of a master set, or a cluster's nodes."""
+
+    mode: RedisMode
+    url: str  # the URL as given (for one server, handed to the client library as it is)
+    nodes: tuple[tuple[str, int], ...] = ()  # Sentinels, or a cluster's startup nodes
+    master_set: str = ""
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_password: str | None = None
+
+    @property
+    def has_failover(self) -> bool:
+        """Sentinel and Cluster promote a replica when a master fails; a single server has no one to promote."""
+        return self.mode != "single"
+
+
+def _redis_nodes(netloc: str, url_name: str) -> tuple[tuple[str, int], ...]:
+    nodes = []
+    for part in netloc.rpartition("@")[2].split(","):
+        host, colon, port = part.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(f"{url_name} must name each node as host:port, not {part!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    return tuple(nodes)
+
+
+def parse_redis_url(url: str, name: str = "REDIS_URL") -> RedisAddress:
+    """Read a Redis URL in one of the forms the README documents; ConfigurationError for any other."""
+    scheme = url.partition("://")[0].lower()
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisAddress(mode="single", url=url)
+    if scheme not in ("redis+sentinel", "redis+cluster"):
+        raise ConfigurationError(f"{name} must be one of {_REDIS_FORMS}")
+    # urlsplit cannot read a netloc of several host:port pairs, so the parts are taken apart by hand.
+    rest = url.partition("://")[2]
+    netloc, _, tail = rest.partition("/")
+    path, _, query = tail.partition("?")
+    userinfo, at, _ = netloc.rpartition("@")
+    username, colon, password = userinfo.partition(":")
+    # As in redis:// URLs: "user:password@", ":password@" (no user: the default one), "user@".
+    user = unquote(username) if at and username else None
+    secret = unquote(password) if colon else None
+    nodes = _redis_nodes(netloc, name)
+    options = parse_qs(query, keep_blank_values=True)
+    segments = [segment for segment in path.split("/") if segment]
+    if scheme == "redis+cluster":
+        if segments not in ([], ["0"]) or options:
+            raise ConfigurationError(f"{name}: a cluster has only database 0 and takes no options")
+        return RedisAddress(mode="cluster", url=url, nodes=nodes, username=user, password=secret)
+    if not segments or len(segments) > 2:
+        raise ConfigurationError(f"{name} must name the master set: redis+sentinel://host:port/master-set[/db]")
+    db = 0
+    if len(segments) == 2:
+        if not segments[1].isdigit():
+            raise ConfigurationError(f"{name}: the database after the master set must be a number")
+        db = int(segments[1])
+    unknown = set(options) - {"sentinel_password"}
+    if unknown:
+        raise ConfigurationError(f"{name}: unknown option {sorted(unknown)[0]!r} (only sentinel_password)")
+    sentinel_password = options.get("sentinel_password", [None])[-1] or None
+    return RedisAddress(
+        mode="sentinel",
+        url=url,
+        nodes=nodes,
+        master_set=unquote(segments[0]),
+        db=db,
+        username=user,
+        password=secret,
+        sentinel_password=sentinel_password,
+    )
+
+
+@dataclass(frozen=True)
+class MetadataSettings:
+    """What the IdP's metadata says of it beyond its endpoints and keys."""
+
+    valid_for: int  # seconds from now to validUntil
+    cache_duration: int  # seconds, as cacheDuration
+    signed: bool
+    organization_name: str
+    organization_display_name: str
+    organization_url: str
+    contact_email: str
+    contact_name: str | None
+    display_name: str
+    logo_url: str | None
+    logo_width: int
+    logo_height: int
+    language: str
+    error_url: str
+    scopes: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], base_url: str, *, issuer_name: str) -> MetadataSettings:
+        host = urlsplit(base_url).hostname or ""
+        organization = env.get("IDP_ORGANIZATION_NAME") or issuer_name
+        valid_for = _int(env, "IDP_METADATA_VALID_FOR", 7 * 24 * 3600)
+        cache_duration = _int(env, "IDP_METADATA_CACHE_DURATION", 6 * 3600)
+        if cache_duration > valid_for:
+            raise ConfigurationError("IDP_METADATA_CACHE_DURATION must not exceed IDP_METADATA_VALID_FOR")
+        # The mail sender may be written `Name <address>`: the contact is its address.
+        contact = env.get("IDP_CONTACT_EMAIL") or parseaddr(env.get("IDP_MAIL_FROM") or "")[1] or f"no-reply@{host}"
+        if "@" not in contact or any(char.isspace() for char in contact):
+            raise ConfigurationError(f"IDP_CONTACT_EMAIL must be an email address, not {contact!r}")
+        logo_url = env.get("IDP_LOGO_URL") or None
+        for name, url in (("IDP_LOGO_URL", logo_url), ("IDP_ORGANIZATION_URL", env.get("IDP_ORGANIZATION_URL"))):
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                raise ConfigurationError(f"{name} must be an absolute http(s) URL, not {url!r}")
+        scopes = tuple(scope.strip() for scope in (env.get("IDP_SCOPES") or host).split(",") if scope.strip())
+        return cls(
+            valid_for=valid_for,
+            cache_duration=cache_duration,
+            signed=_bool(env, "IDP_METADATA_SIGNED", True),
+            organization_name=organization,
+            organization_display_name=env.get("IDP_ORGANIZATION_DISPLAY_NAME") or organization,
+            organization_url=env.get("IDP_ORGANIZATION_URL") or f"{base_url}/",
+            contact_email=contact,
+            contact_name=env.get("IDP_CONTACT_NAME") or None,
+            display_name=env.get("IDP_DISPLAY_NAME") or issuer_name,
+            logo_url=logo_url,
+            logo_width=_int(env, "IDP_LOGO_WIDTH", 80),
+            logo_height=_int(env, "IDP_LOGO_HEIGHT", 60),
+            language=env.get("IDP_METADATA_LANGUAGE") or "en",
+            error_url=f"{base_url}/sign-in-problem",
+            scopes=scopes,
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str
@@ -71,6 +231,7 @@ class Settings:
     redis_prefix: str
     redis_socket_timeout: float
     redis_connect_timeout: float
+    redis_claim_replicas: int
     sqlite_busy_timeout: float
     keys_dir: Path
     database_path: Path
@@ -91,6 +252,12 @@ class Settings:
     proxy_hops: int
     session_ttl: int
     clock_skew: int
+    keys_check_interval: float
+    metadata: MetadataSettings
+    password_reset_ttl: int = 30 * 60
+    invitation_ttl: int = 72 * 3600
+    log_format: str = "json"
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,15 +267,24 @@ class Settings:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"IDP_BASE_URL must be an absolute http(s) URL, not {base_url!r}")
+        redis_url = env.get("REDIS_URL") or None
+        redis_address = parse_redis_url(redis_url) if redis_url else None
         return cls(
             base_url=base_url,
             port=port,
             entity_id=env.get("IDP_ENTITY_ID") or f"{base_url}/metadata",
-            redis_url=env.get("REDIS_URL") or None,
+            redis_url=redis_url,
             redis_prefix=env.get("IDP_REDIS_PREFIX", "idp:"),
             # Well under a second: a frozen Redis must cost a request a prompt 503, not a held worker.
             redis_socket_timeout=_float(env, "IDP_REDIS_SOCKET_TIMEOUT", 0.5),
             redis_connect_timeout=_float(env, "IDP_REDIS_CONNECT_TIMEOUT", 0.5),
+            # Where a replica can be promoted, a claim only the old master saw would be forgotten by the new one.
+            redis_claim_replicas=_int(
+                env,
+                "IDP_REDIS_CLAIM_REPLICAS",
+                1 if redis_address is not None and redis_address.has_failover else 0,
+                minimum=0,
+            ),
             # Well under gunicorn's 30 s worker timeout, so a locked file answers 503 before the worker is killed.
             sqlite_busy_timeout=_float(env, "IDP_SQLITE_BUSY_TIMEOUT", 5.0),
             keys_dir=Path(env.get("IDP_KEYS_DIR", "keys")),
@@ -130,4 +306,11 @@ class Settings:
             proxy_hops=_int(env, "IDP_PROXY_HOPS", 0, minimum=0),
             session_ttl=_int(env, "IDP_SESSION_TTL", 8 * 3600),
             clock_skew=_int(env, "IDP_CLOCK_SKEW", 180),
+            # How soon a worker sees a key rollover: one stat of the keys folder's files this often.
+            keys_check_interval=_float(env, "IDP_KEYS_CHECK_INTERVAL", 2.0),
+            metadata=MetadataSettings.from_env(env, base_url, issuer_name=env.get("IDP_NAME") or parts.hostname),
+            password_reset_ttl=_int(env, "IDP_PASSWORD_RESET_TTL", 30 * 60, minimum=60),
+            invitation_ttl=_int(env, "IDP_INVITATION_TTL", 72 * 3600, minimum=60),
+            log_format=_choice(env, "IDP_LOG_FORMAT", ("json", "console")),
+            metrics_token=_metrics_token(env),
         )

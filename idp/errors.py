@@ -20,6 +20,7 @@ class IdpError(Exception):
     status = 500
     code = "InternalError"
     title = "Please try again"
+    page_status: int | None = None  # the status of its page, when not `status`
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -256,9 +257,20 @@ class LinkExpired(LinkInvalid):
 
 
 class SamlRequestRefused(LaunchError):
-    """An SP's message that cannot be answered safely: malformed, unsigned, replayed, or for an unregistered ACS."""
+    """An SP's message that cannot be answered safely: malformed, unsigned, badly signed, from an
+    unknown sender, or for an unregistered ACS.
+
+    Its page answers 200: SAML failures are never signalled with HTTP error statuses (Bindings
+    3.4.6, 3.5.6). JSON answers keep the 400.
+    """
 
     code = "RequestRefused"
+    page_status = 200
+
+
+class SenderUnauthenticated(SamlRequestRefused):
+    """An SP's message whose sender could not be authenticated: no signature where one is required, or
+    no registered key to check one by. Unlike a bad signature, nothing says it is forged."""
 
 
 class AnsweredInSaml(SamlRequestRefused):
@@ -287,6 +299,24 @@ class AccessRevoked(LaunchError):
 
     status = 403
     code = "AccessRevoked"
+
+
+class MfaSetupNeeded(AccessRevoked):
+    """The app requires MFA (`require_mfa`) and the user has not set it up."""
+
+    code = "MFASetupRequired"
+    title = "This application needs multi-factor authentication"
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(f"{app_name} requires multi-factor authentication")
+        self.app_name = app_name
+
+    def page_text(self) -> str:
+        return (
+            f"{self.app_name} requires multi-factor authentication, and your account does not have it yet. "
+            "Set up an authenticator app in your account's security settings (multi-factor authentication), "
+            "then open the application again."
+        )
 
 
 class StoreUnavailable(IdpError):

@@ -1,7 +1,15 @@
-"""The service's keys: the SAML signing pair, the launch-link keys and the pairwise-id secret.
+"""The service's keys: the SAML signing pairs, the launch-link keys, the data keys and the pairwise-id secret.
 
-They live as files in the keys folder, are made by `idp keys generate`, and are
-loaded once at start; no request reads them from disk.
+They live as files in the keys folder, are made and rolled over by `idp keys ...`, and are read
+into memory whole; no request reads them from disk. Each worker looks at the folder every few
+seconds (a `stat` of its files, nothing more) and, when a file changed, reads it again: a rollover
+reaches every worker and every host that shares the folder without a restart.
+
+Files are only ever replaced by a rename of a complete file written beside them, so a reader sees
+the old file or the new one, never half of one. A signing pair is two files named by one line of
+`signing-keys`; the pair files are written before that line names them and removed after it no
+longer does, and a key read with a certificate that is not its own (a pair caught between its two
+renames) is not taken: the worker keeps the keys it had and looks again.
 """
 
 from __future__ import annotations
@@ -9,10 +17,18 @@ from __future__ import annotations
 import base64
 import datetime
 import functools
+import hashlib
+import logging
 import os
 import secrets
-from dataclasses import dataclass
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,61 +36,388 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from idp.errors import ConfigurationError
+from idp.saml.xmlsig import Signer
 from idp.sealing import newest
 
 SIGNING_KEY = "signing.key"
 SIGNING_CERT = "signing.crt"
+SIGNING_PAIRS = "signing-keys"
 LINK_KEYS = "link-keys"
 DATA_KEYS = "data-keys"
 PAIRWISE_SECRET = "pairwise.key"
 ROTATING_KEY_FILES = (LINK_KEYS, DATA_KEYS)
 GENERATE_HINT = "run `idp keys generate` to create them"
 
+FIRST_PAIR = "signing"  # signing.key + signing.crt, as `idp keys generate` writes them
+ACTIVE, STAGED, RETIRING = "active", "staged", "retiring"
+SIGNING_ROLES = (ACTIVE, STAGED, RETIRING)
+STAGED_MARK = "staged"  # third word of a link-keys or data-keys line: opens, does not seal yet
+
+log = logging.getLogger(__name__)
+
+
+# --- what the folder holds ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
-class KeyRing:
-    signing_key_pem: bytes
-    certificate_pem: bytes
-    link_keys: dict[str, bytes]  # key id -> 256-bit AES key; the last one seals new links
-    data_keys: dict[str, bytes]  # the same, for secrets at rest (TOTP secrets, email-code hashes)
-    pairwise_secret: bytes
+class SigningPair:
+    """A signing key and its certificate, files `NAME.key` and `NAME.crt`."""
 
-    @property
-    def current_link_key_id(self) -> str:
-        return newest(self.link_keys)
+    name: str
+    key_pem: bytes
+    certificate_pem: bytes
+
+    @functools.cached_property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.certificate_pem)
 
     @functools.cached_property
     def certificate_base64(self) -> str:
         """The certificate's DER form in base64, as KeyInfo and metadata carry it."""
-        cert = x509.load_pem_x509_certificate(self.certificate_pem)
-        return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        return base64.b64encode(self.certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+    @property
+    def sha256_fingerprint(self) -> str:
+        return self.certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+    def summary(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "sha256_fingerprint": self.sha256_fingerprint,
+            "not_after": self.certificate.not_valid_after_utc.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class RotatingKeys:
+    """AES-256 keys by id. `keys` is ordered so that the key that seals comes last (what
+    `idp.sealing.newest` picks); every key in it opens. `staged` ones open but do not seal yet."""
+
+    keys: dict[str, bytes]
+    staged: tuple[str, ...] = ()
+
+    @property
+    def sealing(self) -> str:
+        return newest(self.keys)
+
+    @property
+    def older(self) -> list[str]:
+        return [key_id for key_id in self.keys if key_id != self.sealing and key_id not in self.staged]
+
+    def summary(self) -> dict[str, Any]:
+        return {"seals": self.sealing, "staged": list(self.staged), "older": self.older}
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """Everything in the keys folder at one moment, read and checked."""
+
+    signing: SigningPair  # signs now
+    staged: SigningPair | None  # next: published, does not sign yet
+    retiring: SigningPair | None  # signed before: still published, does not sign
+    links: RotatingKeys
+    data: RotatingKeys
+    pairwise_secret: bytes
+
+    @property
+    def published(self) -> list[SigningPair]:
+        """The pairs whose certificates metadata publishes, the one that signs first."""
+        return [pair for pair in (self.signing, self.staged, self.retiring) if pair is not None]
+
+    @functools.cached_property
+    def signer(self) -> Signer:
+        return Signer(self.signing.key_pem, self.signing.certificate_pem)
+
+    @functools.cached_property
+    def version(self) -> str:
+        """A short digest of what signs, what is published and which keys seal and open: equal on
+        two workers exactly when they use the same keys."""
+        parts = [f"{pair.name}={pair.sha256_fingerprint}" for pair in self.published]
+        for rotating in (self.links, self.data):
+            parts.append(",".join(rotating.keys) + "|" + ",".join(rotating.staged))
+        return hashlib.sha256(";".join(parts).encode()).hexdigest()[:12]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "signing": {role: pair.summary() if pair else None for role, pair in self._signing_roles()},
+            "link_keys": self.links.summary(),
+            "data_keys": self.data.summary(),
+        }
+
+    def _signing_roles(self) -> Iterator[tuple[str, SigningPair | None]]:
+        yield ACTIVE, self.signing
+        yield STAGED, self.staged
+        yield RETIRING, self.retiring
+
+
+def read_signing_roles(folder: Path) -> dict[str, str]:
+    """`signing-keys`: one `ROLE NAME` line per pair in use. Without the file, `signing.key` and
+    `signing.crt` are the one pair and sign."""
+    path = folder / SIGNING_PAIRS
+    if not path.exists():
+        return {ACTIVE: FIRST_PAIR}
+    roles: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if len(words) != 2 or words[0] not in SIGNING_ROLES or words[0] in roles or not _is_pair_name(words[1]):
+            raise ConfigurationError(f"{path}: cannot read the line {line!r}")
+        roles[words[0]] = words[1]
+    if ACTIVE not in roles:
+        raise ConfigurationError(f"{path} names no active signing key")
+    return roles
+
+
+def _is_pair_name(name: str) -> bool:
+    return name == FIRST_PAIR or (name.startswith("signing-") and name[8:].isalnum())
+
+
+def _read_pair(folder: Path, name: str) -> SigningPair:
+    key_path, cert_path = folder / f"{name}.key", folder / f"{name}.crt"
+    if not key_path.exists() or not cert_path.exists():
+        raise ConfigurationError(f"no {key_path.name} and {cert_path.name} in {folder}/: {GENERATE_HINT}")
+    pair = SigningPair(name, key_path.read_bytes(), cert_path.read_bytes())
+    try:
+        key = serialization.load_pem_private_key(pair.key_pem, password=None)
+        certificate_key = pair.certificate.public_key()
+    except ValueError as error:
+        raise ConfigurationError(f"{key_path.name} or {cert_path.name} cannot be read: {error}") from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, public) != certificate_key.public_bytes(
+        serialization.Encoding.DER, public
+    ):
+        raise ConfigurationError(f"{cert_path.name} is not the certificate of {key_path.name}")
+    return pair
+
+
+def read_rotating_keys(path: Path) -> RotatingKeys:
+    """`KEY_ID BASE64 [staged]` lines, oldest first; the last line that is not staged seals."""
+    if not path.exists():
+        raise ConfigurationError(f"no {path.name} in {path.parent}/: {GENERATE_HINT}")
+    ready: dict[str, bytes] = {}
+    staged: dict[str, bytes] = {}
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if len(words) not in (2, 3) or (len(words) == 3 and words[2] != STAGED_MARK):
+            raise ConfigurationError(f"{path}: cannot read a line (KEY_ID BASE64 [staged])")
+        key = base64.b64decode(words[1])
+        if len(key) != 32:
+            raise ConfigurationError(f"{path}: key {words[0]} is not 256 bits")
+        (staged if len(words) == 3 else ready)[words[0]] = key
+    if not ready:
+        raise ConfigurationError(f"{path} holds no key that seals: {GENERATE_HINT}")
+    sealing = newest(ready)
+    ordered = {key_id: key for key_id, key in ready.items() if key_id != sealing}
+    ordered.update(staged)
+    ordered[sealing] = ready[sealing]
+    return RotatingKeys(ordered, tuple(staged))
+
+
+def read_key_set(folder: Path) -> KeySet:
+    missing = [name for name in (LINK_KEYS, DATA_KEYS, PAIRWISE_SECRET) if not (folder / name).exists()]
+    if missing:
+        raise ConfigurationError(f"no {', '.join(missing)} in {folder}/: {GENERATE_HINT}")
+    roles = read_signing_roles(folder)
+    pairs = {role: _read_pair(folder, name) for role, name in roles.items()}
+    return KeySet(
+        signing=pairs[ACTIVE],
+        staged=pairs.get(STAGED),
+        retiring=pairs.get(RETIRING),
+        links=read_rotating_keys(folder / LINK_KEYS),
+        data=read_rotating_keys(folder / DATA_KEYS),
+        pairwise_secret=base64.b64decode((folder / PAIRWISE_SECRET).read_text().strip()),
+    )
+
+
+def folder_state(folder: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What a `stat` of each file says (name, inode, size, mtime): it changes when any file is
+    replaced, on this host or on another that shares the folder."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return ()
+    state = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue  # a file being written
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
+        state.append((entry.name, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(state))
+
+
+# --- the live ring -------------------------------------------------------------------------------
+
+
+Report = Callable[[dict[str, Any]], None]
+
+
+class KeyRing:
+    """The keys a worker uses, read again when the folder changes.
+
+    `refresh()` (called at the start of every request) looks at the folder at most every
+    `check_every` seconds, and pins the keys for the calling thread, so one request never sees
+    two sets of keys. Outside a request the newest set read is used.
+    """
+
+    def __init__(self, folder: Path, keys: KeySet, *, check_every: float = 2.0, report: Report | None = None) -> None:
+        self.folder = folder
+        self.check_every = check_every
+        self._latest = keys
+        self._state = folder_state(folder)
+        self._checked_at = time.monotonic()
+        self._loaded_at = time.time()
+        self._lock = threading.Lock()
+        self._pinned = threading.local()
+        self._report = report
+        self._reported_at = 0.0
+        self._reporting = False
+        self.signer: Signer = FollowingSigner(self)
 
     @classmethod
-    def load(cls, folder: Path) -> KeyRing:
-        missing = [
-            name for name in (SIGNING_KEY, SIGNING_CERT, LINK_KEYS, PAIRWISE_SECRET) if not (folder / name).exists()
-        ]
-        if missing:
-            raise ConfigurationError(f"no {', '.join(missing)} in {folder}/: {GENERATE_HINT}")
-        return cls(
-            signing_key_pem=(folder / SIGNING_KEY).read_bytes(),
-            certificate_pem=(folder / SIGNING_CERT).read_bytes(),
-            link_keys=_parse_key_lines(folder / LINK_KEYS),
-            data_keys=_parse_key_lines(folder / DATA_KEYS),
-            pairwise_secret=base64.b64decode((folder / PAIRWISE_SECRET).read_text().strip()),
-        )
+    def load(cls, folder: Path, *, check_every: float = 2.0, report: Report | None = None) -> KeyRing:
+        return cls(folder, read_key_set(folder), check_every=check_every, report=report)
+
+    @property
+    def current(self) -> KeySet:
+        pinned: KeySet | None = getattr(self._pinned, "keys", None)
+        return pinned or self._latest
+
+    def refresh(self) -> KeySet:
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_every and self._lock.acquire(blocking=False):
+            try:
+                self._checked_at = now
+                self._reload_if_changed()
+                self._send_report(now)
+            finally:
+                self._lock.release()
+        self._pinned.keys = self._latest
+        return self._latest
+
+    def _reload_if_changed(self) -> None:
+        state = folder_state(self.folder)
+        if state == self._state:
+            return
+        try:
+            keys = read_key_set(self.folder)
+            keys.signer  # noqa: B018 - parse the key now, not in the middle of a request
+        except (ConfigurationError, OSError, ValueError) as error:
+            # A file between two renames, or one an operator is editing: keep what works, look again.
+            log.warning("keys in %s not reloaded (trying again): %s", self.folder, error)
+            return
+        changed = keys.version != self._latest.version
+        self._latest, self._state, self._loaded_at = keys, state, time.time()
+        if changed:
+            log.info("keys reloaded from %s: version %s", self.folder, keys.version)
+            self._reported_at = 0.0
+
+    def _send_report(self, now: float) -> None:
+        """Tell the store what this worker uses: on a change, and every 30 seconds besides. From a
+        thread of its own, so that a slow or absent store never holds a request."""
+        if self._report is None or self._reporting or (self._reported_at and now - self._reported_at < REPORT_EVERY):
+            return
+        self._reporting = True
+        threading.Thread(target=self._report_now, args=(self._report, now), daemon=True).start()
+
+    def _report_now(self, report: Report, now: float) -> None:
+        try:
+            sent = self.report()
+            report(sent)
+            if sent["version"] == self._latest.version:  # else a change came meanwhile: report again
+                self._reported_at = now
+        except Exception as error:  # the store is out: the next check tries again
+            log.warning("could not record which keys this worker uses: %s", error)
+        finally:
+            self._reporting = False
+
+    def report(self) -> dict[str, Any]:
+        keys = self._latest
+        return {
+            "worker": worker_name(),
+            "version": keys.version,
+            "signs_with": keys.signing.name,
+            "publishes": [pair.name for pair in keys.published],
+            "link_key_seals": keys.links.sealing,
+            "data_key_seals": keys.data.sealing,
+            "loaded_at": self._loaded_at,
+            "reported_at": time.time(),
+        }
+
+    # What the services read, from the pinned set.
+    @property
+    def signing_key_pem(self) -> bytes:
+        return self.current.signing.key_pem
+
+    @property
+    def certificate_pem(self) -> bytes:
+        return self.current.signing.certificate_pem
+
+    @property
+    def certificate_base64(self) -> str:
+        return self.current.signing.certificate_base64
+
+    @property
+    def published_certificates(self) -> list[str]:
+        return [pair.certificate_base64 for pair in self.current.published]
+
+    @property
+    def link_keys(self) -> dict[str, bytes]:
+        return self.current.links.keys
+
+    @property
+    def current_link_key_id(self) -> str:
+        return self.current.links.sealing
+
+    @property
+    def data_keys(self) -> dict[str, bytes]:
+        return self.current.data.keys
+
+    @property
+    def pairwise_secret(self) -> bytes:
+        return self.current.pairwise_secret
 
 
-def _parse_key_lines(path: Path) -> dict[str, bytes]:
-    """`KEY_ID BASE64` lines, oldest first."""
-    keys: dict[str, bytes] = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key_id, encoded = line.split()
-            keys[key_id] = base64.b64decode(encoded)
-    if not keys:
-        raise ConfigurationError(f"{path} holds no key: {GENERATE_HINT}")
-    return keys
+REPORT_EVERY = 30.0
+REPORT_TTL = 120.0  # a worker that stopped reporting drops out of `idp keys status`
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class FollowingSigner(Signer):
+    """Signs with whatever key the ring has active for this request; `on_signature` is told of each one."""
+
+    def __init__(  # no key of its own: the ring's changes
+        self, ring: KeyRing, *, on_signature: Callable[[str, float], None] | None = None
+    ) -> None:
+        self._ring = ring
+        self._on_signature = on_signature
+
+    def _timed(self, kind: str, started: float) -> None:
+        if self._on_signature is not None:
+            self._on_signature(kind, time.perf_counter() - started)
+
+    def sign_bytes(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        signature = self._ring.current.signer.sign_bytes(*args, **kwargs)
+        self._timed("redirect", started)
+        return signature
+
+    def sign(self, *args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
+        self._ring.current.signer.sign(*args, **kwargs)
+        self._timed("xml", started)
+
+
+# --- writing the folder ----------------------------------------------------------------------------
 
 
 def make_signing_pair(bits: int, common_name: str) -> tuple[bytes, bytes]:
@@ -98,51 +441,233 @@ def make_signing_pair(bits: int, common_name: str) -> tuple[bytes, bytes]:
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a complete file beside `path` (a dot name, which readers skip), then rename it over
+    `path`: a reader on any host opens the old file or the new one, never a part of one."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def new_key_line() -> str:
     return f"{secrets.token_hex(4)} {base64.b64encode(secrets.token_bytes(32)).decode()}\n"
 
 
+def has_signing_key(folder: Path) -> bool:
+    return (folder / SIGNING_PAIRS).exists() or (folder / SIGNING_KEY).exists()
+
+
 def generate(folder: Path, *, bits: int = 2048, common_name: str = "idp", force: bool = False) -> list[Path]:
     """Write whatever is missing: the signing pair, the rotating key files, the pairwise secret.
 
-    An existing signing pair is replaced only with `force`; asking for nothing new without it
-    is an error.  The rotating keys and the pairwise secret are never replaced here (replacing
-    the latter would change every persistent NameID).  Returns the files written.
+    An existing signing pair is replaced only with `force` (which also forgets a staged or retiring
+    pair); asking for nothing new without it is an error. The rotating keys and the pairwise secret
+    are never replaced here (replacing the latter would change every persistent NameID).
+    Returns the files written.
     """
     if bits not in (2048, 3072, 4096):
         raise ConfigurationError("--bits must be 2048, 3072 or 4096")
     folder.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = folder / SIGNING_KEY, folder / SIGNING_CERT
     written: list[Path] = []
     for name in ROTATING_KEY_FILES:
         if not (folder / name).exists():
-            _write_secret(folder / name, new_key_line().encode())
+            write_atomically(folder / name, new_key_line().encode())
             written.append(folder / name)
     if not (folder / PAIRWISE_SECRET).exists():
-        _write_secret(folder / PAIRWISE_SECRET, base64.b64encode(secrets.token_bytes(32)) + b"\n")
+        write_atomically(folder / PAIRWISE_SECRET, base64.b64encode(secrets.token_bytes(32)) + b"\n")
         written.append(folder / PAIRWISE_SECRET)
-    if key_path.exists() and not force:
+    if has_signing_key(folder) and not force:
         if written:
             return written
-        raise ConfigurationError(f"{key_path} exists; add --force to replace the signing key")
+        raise ConfigurationError(f"{folder / SIGNING_KEY} exists; add --force to replace the signing key")
+    previous = set(read_signing_roles(folder).values()) if (folder / SIGNING_PAIRS).exists() else set()
+    key_path, cert_path = folder / SIGNING_KEY, folder / SIGNING_CERT
     key_pem, cert_pem = make_signing_pair(bits, common_name)
-    _write_secret(key_path, key_pem)
-    cert_path.write_bytes(cert_pem)
+    write_atomically(key_path, key_pem)
+    write_atomically(cert_path, cert_pem, 0o644)
+    if previous:
+        _write_signing_roles(folder, {ACTIVE: FIRST_PAIR})
+        _remove_pairs(folder, previous - {FIRST_PAIR})
     return [key_path, cert_path, *written]
 
 
 def rotate(folder: Path, name: str) -> str:
-    """Add a key to a rotating key file: it seals from now on, older keys still open until removed."""
+    """Add a key to a rotating key file that seals at once (on one host; several hosts: stage and promote)."""
     path = folder / name
-    if not path.exists():
-        raise ConfigurationError(f"no {name} in {folder}/: {GENERATE_HINT}")
+    current = read_rotating_keys(path)
     line = new_key_line()
-    with path.open("a") as handle:
-        handle.write(line)
+    lines = [*_rotating_lines(current, exclude=()), line.strip()]
+    write_atomically(path, ("\n".join(lines) + "\n").encode())
     return line.split()[0]
+
+
+def _rotating_lines(keys: RotatingKeys, *, exclude: tuple[str, ...], promote: str | None = None) -> list[str]:
+    """The file's lines for `keys`, oldest first, the sealing key last (or `promote` after it)."""
+    lines = []
+    for key_id, key in keys.keys.items():
+        if key_id in exclude or key_id == promote:
+            continue
+        mark = f" {STAGED_MARK}" if key_id in keys.staged else ""
+        lines.append(f"{key_id} {base64.b64encode(key).decode()}{mark}")
+    if promote is not None:
+        lines.append(f"{promote} {base64.b64encode(keys.keys[promote]).decode()}")
+    return lines
+
+
+def _write_signing_roles(folder: Path, roles: dict[str, str]) -> None:
+    text = "# What each signing pair NAME.key + NAME.crt does; `idp keys stage|promote|retire` write this.\n"
+    text += "".join(f"{role} {roles[role]}\n" for role in SIGNING_ROLES if role in roles)
+    write_atomically(folder / SIGNING_PAIRS, text.encode(), 0o644)
+
+
+def _remove_pairs(folder: Path, names: set[str]) -> None:
+    for name in names:
+        (folder / f"{name}.key").unlink(missing_ok=True)
+        (folder / f"{name}.crt").unlink(missing_ok=True)
+
+
+# --- rollover: stage, promote, retire ------------------------------------------------------------
+
+SIGNING, LINK, DATA = "signing", "link", "data"
+KINDS = (SIGNING, LINK, DATA)
+_ROTATING_FILES = {LINK: LINK_KEYS, DATA: DATA_KEYS}
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a rollover step did, and what to tell the service providers about it."""
+
+    kind: str
+    changed: str
+    tell_sps: str
+    keys: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "changed": self.changed, "tell_service_providers": self.tell_sps, "keys": self.keys}
+
+
+_NO_SP_NEWS = "nothing: these keys never leave the IdP"
+
+
+def stage(folder: Path, kind: str, *, bits: int | None = None, common_name: str | None = None) -> Change:
+    """The next key: published (signing) or able to open (link, data), not yet signing or sealing."""
+    keys = read_key_set(folder)
+    if kind in _ROTATING_FILES:
+        rotating = keys.links if kind == LINK else keys.data
+        if rotating.staged:
+            raise ConfigurationError(f"{kind} key {rotating.staged[0]} is staged already: promote it first")
+        line = new_key_line().strip() + f" {STAGED_MARK}"
+        path = folder / _ROTATING_FILES[kind]
+        write_atomically(path, ("\n".join([*_rotating_lines(rotating, exclude=()), line]) + "\n").encode())
+        key_id = line.split()[0]
+        return Change(
+            kind,
+            f"staged {kind} key {key_id}: every worker opens with it within seconds; "
+            f"{rotating.sealing} still seals. Run `idp keys promote {kind}` once every worker has it "
+            "(`idp keys status`).",
+            _NO_SP_NEWS,
+            read_rotating_keys(path).summary(),
+        )
+    if keys.staged is not None:
+        raise ConfigurationError(f"signing pair {keys.staged.name} is staged already: promote it first")
+    certificate = keys.signing.certificate
+    public_key = certificate.public_key()
+    bits = bits or (public_key.key_size if isinstance(public_key, rsa.RSAPublicKey) else 2048)
+    if bits not in (2048, 3072, 4096):
+        raise ConfigurationError("--bits must be 2048, 3072 or 4096")
+    if common_name is None:
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        common_name = str(names[0].value) if names else "idp"
+    name = f"signing-{secrets.token_hex(4)}"
+    key_pem, cert_pem = make_signing_pair(bits, common_name)
+    write_atomically(folder / f"{name}.key", key_pem)
+    write_atomically(folder / f"{name}.crt", cert_pem, 0o644)
+    _write_signing_roles(folder, {**read_signing_roles(folder), STAGED: name})
+    staged = _read_pair(folder, name)
+    return Change(
+        SIGNING,
+        f"staged signing pair {name}: every metadata document now publishes its certificate beside the "
+        f"one of {keys.signing.name}, which still signs.",
+        "refresh the IdP's metadata now (or add the new certificate, SHA-256 fingerprint "
+        f"{staged.sha256_fingerprint}); after `idp keys promote` only SPs that did will accept logins.",
+        read_key_set(folder).summary()["signing"],
+    )
+
+
+def promote(folder: Path, kind: str) -> Change:
+    """The staged key signs (or seals) from now on; the one before still verifies (or opens)."""
+    keys = read_key_set(folder)
+    if kind in _ROTATING_FILES:
+        rotating = keys.links if kind == LINK else keys.data
+        if not rotating.staged:
+            raise ConfigurationError(f"no {kind} key is staged: run `idp keys stage {kind}` first")
+        new = rotating.staged[0]
+        path = folder / _ROTATING_FILES[kind]
+        write_atomically(path, ("\n".join(_rotating_lines(rotating, exclude=(), promote=new)) + "\n").encode())
+        return Change(
+            kind,
+            f"{kind} key {new} seals from now on; {rotating.sealing} still opens what it sealed. "
+            f"Run `idp keys retire {kind}` when nothing sealed with it is needed any more.",
+            _NO_SP_NEWS,
+            read_rotating_keys(path).summary(),
+        )
+    if keys.staged is None:
+        raise ConfigurationError("no signing pair is staged: run `idp keys stage` first")
+    if keys.retiring is not None:
+        raise ConfigurationError(f"signing pair {keys.retiring.name} is still retiring: run `idp keys retire` first")
+    _write_signing_roles(folder, {ACTIVE: keys.staged.name, RETIRING: keys.signing.name})
+    return Change(
+        SIGNING,
+        f"signing pair {keys.staged.name} signs from now on; the certificate of {keys.signing.name} stays "
+        "published until `idp keys retire`.",
+        "SPs that refreshed the metadata after `idp keys stage` notice nothing; any other SP refuses logins "
+        f"until it refreshes (new certificate SHA-256 fingerprint {keys.staged.sha256_fingerprint}).",
+        read_key_set(folder).summary()["signing"],
+    )
+
+
+def retire(folder: Path, kind: str) -> Change:
+    """Drop the keys that no longer sign or seal."""
+    keys = read_key_set(folder)
+    if kind in _ROTATING_FILES:
+        rotating = keys.links if kind == LINK else keys.data
+        older = tuple(rotating.older)
+        if not older:
+            raise ConfigurationError(f"no older {kind} key to retire")
+        path = folder / _ROTATING_FILES[kind]
+        write_atomically(path, ("\n".join(_rotating_lines(rotating, exclude=older)) + "\n").encode())
+        lost = (
+            "launch links sealed with them stop opening (they last minutes)"
+            if kind == LINK
+            else "values sealed with them (TOTP secrets, email codes) stop opening"
+        )
+        return Change(
+            kind,
+            f"retired {kind} key(s) {', '.join(older)}: {lost}.",
+            _NO_SP_NEWS,
+            read_rotating_keys(path).summary(),
+        )
+    if keys.retiring is None:
+        raise ConfigurationError("no signing pair is retiring: `idp keys promote` makes one")
+    roles = {role: name for role, name in read_signing_roles(folder).items() if role != RETIRING}
+    _write_signing_roles(folder, roles)
+    _remove_pairs(folder, {keys.retiring.name})
+    return Change(
+        SIGNING,
+        f"retired signing pair {keys.retiring.name}: its certificate is no longer published and its key is deleted.",
+        "SPs may refresh the metadata to drop the old certificate; nothing stops working if they do not.",
+        read_key_set(folder).summary()["signing"],
+    )

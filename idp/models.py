@@ -48,6 +48,9 @@ class User:
     mfa_secret: str | None = None
     mfa_pending_secret: str | None = None
     email_2fa_enabled: bool = False
+    deleted_at: float | None = None  # soft deletion: kept for history, gone for every lookup
+    # Every token, session and launch link from before this moment is void (disable, delete, password reset).
+    access_revoked_at: float | None = None
     # Custom attributes: a flat object of strings or lists of strings (accounts.custom_attributes checks them).
     attributes: dict[str, str | list[str]] = field(default_factory=dict)
 
@@ -108,6 +111,7 @@ class SsoApplication:
     encryption_algorithm: str | None = None  # "aes256-gcm" (default) or "aes128-cbc"
     require_signed_requests: bool = False
     allow_sha1_signatures: bool = False  # accept RSA-SHA1 and SHA-1 digests on the SP's messages
+    require_mfa: bool = False  # every sign-in to this app must be MFA (launch links and AuthnRequests)
     slo_url: str | None = None
     slo_binding: str | None = None
     signature_algorithm: str | None = None  # "rsa-sha256" (None), "rsa-sha384" or "rsa-sha512"
@@ -137,12 +141,15 @@ class SsoApplication:
 
 @dataclass(frozen=True)
 class Participant:
-    """What single logout needs to remember of one SP's login in an IdP session."""
+    """What single logout needs to remember of one SP's login in an IdP session: the NameID exactly as
+    it was asserted (value, Format and qualifiers) and the assertion's SessionIndex."""
 
     app_id: str
     name_id: str
     name_id_format: str
     session_index: str
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from idp.applications.service import ShownApp
-from idp.models import Brand, SsoApplication, User
+from idp.models import Brand, Client, Membership, SsoApplication, User
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -20,13 +20,23 @@ def user_json(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "id": user.id,
         "updated_at": user.updated_at,
-        "user_status": "Active" if user.is_active else "Disabled",
+        "user_status": "Deleted" if user.deleted_at is not None else ("Active" if user.is_active else "Disabled"),
         "email_confirmed": user.email_confirmed,
         "mfa_enabled": user.mfa_enabled,
         "email_2fa_enabled": user.email_2fa_enabled,
+        "deleted_at": user.deleted_at,
         "attributes": user.attributes,
-        "deleted_at": None,
     }
+
+
+def member_json(user: User, membership: Membership) -> dict[str, Any]:
+    """A brand member: the user, with their role in that brand."""
+    return {**user_json(user), "brand": membership.brand_id, "role": membership.role}
+
+
+def client_json(client: Client) -> dict[str, Any]:
+    """An API client, without its secret (shown once, at creation, and stored hashed)."""
+    return {"type": "client", "client_id": client.id, "name": client.name, "created_at": client.created_at}
 
 
 def brand_json(brand: Brand, lineage: list[Brand] | None = None) -> dict[str, Any]:
@@ -89,6 +99,7 @@ def app_json(shown: ShownApp, *, base_url: str, brands: list[dict[str, Any]] | N
         "encryption_algorithm": app.encryption_algorithm,
         "require_signed_requests": app.require_signed_requests,
         "allow_sha1_signatures": app.allow_sha1_signatures,
+        "require_mfa": app.require_mfa,
         "slo_url": app.slo_url,
         "slo_binding": app.slo_binding,
         "signature_algorithm": app.signature_algorithm,

@@ -81,7 +81,8 @@ def procfile_web_command() -> str:
 
 
 @contextlib.contextmanager
-def deploy(workdir: Path, redis_url: str | None):
+def deploy(workdir: Path, redis_url: str | None, extra_env: dict[str, str] | None = None):
+    """`extra_env`: further settings for the service (SMTP_URL, ...)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -95,6 +96,8 @@ def deploy(workdir: Path, redis_url: str | None):
         "IDP_DATABASE": str(workdir / "idp.sqlite3"),
     }
     env.pop("REDIS_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each gunicorn makes its own
+    env.update(extra_env or {})
     if redis_url:
         env["REDIS_URL"] = redis_url
         env["IDP_REDIS_PREFIX"] = f"e2e-{workdir.name}:"

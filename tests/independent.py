@@ -24,7 +24,12 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 _ID_ATTRS = {
     "Assertion": "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
     "Response": "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    "EntityDescriptor": "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+    "LogoutRequest": "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
+    "LogoutResponse": "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
 }
+# The Shibboleth metadata extension (shibmd:Scope) as the Shibboleth SP's Debian package installs it.
+SHIBMD_SCHEMA = Path("/usr/share/xml/shibboleth/shibboleth-metadata-1.0.xsd")
 
 
 def xmlsec1_verifies(xml: bytes, certificate_pem: bytes, signed_element: str) -> bool:
@@ -76,8 +81,12 @@ def python3_saml_accepts(
     want_assertions_signed: bool,
     want_messages_signed: bool,
     want_name_id: bool = True,
+    idp_signing_certificates: list[str] | None = None,
 ) -> AcceptedLogin:
-    """Validate as python3-saml does in strict mode; raises its validation error when it refuses."""
+    """Validate as python3-saml does in strict mode; raises its validation error when it refuses.
+    `idp_signing_certificates`, when given, are every signing certificate the SP trusts (python3-saml's
+    `x509certMulti`, as it reads it from metadata with several signing KeyDescriptors)."""
+    certificates = {"x509certMulti": {"signing": idp_signing_certificates}} if idp_signing_certificates else {}
     settings = OneLogin_Saml2_Settings(
         {
             "strict": True,
@@ -93,6 +102,7 @@ def python3_saml_accepts(
                     "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT,
                 },
                 "x509cert": idp_certificate_b64,
+                **certificates,
             },
             "security": {
                 "wantAssertionsSigned": want_assertions_signed,
@@ -127,8 +137,9 @@ def decode(saml_response_b64: str) -> bytes:
 
 @functools.cache
 def _metadata_schema() -> xmlschema.XMLSchema:
-    """SAML 2.0 metadata with the schemas it imports and the Algorithm Support extension, so that
-    alg:* elements in md:Extensions are checked strictly, not skipped as unknown."""
+    """SAML 2.0 metadata with the schemas it imports and the Algorithm Support and UI Info extensions
+    (and shibmd where the Shibboleth SP is installed), so that alg:*, mdui:* and shibmd:* elements in
+    md:Extensions are checked strictly, not skipped as unknown."""
     import saml2.data.schemas
 
     folder = files(saml2.data.schemas)
@@ -138,11 +149,15 @@ def _metadata_schema() -> xmlschema.XMLSchema:
         "http://www.w3.org/2001/04/xmlenc#": "xenc-schema.xsd",
         "urn:oasis:names:tc:SAML:2.0:assertion": "saml-schema-assertion-2.0.xsd",
         "urn:oasis:names:tc:SAML:metadata:algsupport": "sstc-saml-metadata-algsupport-v1.0.xsd",
+        "urn:oasis:names:tc:SAML:metadata:ui": "sstc-saml-metadata-ui-v1.0.xsd",
     }
+    paths = {namespace: str(folder / name) for namespace, name in locations.items()}
+    if SHIBMD_SCHEMA.exists():
+        paths["urn:mace:shibboleth:metadata:1.0"] = str(SHIBMD_SCHEMA)
     return xmlschema.XMLSchema(
         str(folder / "saml-schema-metadata-2.0.xsd"),
-        locations={namespace: str(folder / name) for namespace, name in locations.items()},
-        allow="sandbox",  # only the files named here, never the network
+        locations=paths,
+        allow="local",  # files on this machine only, never the network
     )
 
 
@@ -210,6 +225,7 @@ def pysaml2_accepts(
 
 @functools.cache
 def _protocol_schema() -> xmlschema.XMLSchema:
+    """SAML 2.0 protocol messages (samlp:*) with the assertion, XML-DSig and XML-Enc schemas they import."""
     import saml2.data.schemas
 
     folder = files(saml2.data.schemas)
@@ -227,5 +243,6 @@ def _protocol_schema() -> xmlschema.XMLSchema:
 
 
 def protocol_schema_errors(xml: bytes) -> list[str]:
-    """What the SAML 2.0 protocol schema (with the assertion schema) finds wrong with a message."""
+    """What the SAML 2.0 protocol schema (with the assertion schema) finds wrong with a message
+    (a Response, a LogoutRequest, ...): nothing is []."""
     return [str(error) for error in _protocol_schema().iter_errors(xml.decode())]

@@ -73,6 +73,8 @@ def _settings(base_url: str, idp_metadata: bytes, options: SpOptions) -> dict:
 def make_sp(base_url: str, idp_metadata: bytes, options: SpOptions) -> Flask:
     app = Flask(__name__)
     app.secret_key = "test-sp-session-key"
+    # Cookies are kept per host, not per port: two SPs on loopback must not share one session cookie.
+    app.config["SESSION_COOKIE_NAME"] = f"sp-session-{urlsplit(base_url).port}"
     settings = _settings(base_url, idp_metadata, options)
 
     def auth() -> OneLogin_Saml2_Auth:

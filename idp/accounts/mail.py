@@ -29,6 +29,7 @@ class Message:
     to: str
     subject: str
     body: str
+    html: str | None = None  # an HTML alternative to the plain-text body
 
 
 class Mailer(Protocol):
@@ -36,7 +37,8 @@ class Mailer(Protocol):
 
 
 def compose(message: Message, sender: str) -> EmailMessage:
-    """The RFC 5322 message: From, To, Subject, Date, Message-ID and a UTF-8 text/plain body."""
+    """The RFC 5322 message: From, To, Subject, Date, Message-ID and a UTF-8 text/plain body (with an HTML
+    alternative when the message has one)."""
     email = EmailMessage(policy=policy.SMTP)
     try:
         email["From"] = sender
@@ -49,6 +51,9 @@ def compose(message: Message, sender: str) -> EmailMessage:
     email["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost")
     # Plain ASCII stays 7bit; anything else is quoted-printable, so no server needs 8BITMIME.
     email.set_content(message.body, charset="utf-8", cte=None if message.body.isascii() else "quoted-printable")
+    if message.html is not None:
+        # multipart/alternative: clients show the HTML part, or the plain text when they cannot.
+        email.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return email
 
 

@@ -1,7 +1,9 @@
 """Opt-in TOTP MFA, in Rechat's flow: setup, verify (enables), validate (per token pair), remove.
 
 The TOTP secret is sealed at rest with the data keys, bound to its user.  A code counts within
-one 30-second step either side, once per user, and wrong codes are throttled.
+one 30-second step either side, once per user, and wrong codes are throttled.  Enabling MFA gives
+ten recovery codes; each works once wherever a TOTP code is asked for, and its use is mailed to
+the user with the count left.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from dataclasses import dataclass
 import segno
 
 from idp.accounts import totp
+from idp.accounts.notices import Notices
+from idp.accounts.recovery_codes import RecoveryCodes
 from idp.accounts.throttle import Throttle
 from idp.accounts.tokens import Tokens
-from idp.errors import Conflict, InvalidCode, SealBroken, ValidationError
+from idp.errors import Conflict, InvalidCode, MailFailed, SealBroken, ValidationError
 from idp.keyring import KeyRing
 from idp.models import Grant, User
 from idp.sealing import newest, seal, unseal
@@ -35,6 +39,12 @@ class MfaSetup:
     qr_code: str  # data: URI of a PNG QR code of `url`
 
 
+@dataclass(frozen=True)
+class MfaEnabled:
+    user: User
+    recovery_codes: list[str]  # shown once
+
+
 def _context(user_id: str) -> bytes:
     return b"totp-secret\0" + user_id.encode()
 
@@ -48,23 +58,59 @@ def open_secret(keyring: KeyRing, user_id: str, sealed: str) -> str:
 
 
 class Mfa:
-    def __init__(self, store: Store, keyring: KeyRing, throttle: Throttle, tokens: Tokens, *, issuer: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keyring: KeyRing,
+        throttle: Throttle,
+        tokens: Tokens,
+        *,
+        issuer: str,
+        recovery: RecoveryCodes,
+        notices: Notices,
+    ) -> None:
         self.store = store
         self.keyring = keyring
         self.throttle = throttle
         self.tokens = tokens
         self.issuer = issuer
+        self.recovery = recovery
+        self.notices = notices
 
     def check_code(
-        self, user: User, sealed_secret: str | None, code: object, *, address: str | None, now: float
-    ) -> None:
-        """Accept a TOTP code once, or raise InvalidCode (and count the failure)."""
+        self,
+        user: User,
+        sealed_secret: str | None,
+        code: object,
+        *,
+        address: str | None,
+        now: float,
+        recovery: bool = True,
+    ) -> int | None:
+        """Accept a TOTP code once (answering None), or with `recovery` one of the user's recovery codes
+        (answering how many are left); otherwise raise InvalidCode and count the failure."""
         with self.throttle.attempt("mfa", user.id, address, now=now):
             step = None
             if sealed_secret and isinstance(code, str):
                 step = totp.matching_step(self._open(user, sealed_secret), code.strip(), now=now)
-            if step is None or not self.store.claim_once(f"totp:{user.id}:{step}", _USED_STEP_TTL):
+            if step is not None and self.store.claim_once(f"totp:{user.id}:{step}", _USED_STEP_TTL):
+                return None
+            left = (
+                self.recovery.consume(user.id, code)
+                if recovery and user.mfa_enabled and isinstance(code, str)
+                else None
+            )
+            if left is None:
                 raise InvalidCode("the code is wrong, expired or already used", field="token")
+        self._tell_recovery_code_used(user, left)
+        return left
+
+    def _tell_recovery_code_used(self, user: User, left: int) -> None:
+        try:
+            self.notices.recovery_code_used(user, remaining=left)
+        except MailFailed as error:
+            # The code was used and cannot be given back; the operator learns from the log.
+            log.warning("could not mail the recovery-code notice: %s", error.message)
 
     def _open(self, user: User, sealed_secret: str) -> str:
         try:
@@ -86,19 +132,33 @@ class Mfa:
         url = totp.provisioning_uri(secret, account=user.email, issuer=self.issuer)
         return MfaSetup(updated, url, segno.make(url, error="m").png_data_uri(scale=5, border=2))
 
-    def verify_setup(self, user: User, grant: Grant, code: object, *, address: str | None, now: float) -> User:
-        """Enable MFA with a code from the pending secret, and count the current pair as validated."""
+    def verify_setup(self, user: User, grant: Grant, code: object, *, address: str | None, now: float) -> MfaEnabled:
+        """Enable MFA with a code from the pending secret, count the current pair as validated, and
+        answer ten fresh recovery codes."""
         if user.mfa_enabled:
             raise Conflict("MFA is already enabled", field="mfa")
         if not user.mfa_pending_secret:
             raise ValidationError("set MFA up first: POST /users/self/mfa/setup", field="mfa")
-        self.check_code(user, user.mfa_pending_secret, code, address=address, now=now)
+        self.check_code(user, user.mfa_pending_secret, code, address=address, now=now, recovery=False)
         enabled = dataclasses.replace(
             user, mfa_secret=user.mfa_pending_secret, mfa_pending_secret=None, updated_at=time.time()
         )
         self.store.save_user(enabled)
         self.tokens.mark_pair_mfa_validated(grant)
-        return enabled
+        return MfaEnabled(enabled, self.recovery.issue(user.id))
+
+    def new_recovery_codes(self, user: User) -> list[str]:
+        """Ten new codes replacing the old ones; call only once the call carried a second factor."""
+        if not user.mfa_enabled:
+            raise ValidationError("MFA is not enabled for this user", field="mfa")
+        return self.recovery.issue(user.id)
+
+    def reset(self, user: User, *, now: float) -> User:
+        """Remove the user's MFA without a code of theirs (an admin's act, who proved their own factor)."""
+        removed = dataclasses.replace(user, mfa_secret=None, mfa_pending_secret=None, updated_at=now)
+        self.store.save_user(removed)
+        self.recovery.drop(user.id)
+        return removed
 
     def validate(self, user: User, grant: Grant, code: object, *, address: str | None, now: float) -> None:
         if not user.mfa_enabled:
@@ -112,4 +172,5 @@ class Mfa:
         self.check_code(user, user.mfa_secret, code, address=address, now=now)
         removed = dataclasses.replace(user, mfa_secret=None, mfa_pending_secret=None, updated_at=time.time())
         self.store.save_user(removed)
+        self.recovery.drop(user.id)
         return removed

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from idp.accounts.custom_attributes import AttributeValue, clean_attributes, updated
+from idp.accounts.custom_attributes import AttributeValue, clean_attributes
 from idp.accounts.passwords import check_new_password
 from idp.accounts.secrets import hash_password, new_token, token_hash
 from idp.errors import NotFound, ValidationError
@@ -30,6 +30,22 @@ def create_brand(store: Store, name: str, *, parent_id: str | None = None, brand
     brand = Brand(str(uuid.uuid4()), name, brand_type, parent_id, now, now)
     store.save_brand(brand)
     return brand
+
+
+def update_brand(store: Store, brand_id: str, *, name: str | None = None, brand_type: str | None = None) -> Brand:
+    brand = store.brand(brand_id)
+    if brand is None:
+        raise NotFound(f"no brand {brand_id}", field="brand")
+    if brand_type is not None and brand_type not in {t.value for t in BrandType}:
+        raise ValidationError("type must be Brokerage, Office or Team", field="type")
+    updated = dataclasses.replace(
+        brand,
+        name=clean_text("name", name, max_length=200) if name is not None else brand.name,
+        brand_type=brand_type or brand.brand_type,
+        updated_at=time.time(),
+    )
+    store.save_brand(updated)
+    return updated
 
 
 def create_user(
@@ -72,16 +88,6 @@ def create_user(
     if brand_id is not None and role is not None:
         store.save_membership(Membership(user.id, brand_id, role))
     return user
-
-
-def update_user_attributes(store: Store, email: str, changes: Mapping[str, AttributeValue]) -> User:
-    """Set the custom attributes given (an empty value removes one); the others keep their value."""
-    user = store.user_by_email(email)
-    if user is None:
-        raise NotFound(f"no user {email}", field="email")
-    changed = dataclasses.replace(user, attributes=updated(user.attributes or {}, changes), updated_at=time.time())
-    store.save_user(changed)
-    return changed
 
 
 def add_member(store: Store, user_id: str, brand_id: str, role: str) -> Membership:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from idp.accounts.lifecycle import Lifecycle
 from idp.accounts.mail import mailer_for
 from idp.accounts.mfa import Mfa
+from idp.accounts.notices import Notices
+from idp.accounts.password_links import PasswordLinks
 from idp.accounts.passwords import Passwords
+from idp.accounts.people import People
+from idp.accounts.recovery_codes import RecoveryCodes
 from idp.accounts.second_factor import SecondFactor
 from idp.accounts.sessions import Sessions
 from idp.accounts.throttle import Throttle
@@ -26,19 +31,39 @@ class Accounts:
     second_factor: SecondFactor
     sessions: Sessions
     token_endpoint: TokenEndpoint
+    lifecycle: Lifecycle
+    password_links: PasswordLinks
+    people: People
 
     @classmethod
     def build(cls, settings: Settings, store: Store, keyring: KeyRing) -> Accounts:
         throttle = Throttle(store)
         tokens = Tokens(store, settings, keyring)
-        mfa = Mfa(store, keyring, throttle, tokens, issuer=settings.issuer_name)
+        mailer = mailer_for(settings)
+        notices = Notices(store, mailer, settings.issuer_name)
+        recovery = RecoveryCodes(store, keyring)
+        mfa = Mfa(store, keyring, throttle, tokens, issuer=settings.issuer_name, recovery=recovery, notices=notices)
         passwords = Passwords(store, throttle, tokens)
+        sessions = Sessions(store, ttl=settings.session_ttl)
+        lifecycle = Lifecycle(store, tokens, sessions)
+        password_links = PasswordLinks(
+            store,
+            throttle,
+            lifecycle,
+            notices,
+            base_url=settings.base_url,
+            reset_ttl=settings.password_reset_ttl,
+            invitation_ttl=settings.invitation_ttl,
+        )
         return cls(
             throttle=throttle,
             tokens=tokens,
             passwords=passwords,
             mfa=mfa,
-            second_factor=SecondFactor(store, keyring, settings, throttle, mailer_for(settings), mfa),
-            sessions=Sessions(store, ttl=settings.session_ttl),
+            second_factor=SecondFactor(store, keyring, settings, throttle, mailer, mfa),
+            sessions=sessions,
             token_endpoint=TokenEndpoint(tokens, passwords),
+            lifecycle=lifecycle,
+            password_links=password_links,
+            people=People(store, lifecycle, mfa, password_links, notices),
         )

@@ -31,6 +31,15 @@ class SignedIn:
     user: User
 
 
+@dataclass(frozen=True)
+class HeldSession:
+    """A session found by one of its SP sessions: its key in the store, and the participant found."""
+
+    key: str
+    session: IdpSession
+    participant: Participant
+
+
 def sp_session_key(app_id: str, session_index: str) -> str:
     return f"{app_id}:{session_index}"
 
@@ -43,16 +52,22 @@ class Sessions:
     def _save(self, token: str, session: IdpSession) -> None:
         held = [sp_session_key(p.app_id, p.session_index) for p in session.participants]
         doc: dict[str, Any] = dataclasses.asdict(session)
-        self.store.save_session(token_hash(token), doc, max(1, session.expires_at - time.time()), held)
+        ttl = max(1, session.expires_at - time.time())
+        self.store.save_session(token_hash(token), doc, ttl, held, user_id=session.user_id)
 
-    def start(self, user: User, *, mfa: bool, now: float) -> SignedIn:
-        """A new session; its token is the cookie value, shown once."""
-        signed_in = SignedIn(new_token(), IdpSession(user.id, mfa, now, now + self.ttl), user)
+    def start(self, user: User, *, mfa: bool, now: float, participants: list[Participant] | None = None) -> SignedIn:
+        """A new session; its token is the cookie value, shown once. `participants`: the SPs of the
+        session it replaces (a step-up to MFA), so that single logout still reaches them."""
+        session = IdpSession(user.id, mfa, now, now + self.ttl, list(participants or []))
+        signed_in = SignedIn(new_token(), session, user)
         self._save(signed_in.token, signed_in.session)
         return signed_in
 
     def load(self, token: str | None) -> IdpSession | None:
-        doc = self.store.session_doc(token_hash(token)) if token else None
+        return self._load_by_key(token_hash(token)) if token else None
+
+    def _load_by_key(self, key: str) -> IdpSession | None:
+        doc = self.store.session_doc(key)
         if not doc:
             return None
         participants = [Participant(**p) for p in doc.get("participants", [])]
@@ -64,6 +79,8 @@ class Sessions:
         user = self.store.user(session.user_id) if session else None
         if token is None or session is None or user is None or not user.is_active:
             return None
+        if user.access_revoked_at is not None and session.authn_instant < user.access_revoked_at:
+            return None  # begun before the account's access was revoked
         return SignedIn(token, session, user)
 
     def add_participant(self, signed_in: SignedIn, participant: Participant) -> None:
@@ -75,15 +92,23 @@ class Sessions:
         if token:
             self.store.drop_session(token_hash(token))
 
-    def holds(self, app_id: str, session_indexes: list[str]) -> bool:
-        """Whether a live session holds any of these SP sessions."""
-        return any(self.store.sessions_holding(sp_session_key(app_id, index)) for index in session_indexes)
+    def end_all_of(self, user_id: str) -> int:
+        """End every IdP session of the user, in every browser."""
+        keys = self.store.sessions_of(user_id)
+        for key in keys:
+            self.store.drop_session(key)
+        return len(keys)
 
-    def end_by_sp_session(self, app_id: str, session_indexes: list[str]) -> int:
-        """End the sessions holding these SP sessions: a LogoutRequest may come without our cookie."""
-        ended = 0
-        for index in session_indexes:
-            for key in self.store.sessions_holding(sp_session_key(app_id, index)):
-                self.store.drop_session(key)
-                ended += 1
-        return ended
+    def holding(self, app_id: str, session_index: str) -> list[HeldSession]:
+        """The live sessions that signed in to this app with this SessionIndex, with what was asserted
+        there: a LogoutRequest is matched against them, since it may come without our cookie."""
+        held = []
+        for key in self.store.sessions_holding(sp_session_key(app_id, session_index)):
+            session = self._load_by_key(key)
+            for participant in session.participants if session else []:
+                if session and participant.app_id == app_id and participant.session_index == session_index:
+                    held.append(HeldSession(key, session, participant))
+        return held
+
+    def end_held(self, held: HeldSession) -> None:
+        self.store.drop_session(held.key)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from idp.errors import IdpError, Throttled
 from idp.store import Store
+from idp.telemetry import metrics
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Throttle:
                 oldest_that_must_go = failures[len(failures) - rule.limit]
                 waits.append(oldest_that_must_go + rule.window - now)
         if waits:
+            metrics.throttled(attempt.action)
             raise Throttled("too many attempts; try again later", retry_after=max(1, math.ceil(max(waits))))
 
     def failed(self, attempt: Attempt, *, now: float) -> None:

@@ -157,6 +157,14 @@ class Tokens:
         for hashed in self.store.grants_by("family", family_id):
             self.store.drop_grant(hashed)
 
+    def revoke_user(self, user_id: str) -> int:
+        """Revoke every token of every family of the user; returns how many went."""
+        return sum(self.store.drop_grant(hashed) for hashed in self.store.grants_by("user", user_id))
+
+    def revoke_client(self, client_id: str) -> int:
+        """Revoke every token issued to an API client."""
+        return sum(self.store.drop_grant(hashed) for hashed in self.store.grants_by("client", client_id))
+
     def bearer(self, authorization: str | None) -> Bearer:
         """The caller named by an `Authorization: Bearer <token>` header."""
         scheme, _, token = (authorization or "").partition(" ")

@@ -43,6 +43,7 @@ EDITABLE = (
     "encryption_algorithm",
     "require_signed_requests",
     "allow_sha1_signatures",
+    "require_mfa",
     "slo_url",
     "slo_binding",
     "signature_algorithm",
@@ -229,6 +230,7 @@ def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
         "encryption_algorithm": lambda field, value: _choice(field, value, ENCRYPTION_ALGORITHMS),
         "require_signed_requests": _flag,
         "allow_sha1_signatures": _flag,
+        "require_mfa": _flag,
         "slo_url": url,
         "slo_binding": lambda field, value: _choice(field, value, (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)),
         "signature_algorithm": lambda field, value: _choice(field, value, SIGNATURE_ALGORITHM_NAMES),
@@ -245,6 +247,7 @@ NULL_MEANS: dict[str, Any] = {
     "allow_sha1_signatures": False,
     "affiliations": [],
     "attribute_consuming_services": [],
+    "require_mfa": False,
 }
 
 

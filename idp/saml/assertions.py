@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from idp.models import Brand, Participant, SsoApplication, User
 from idp.saml import outbound
 from idp.saml.algorithms import signature_algorithm
-from idp.saml.attributes import resolve_subject
+from idp.saml.attributes import Subject, resolve_subject
+from idp.saml.authn_context import Strength, default_class
 from idp.saml.certificates import certificate_pem
-from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, AC_REFEDS_MFA
 from idp.saml.outbound import Encryption, PostForm, Sign
 from idp.saml.response import AssertionSpec, build_response, new_id, status_response, utc
 from idp.saml.xmlsig import Signer
@@ -38,6 +38,10 @@ class Login:
     authn_instant: float
     member_of: tuple[tuple[Brand, str], ...] = ()  # every brand the user is a member of, with the role there
 
+    @property
+    def strength(self) -> Strength:
+        return Strength.MFA if self.mfa else Strength.PASSWORD_PROTECTED_TRANSPORT
+
 
 @dataclass(frozen=True)
 class Issued:
@@ -53,15 +57,20 @@ class Answering:
     in_response_to: str | None = None
     name_id_format: str | None = None  # a format the request's NameIDPolicy asked for
     relay_state: str | None = None
+    issuer: str | None = None  # the IdP entityID the SP addressed; None: the app's own `issuer`
+    authn_context: str | None = None  # the class chosen for the request; None: the sign-in's own
     affiliation: str | None = None  # an SPNameQualifier the request asked for and the app is a member of
 
+    def issuer_for(self, app: SsoApplication, idp: IdpIdentity) -> str:
+        return self.issuer or app.idp_entity_id(idp.entity_id)
 
-def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering, *, now: float) -> Issued:
-    """The signed (and, for an SP with an encryption certificate, encrypted) Response, as a form to post."""
-    issuer = app.idp_entity_id(idp.entity_id)
+
+def subject_for(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering) -> Subject:
+    """The NameID and attributes this login gives the app, under the Issuer the answer carries."""
     if answering.name_id_format:
         app = dataclasses.replace(app, name_id_format=answering.name_id_format)
-    subject = resolve_subject(
+    issuer = answering.issuer_for(app, idp)
+    return resolve_subject(
         app,
         login.user,
         login.brand,
@@ -71,6 +80,12 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         sp_entity_id=answering.affiliation or app.entity_id or "",
         member_of=login.member_of,
     )
+
+
+def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answering, *, now: float) -> Issued:
+    """The signed (and, for an SP with an encryption certificate, encrypted) Response, as a form to post."""
+    issuer = answering.issuer_for(app, idp)
+    subject = subject_for(app, login, idp, answering)
     acs = answering.acs_url or app.acs_url or ""
     spec = AssertionSpec(
         issuer=issuer,
@@ -78,7 +93,7 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         recipient=app.recipient if app.recipient and not answering.acs_url else acs,
         audience=app.audience or app.entity_id or "",
         subject=subject,
-        authn_context=AC_REFEDS_MFA if login.mfa else AC_PASSWORD_PROTECTED_TRANSPORT,
+        authn_context=answering.authn_context or default_class(login.strength),
         session_index=new_id(),
         issued_at=utc(now),
         authn_instant=utc(login.authn_instant),
@@ -93,21 +108,37 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
     algorithm = signature_algorithm(app.signature_algorithm)
     root = outbound.protect(build_response(spec), Sign.of(app.signed), idp.signer, encryption, algorithm)
     form = outbound.post(root, location=acs, relay_state=answering.relay_state)
-    participant = Participant(app.id, subject.name_id or "", subject.name_id_format, spec.session_index)
+    participant = Participant(
+        app.id,
+        subject.name_id or "",
+        subject.name_id_format,
+        spec.session_index,
+        name_qualifier=subject.name_qualifier,
+        sp_name_qualifier=subject.sp_name_qualifier,
+    )
     return Issued(form, participant)
 
 
 def refuse(
-    app: SsoApplication, idp: IdpIdentity, answering: Answering, status: str, sub_status: str | None, *, now: float
+    app: SsoApplication,
+    idp: IdpIdentity,
+    answering: Answering,
+    status: str,
+    sub_status: str | None,
+    *,
+    now: float,
+    message: str | None = None,
 ) -> PostForm:
-    """A signed Response with no assertion, carrying an error status, to the ACS the request named."""
+    """A signed Response with no assertion, carrying an error status (and a StatusMessage saying why),
+    to the ACS the request named."""
     built = status_response(
-        issuer=app.idp_entity_id(idp.entity_id),
+        issuer=answering.issuer_for(app, idp),
         destination=answering.acs_url or app.acs_url or "",
         in_response_to=answering.in_response_to or "",
         status=status,
         sub_status=sub_status,
         issued_at=utc(now),
+        message=message,
     )
     root = outbound.protect(built, Sign.RESPONSE, idp.signer, algorithm=signature_algorithm(app.signature_algorithm))
     return outbound.post(root, location=answering.acs_url or app.acs_url or "", relay_state=answering.relay_state)

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from lxml import etree
 
 from idp.errors import SamlRequestRefused
+from idp.saml import authn_context
+from idp.saml.authn_context import RequestedContext
 from idp.saml.bindings import ReceivedMessage
 from idp.saml.inbound import Kind, Parsed
 from idp.saml.inbound import parse as parse_envelope
-from idp.saml.names import SAMLP
+from idp.saml.names import SAML, SAMLP
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,29 @@ class AuthnRequest:
     is_passive: bool
     name_id_format: str | None
     root: etree._Element
+    version: str = "2.0"
+    requested_context: RequestedContext | None = None
+    subject: RequestedSubject | None = None
     sp_name_qualifier: str | None = None
     attribute_consuming_service_index: int | None = None
+
+
+@dataclass(frozen=True)
+class RequestedSubject:
+    """The principal a request's Subject names (Core 3.4.1): only a NameID is understood."""
+
+    name_id: str | None  # None: the Subject names its principal otherwise (BaseID, EncryptedID)
+    name_id_format: str | None = None
+
+
+def _subject(root: etree._Element) -> RequestedSubject | None:
+    subject = root.find(f"{{{SAML}}}Subject")
+    if subject is None:
+        return None
+    name_id = subject.find(f"{{{SAML}}}NameID")
+    if name_id is None or len(name_id):
+        return RequestedSubject(None)
+    return RequestedSubject((name_id.text or "").strip(), name_id.get("Format"))
 
 
 def _bool(value: str | None) -> bool:
@@ -51,6 +74,10 @@ def read(parsed: Parsed) -> AuthnRequest:
     attribute_index = root.get("AttributeConsumingServiceIndex")
     if attribute_index is not None and not (attribute_index.isascii() and attribute_index.strip().isdigit()):
         raise SamlRequestRefused("AttributeConsumingServiceIndex is not a number")
+    try:
+        requested_context = authn_context.read(root)
+    except authn_context.UnreadableContext as error:
+        raise SamlRequestRefused(str(error)) from None
     return AuthnRequest(
         id=parsed.id,
         issuer=parsed.issuer,
@@ -65,4 +92,7 @@ def read(parsed: Parsed) -> AuthnRequest:
         root=root,
         sp_name_qualifier=policy.get("SPNameQualifier") if policy is not None else None,
         attribute_consuming_service_index=int(attribute_index) if attribute_index is not None else None,
+        version=parsed.version,
+        requested_context=requested_context,
+        subject=_subject(root),
     )

@@ -81,11 +81,13 @@ def protocol_message(
     return root
 
 
-def add_status(root: etree._Element, status: str, sub_status: str | None = None) -> None:
+def add_status(root: etree._Element, status: str, sub_status: str | None = None, message: str | None = None) -> None:
     status_element = element(root, f"{{{SAMLP}}}Status")
     code = element(status_element, f"{{{SAMLP}}}StatusCode", Value=status)
     if sub_status:
         element(code, f"{{{SAMLP}}}StatusCode", Value=sub_status)
+    if message:
+        element(status_element, f"{{{SAMLP}}}StatusMessage", message)
 
 
 def status_response(
@@ -96,12 +98,13 @@ def status_response(
     status: str,
     sub_status: str | None,
     issued_at: datetime.datetime,
+    message: str | None = None,
 ) -> BuiltResponse:
     """A Response with no assertion, carrying an error status (e.g. Responder/NoPassive)."""
     root = protocol_message(
         "Response", issuer=issuer, destination=destination, issued_at=issued_at, in_response_to=in_response_to
     )
-    add_status(root, status, sub_status)
+    add_status(root, status, sub_status, message)
     return BuiltResponse(root=root, assertion=None)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import xmlsec
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -15,7 +18,11 @@ from idp.saml.names import SAML
 class Signer:
     """Signs SAML elements with the IdP's key; the key is parsed once and reused."""
 
-    def __init__(self, key_pem: bytes, certificate_pem: bytes) -> None:
+    def __init__(
+        self, key_pem: bytes, certificate_pem: bytes, *, on_signature: Callable[[str, float], None] | None = None
+    ) -> None:
+        """`on_signature`, when given, is told of each signature: its kind (`xml` or `redirect`) and seconds."""
+        self._on_signature = on_signature
         self._key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem)
         self._key.load_cert_from_memory(certificate_pem, xmlsec.constants.KeyDataFormatCertPem)
         private_key = serialization.load_pem_private_key(key_pem, password=None)
@@ -25,7 +32,11 @@ class Signer:
 
     def sign_bytes(self, data: bytes) -> bytes:
         """RSA-SHA256 (PKCS#1 v1.5) over `data`, for the HTTP-Redirect binding's query signature."""
-        return self._private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        started = time.perf_counter()
+        signature = self._private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        if self._on_signature is not None:
+            self._on_signature("redirect", time.perf_counter() - started)
+        return signature
 
     def sign(self, element: etree._Element, algorithm: SignatureAlgorithm = DEFAULT_SIGNATURE_ALGORITHM) -> None:
         """Sign `element` in place; the Signature goes right after its Issuer, as the schema asks."""
@@ -48,4 +59,7 @@ class Signer:
         xmlsec.tree.add_ids(element, ["ID"])
         context = xmlsec.SignatureContext()
         context.key = self._key
+        started = time.perf_counter()
         context.sign(signature)
+        if self._on_signature is not None:
+            self._on_signature("xml", time.perf_counter() - started)

@@ -17,6 +17,7 @@ from idp.saml.assertions import IdpIdentity
 from idp.signin.front_door import FrontDoor
 from idp.signin.launch import LaunchFlow
 from idp.signin.logout import LogoutFlow
+from idp.signin.passwords import PasswordFlow
 from idp.signin.sp_initiated import AuthnRequestFlow
 from idp.store import Store
 
@@ -27,6 +28,7 @@ class Flows:
     authn_requests: AuthnRequestFlow
     front_door: FrontDoor
     logout: LogoutFlow
+    passwords: PasswordFlow
 
     @classmethod
     def build(
@@ -46,4 +48,5 @@ class Flows:
                 store, accounts.passwords, accounts.mfa, sessions, apps, links, base_url=settings.base_url
             ),
             logout=LogoutFlow(store, sessions, idp, skew=settings.clock_skew),
+            passwords=PasswordFlow(accounts.password_links),
         )

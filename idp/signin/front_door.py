@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -16,6 +17,7 @@ from idp.models import User
 from idp.presenters import icon_url
 from idp.signin.outcomes import Browser, Outcome, Page, Redirect
 from idp.store import Store
+from idp.telemetry import metrics
 
 HALF_LOGIN = "half-login"  # a password accepted, the TOTP step still to come
 HALF_LOGIN_TTL = 300
@@ -39,6 +41,14 @@ def local_path(target: str | None) -> str:
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
         return "/"
     return urlunsplit(("", "", parts.path, parts.query, ""))
+
+
+def totp_step(store: Store, user: User, *, destination: str) -> Outcome:
+    """The TOTP step for `user`, after which the browser goes on to `destination` (a local path)
+    signed in with MFA: after the password, or to step up a password-only sign-in."""
+    key = new_token()
+    store.save_transient(HALF_LOGIN, key, {"user_id": user.id, "destination": destination}, HALF_LOGIN_TTL)
+    return Outcome(Redirect("/login/totp", 303), half_login=key)
 
 
 def _after_login(request_key: str | None, next_path: str | None) -> str:
@@ -76,9 +86,14 @@ class FrontDoor:
     def sign_in(
         self, browser: Browser, *, email: str, password: str, request_key: str | None, next_path: str | None
     ) -> Outcome:
-        try:
-            user = self.passwords.sign_in(email, password, address=browser.address, now=browser.now)
-        except InvalidGrant:
+        with metrics.signing_in("password") as attempt:
+            try:
+                user = self.passwords.sign_in(email, password, address=browser.address, now=browser.now)
+                attempt.user_id = user.id
+            except InvalidGrant:
+                attempt.failed()
+                user = None
+        if user is None:
             data = {
                 "error": "The email or password is not right.",
                 "email": email,
@@ -88,10 +103,8 @@ class FrontDoor:
             return Outcome(Page("login.html", data, 401))
         destination = _after_login(request_key, next_path)
         if not user.mfa_enabled:
-            return self._signed_in(user, mfa_done=False, destination=destination, now=browser.now)
-        key = new_token()
-        self.store.save_transient(HALF_LOGIN, key, {"user_id": user.id, "destination": destination}, HALF_LOGIN_TTL)
-        return Outcome(Redirect("/login/totp", 303), half_login=key)
+            return self._signed_in(user, mfa_done=False, destination=destination, browser=browser)
+        return totp_step(self.store, user, destination=destination)
 
     def totp_form(self, browser: Browser) -> Outcome:
         self._half_login(browser)
@@ -102,12 +115,20 @@ class FrontDoor:
         user = self.store.user(half["user_id"])
         if user is None or not user.is_active:
             raise Forbidden(_EXPIRED)
-        try:
-            self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
-        except InvalidCode:
-            return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
+        with metrics.signing_in("totp") as attempt:
+            attempt.user_id = user.id
+            try:
+                left = self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
+            except InvalidCode:
+                attempt.failed()
+                return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
         self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
-        return self._signed_in(user, mfa_done=True, destination=half["destination"], now=browser.now)
+        signed_in = self._signed_in(user, mfa_done=True, destination=half["destination"], browser=browser)
+        if left is None:
+            return signed_in
+        # A recovery code: say how many are left before going on.
+        page = Page("recovery_code_used.html", {"remaining": left, "destination": half["destination"]})
+        return dataclasses.replace(signed_in, view=page)
 
     def launcher(self, browser: Browser) -> Outcome:
         signed_in = self.sessions.signed_in(browser.session_token)
@@ -136,6 +157,12 @@ class FrontDoor:
             raise Forbidden(_EXPIRED)
         return half
 
-    def _signed_in(self, user: User, *, mfa_done: bool, destination: str, now: float) -> Outcome:
-        signed_in = self.sessions.start(user, mfa=mfa_done, now=now)
+    def _signed_in(self, user: User, *, mfa_done: bool, destination: str, browser: Browser) -> Outcome:
+        """A new session (a new cookie, whatever the browser held), keeping the SPs of the one it
+        replaces when that was the same user's, so single logout still reaches them."""
+        previous = self.sessions.signed_in(browser.session_token)
+        kept = previous.session.participants if previous is not None and previous.user.id == user.id else []
+        signed_in = self.sessions.start(user, mfa=mfa_done, now=browser.now, participants=kept)
+        if previous is not None:
+            self.sessions.end(previous.token)
         return Outcome(Redirect(destination, 303), new_session=signed_in.token, end_half_login=True)

@@ -1,14 +1,28 @@
-"""Opening a launch link: from the `hash` to the auto-posted Response (or the plain link)."""
+"""Opening a launch link: from the `hash` to the auto-posted Response (or the plain link).
+
+A user with MFA, or anyone opening an app with `require_mfa`, needs an MFA sign-in: a link minted
+from a token pair that is not MFA-validated (and no MFA session in the browser) leads to the TOTP
+step first, then on to the app; a user without MFA is told the app needs it.
+"""
 
 from __future__ import annotations
 
+import secrets
+from urllib.parse import urlencode
+
 from idp.accounts.sessions import Sessions
-from idp.applications.access import may_launch
+from idp.applications.access import Placement, may_launch
 from idp.applications.links import LaunchLinks
-from idp.errors import AccessRevoked, LinkInvalid
+from idp.errors import AccessRevoked, LinkInvalid, MfaSetupNeeded
+from idp.models import SsoApplication, User
 from idp.saml.assertions import Answering, IdpIdentity, Login, issue
-from idp.signin.outcomes import Browser, Outcome, Redirect
+from idp.signin.front_door import totp_step
+from idp.signin.outcomes import Browser, Outcome, PostForm, Redirect
 from idp.store import Store
+from idp.telemetry import metrics
+
+PENDING_LAUNCH = "pending-launch"  # a link opened, waiting for the TOTP step
+PENDING_LAUNCH_TTL = 5 * 60
 
 
 class LaunchFlow:
@@ -22,21 +36,60 @@ class LaunchFlow:
         self.single_use = single_use
 
     def open(self, link_hash: str | None, browser: Browser) -> Outcome:
+        with metrics.launching() as launch:
+            outcome = self._open(link_hash, browser, launch)
+            view = outcome.view
+            launch.outcome = "saml" if isinstance(view, PostForm) else "link" if isinstance(view, Redirect) else "step"
+            return outcome
+
+    def _open(self, link_hash: str | None, browser: Browser, launch: metrics.Launch) -> Outcome:
         """Each step takes the last one's output: the link, its one use, the access it still gives, the answer."""
         if not link_hash:
             raise LinkInvalid("no hash")
         now = browser.now
         link = self.links.open(link_hash, now=now)
+        launch.app = link.app_id
         if self.single_use and not self.store.claim_once(f"link:{link.nonce}", link.expires_at - now + 60):
             raise LinkInvalid("the link was used already")
         app, user = self.store.app(link.app_id), self.store.user(link.user_id)
         placement = may_launch(self.store, app, user, self.store.brand(link.brand_id))
         assert app is not None and user is not None  # may_launch refused otherwise
-        if user.mfa_enabled and not link.mfa:
-            raise AccessRevoked("sign in with your second factor, then open the application again")
+        if user.access_revoked_at is not None and link.expires_at - self.links.ttl <= user.access_revoked_at:
+            raise AccessRevoked("this application or account is no longer available")  # minted before revocation
+        mfa = link.mfa or self._mfa_session_of(user, browser)
+        if (user.mfa_enabled or app.require_mfa) and not mfa:
+            if not user.mfa_enabled:
+                raise MfaSetupNeeded(app.name)
+            key = secrets.token_urlsafe(24)
+            pending = {"user_id": user.id, "app_id": app.id, "brand_id": placement.brand.id}
+            self.store.save_transient(PENDING_LAUNCH, key, pending, PENDING_LAUNCH_TTL)
+            return totp_step(
+                self.store, user, destination="/sso_applications/open/resume?" + urlencode({"launch": key})
+            )
+        return self._launch(app, user, placement, mfa, browser)
+
+    def resume(self, key: str | None, browser: Browser) -> Outcome:
+        """Back from the TOTP step: the launch that was kept, once, for the user now signed in with MFA."""
+        doc = self.store.transient(PENDING_LAUNCH, key) if key else None
+        if key is None or doc is None or not self.store.claim_once(f"pending-launch:{key}", 3600):
+            raise LinkInvalid("the launch was finished or has expired")
+        self.store.drop_transient(PENDING_LAUNCH, key)
+        app, user = self.store.app(doc["app_id"]), self.store.user(doc["user_id"])
+        placement = may_launch(self.store, app, user, self.store.brand(doc["brand_id"]))
+        assert app is not None and user is not None
+        if not self._mfa_session_of(user, browser):
+            raise LinkInvalid("the second factor was not given in this browser")
+        return self._launch(app, user, placement, True, browser)
+
+    def _mfa_session_of(self, user: User, browser: Browser) -> bool:
+        signed_in = self.sessions.signed_in(browser.session_token)
+        return signed_in is not None and signed_in.user.id == user.id and signed_in.session.mfa
+
+    def _launch(self, app: SsoApplication, user: User, placement: Placement, mfa: bool, browser: Browser) -> Outcome:
         if not app.is_saml:
             return Outcome(Redirect(app.url or ""))
-        login = Login(user, placement.brand, placement.role, link.mfa, now, placement.member_of)
+        now = browser.now
+        login = Login(user, placement.brand, placement.role, mfa, now, placement.member_of)
         issued = issue(app, login, self.idp, Answering(relay_state=app.start_url), now=now)
         # When the browser has an IdP session of the same user, the SP joins it, for single logout.
         signed_in = self.sessions.signed_in(browser.session_token)

@@ -17,6 +17,7 @@ def open_store(settings: Settings) -> Store:
                 settings.redis_prefix,
                 socket_timeout=settings.redis_socket_timeout,
                 connect_timeout=settings.redis_connect_timeout,
+                claim_replicas=settings.redis_claim_replicas,
             )
         )
     from idp.store.sqlite import SqliteBackend

@@ -22,6 +22,13 @@ class Write:
     index: Mapping[str, Sequence[str]] | None = None
 
 
+def writes_of_one_kind(kind: str, writes: Sequence[Write]) -> None:
+    """Refuse a swap that would write a kind other than its own (the same on every backend)."""
+    strangers = sorted({write.kind for write in writes} - {kind})
+    if strangers:
+        raise ValueError(f"a swap of {kind!r} documents may write only {kind!r} documents, not {strangers[0]!r}")
+
+
 class Backend(ABC):
     """Documents by (kind, key), with secondary indexes, unique values, TTLs and claims.
 
@@ -61,6 +68,9 @@ class Backend(ABC):
     def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
         """If the live document under (kind, key) has each field of `expect` at the value given,
         make every write at once and return True; otherwise write nothing and return False.
+
+        Every write is of the swap's own `kind` (ValueError otherwise, see `writes_of_one_kind`): a
+        kind is what a backend keeps together, so that Redis Cluster can hold it in one slot.
 
         All or nothing, so a state change (a refresh token becoming rotated) and what it brings
         (the new pair) exist together or not at all.  A swap that raises StoreUnavailable has

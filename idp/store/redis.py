@@ -3,9 +3,23 @@
 Layout, under a prefix: `d:KIND:KEY` the document (JSON, with PX for a ttl); `i:KIND:NAME:VALUE` a
 sorted set of keys scored by their expiry (inf for none), so expired members are never found and
 are pruned on the next write; `u:KIND:NAME:VALUE` the key holding a unique value; `e:KIND:KEY` the
-set of index and unique entries a document holds, so a rewrite or delete can remove them.
+set of index and unique entries a document holds, so a rewrite or delete can remove them;
+`c:KEY` a claim; `t:KEY` the events of a sliding window.
 Writes run under WATCH/MULTI, and retry when another client touched the same keys; `swap` is one
 Lua script (see redis_swap.py).
+
+On Redis Cluster a transaction or script may only touch keys of one slot.  Every write of a document
+touches its kind's index and unique entries, which other documents of the kind share, so a kind is
+the unit kept together: its keys start with the hash tag `{PREFIXKIND}` (`{idp:user}:d:KEY`,
+`{idp:user}:u:email:VALUE`), one slot per kind, and the kinds spread over the masters.  Claims and
+event windows touch one key each and keep their own names, so they spread over every slot.  A
+single server and a Sentinel master keep the plain layout above.
+
+Replication is asynchronous: a master that fails can take with it writes it had acknowledged.  For a
+claim (and a swap, which rotates refresh tokens) that would make a used value usable again on the
+promoted replica, so with `claim_replicas` set each is followed, on the same connection, by
+`WAIT claim_replicas timeout`, and one no replica acknowledged in time is answered StoreUnavailable
+instead of granted.
 
 A request must never wait long on Redis: commands time out after a fraction of a second and are
 never retried by the client library (a write retried after a lost answer could land twice), and any
@@ -19,21 +33,28 @@ The client decodes responses, so every value read back is a str; redis-py types 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
+from idp.config import RedisAddress, parse_redis_url
 from idp.errors import Conflict, StoreUnavailable
-from idp.store.backend import Backend, Document, IndexValues, Write
+from idp.store.backend import Backend, Document, IndexValues, Write, writes_of_one_kind
 from idp.store.outage import outages_as_unavailable
 from idp.store.redis_swap import SWAP_SCRIPT, SWAPPED, TOO_LATE, StagedWrite, swap_argument
+
+log = logging.getLogger(__name__)
 
 _SEP = "\x1f"  # separates the parts of an entry name; never appears in ids or emails
 
@@ -51,6 +72,9 @@ _OUTAGES = (
 
 
 def _is_outage(error: BaseException | None) -> bool:
+    if isinstance(error, redis.exceptions.MovedError | redis.exceptions.AskError):
+        # A cluster slot that moved (a failover, a resharding) under a node's own connection: not run there.
+        return True
     if isinstance(error, redis.exceptions.WatchError):
         # redis-py turns a connection lost while WATCHing into a WatchError: the cause tells it from a conflict.
         return _is_outage(error.__context__)
@@ -58,8 +82,17 @@ def _is_outage(error: BaseException | None) -> bool:
         return not isinstance(error, redis.exceptions.AuthenticationError | redis.exceptions.AuthorizationError)
     if isinstance(error, _OUTAGES):
         return True
-    # A script running past its time limit answers BUSY to everyone else.
-    return isinstance(error, redis.exceptions.ResponseError) and str(error).startswith("BUSY")
+    # A script running past its time limit answers BUSY to everyone else; a master short of the replicas
+    # its min-replicas-to-write asks for refuses every write, before making it, with NOREPLICAS.
+    return isinstance(error, redis.exceptions.ResponseError) and _server_reply(error).startswith(("BUSY", "NOREPLICAS"))
+
+
+def _server_reply(error: redis.exceptions.ResponseError) -> str:
+    """The server's own error reply, without the note redis-py puts before one a pipeline met."""
+    message = str(error)
+    if message.startswith("Command # "):
+        return message.partition(" of pipeline caused error: ")[2]
+    return message
 
 
 _guarded = outages_as_unavailable(_is_outage)
@@ -74,35 +107,134 @@ def _ttl_ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000))
 
 
+Client = redis.Redis | RedisCluster
+
+
+def _connect(address: RedisAddress, socket_timeout: float, connect_timeout: float) -> tuple[Client, list[redis.Redis]]:
+    """A client of the master(s) `address` names, every command bound by the timeouts, and the clients
+    of the Sentinels it asks (to close with it)."""
+    timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": connect_timeout}
+    # Never retried by the library: a write retried after a lost answer could land twice.
+    options: dict[str, Any] = {"decode_responses": True, "retry": Retry(NoBackoff(), 0), **timeouts}
+    if address.mode == "single":
+        return redis.Redis.from_url(address.url, **options), []
+    options |= {"username": address.username, "password": address.password}
+    if address.mode == "sentinel":
+        sentinels = cast(Callable[..., Sentinel], Sentinel)(
+            list(address.nodes), sentinel_kwargs={**timeouts, "password": address.sentinel_password}
+        )
+        # Each new connection asks the Sentinels where the master is; after a failover, the old
+        # master's ReadOnlyError drops the connection, so the next one goes to the new master.
+        master_for = cast(Callable[..., redis.Redis], sentinels.master_for)
+        return master_for(address.master_set, db=address.db, **options), list(sentinels.sentinels)
+    node = cast(Callable[[str, int], ClusterNode], ClusterNode)
+    try:
+        # Unlike the others, a cluster client asks a node for the slot map as it is made.
+        cluster = RedisCluster(startup_nodes=[node(host, port) for host, port in address.nodes], **options)
+    except redis.exceptions.RedisClusterException as error:
+        raise redis.exceptions.ConnectionError(str(error)) from error
+    return cluster, []
+
+
 class RedisBackend(Backend):
     def __init__(
-        self, url: str, prefix: str = "idp:", *, socket_timeout: float = 0.5, connect_timeout: float = 0.5
+        self,
+        url: str,
+        prefix: str = "idp:",
+        *,
+        socket_timeout: float = 0.5,
+        connect_timeout: float = 0.5,
+        claim_replicas: int = 0,
     ) -> None:
-        self._redis = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=connect_timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        address = parse_redis_url(url)
+        self._address = address
+        self._timeouts = (socket_timeout, connect_timeout)
+        self._client: Client | None = None
+        self._sentinels: list[redis.Redis] = []
+        self._connecting = threading.Lock()
+        # Set when a node's own connection met a moved slot or a lost node: the slot map is read again.
+        self._stale_slot_map = False
+        self._cluster = address.mode == "cluster"
         self._prefix = prefix
-        self._swap = self._redis.register_script(SWAP_SCRIPT)
         # Half the socket timeout: a swap the client stopped waiting for has missed its deadline by then.
         self._swap_budget_us = math.floor(socket_timeout * 1_000_000 / 2)
+        self._claim_replicas = claim_replicas
+        # WAIT gives up after half the socket timeout, so its answer arrives before the client stops listening.
+        self._wait_ms = max(1, math.floor(socket_timeout * 1000 / 2))
+
+    @property
+    def _redis(self) -> Client:
+        """The client, made on first use: a cluster down when the service starts costs 503s, not a crash."""
+        if self._client is None:
+            with self._connecting:
+                if self._client is None:
+                    client, self._sentinels = _connect(self._address, *self._timeouts)
+                    self._swap = client.register_script(SWAP_SCRIPT)
+                    self._client = client
+        return self._client
 
     def _key(self, *parts: str) -> str:
+        """A key of its own slot: a claim, an event window."""
         return self._prefix + ":".join(parts)
 
+    def _kind_key(self, tag: str, kind: str, *rest: str) -> str:
+        """A key of a kind's documents and entries, all in the kind's one slot on a cluster."""
+        if self._cluster:
+            return "{" + self._prefix + kind + "}:" + ":".join((tag, *rest))
+        return self._key(tag, kind, *rest)
+
     def _doc_key(self, kind: str, key: str) -> str:
-        return self._key("d", kind, key)
+        return self._kind_key("d", kind, key)
 
     def _entries_key(self, kind: str, key: str) -> str:
-        return self._key("e", kind, key)
+        return self._kind_key("e", kind, key)
 
     def _entry_target(self, kind: str, entry: str) -> tuple[str, str]:
         """An entry is 'i|name|value' (an index member) or 'u|name|value' (a unique claim)."""
         tag, name, value = entry.split(_SEP, 2)
-        return tag, self._key(tag, kind, name, value)
+        return tag, self._kind_key(tag, kind, name, value)
+
+    def _master_of(self, key: str) -> redis.Redis:
+        """A client of the one server that holds `key`, for what must run there on one connection."""
+        client = self._redis
+        if isinstance(client, RedisCluster):
+            if self._stale_slot_map:
+                self._stale_slot_map = False
+                client.nodes_manager.initialize()
+            node = cast(Callable[[str], ClusterNode], client.get_node_from_key)(key)
+            return client.get_redis_connection(node)
+        return client
+
+    def _then_wait(self, key: str, queue: Callable[[Pipeline], object]) -> tuple[Any, int]:
+        """Run what `queue` puts in a pipeline on the master of `key`, then WAIT for the replicas on the
+        same connection (WAIT counts the acknowledgements of that connection's own writes).
+
+        The answer of the queued command and how many replicas acknowledged it."""
+        master = self._master_of(key)
+        try:
+            with master.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                cast(Callable[..., object], pipe.execute_command)("WAIT", self._claim_replicas, self._wait_ms)
+                answer, replicas = pipe.execute(raise_on_error=False)
+        except redis.exceptions.ConnectionError:
+            self._stale_slot_map = self._cluster  # the node may be gone, its slots served by another
+            raise
+        if isinstance(answer, redis.exceptions.MovedError | redis.exceptions.AskError):
+            self._stale_slot_map = True
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(replicas, Exception):
+            raise replicas
+        return answer, int(replicas)
+
+    def _unacknowledged(self, what: str, replicas: int) -> StoreUnavailable:
+        log.warning(
+            "store unavailable: %s acknowledged by %d of the %d replicas it needs (IDP_REDIS_CLAIM_REPLICAS)",
+            what,
+            replicas,
+            self._claim_replicas,
+        )
+        return StoreUnavailable()
 
     @_guarded
     def get(self, kind: str, key: str) -> Document | None:
@@ -154,8 +286,8 @@ class RedisBackend(Backend):
             _SEP.join(("i", n, v)) for n, v in index_values
         ]
         entries_key = self._entries_key(kind, key)
-        unique_keys = {name: self._key("u", kind, name, value) for name, value in unique.items()}
-        index_keys = sorted({self._key("i", kind, name, value) for name, value in index_values})
+        unique_keys = {name: self._kind_key("u", kind, name, value) for name, value in unique.items()}
+        index_keys = sorted({self._kind_key("i", kind, name, value) for name, value in index_values})
 
         def attempt(pipe: Pipeline) -> None:
             _watch(pipe, entries_key, *unique_keys.values(), *index_keys)
@@ -189,7 +321,7 @@ class RedisBackend(Backend):
 
     def _optimistically(self, attempt: Callable[[Pipeline], R]) -> R:
         """Run `attempt` (WATCH, read, MULTI, queue, EXEC) again until no other client touched what it watched."""
-        with self._redis.pipeline() as pipe:
+        with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     return attempt(pipe)
@@ -223,20 +355,37 @@ class RedisBackend(Backend):
 
     @_guarded
     def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
-        seconds, micros = self._redis.time()
+        writes_of_one_kind(kind, writes)
+        doc_key = self._doc_key(kind, key)
+        master = self._master_of(doc_key)  # the deadline is on the clock of the server that runs the script
+        seconds, micros = master.time()
         now = time.time()
         argument = swap_argument(
-            prefix=self._prefix,
             expect=expect,
             writes=[self._staged(write, now) for write in writes],
             now=now,
             deadline_us=seconds * 1_000_000 + micros + self._swap_budget_us,
         )
-        outcome = int(cast(int, self._swap(keys=[self._doc_key(kind, key)], args=[argument])))
+        if self._claim_replicas:
+            outcome = self._swap_then_wait(doc_key, argument)
+        else:
+            outcome = int(cast(int, self._swap(keys=[doc_key], args=[argument])))
         if outcome == TOO_LATE:
             # The server took too long to get to it, so nothing was written: the caller may try again.
             raise StoreUnavailable()
         return outcome == SWAPPED
+
+    def _swap_then_wait(self, doc_key: str, argument: str) -> int:
+        def queue(pipe: Pipeline) -> None:
+            # EVAL with the script itself, not EVALSHA: a promoted replica's script cache is empty, and a
+            # NOSCRIPT answer would cost the WAIT behind it and a second try, past the swap's deadline.
+            cast(Callable[..., object], pipe.eval)(SWAP_SCRIPT, 1, doc_key, argument)
+
+        answer, replicas = self._then_wait(doc_key, queue)
+        outcome = int(answer)
+        if outcome == SWAPPED and replicas < self._claim_replicas:
+            raise self._unacknowledged("a swap", replicas)
+        return outcome
 
     def _staged(self, write: Write, now: float) -> StagedWrite:
         index_values = [(name, value) for name, values in (write.index or {}).items() for value in values]
@@ -245,16 +394,18 @@ class RedisBackend(Backend):
             key=write.key,
             doc_key=self._doc_key(write.kind, write.key),
             entries_key=self._entries_key(write.kind, write.key),
+            index_base=self._kind_key("i", write.kind, ""),
+            unique_base=self._kind_key("u", write.kind, ""),
             body=json.dumps(write.doc, separators=(",", ":")),
             ttl_ms=_ttl_ms(write.ttl) if write.ttl is not None else None,
             expires_at=now + write.ttl if write.ttl is not None else math.inf,
             entries=[_SEP.join(("i", name, value)) for name, value in index_values],
-            index_keys=sorted({self._key("i", write.kind, name, value) for name, value in index_values}),
+            index_keys=sorted({self._kind_key("i", write.kind, name, value) for name, value in index_values}),
         )
 
     @_guarded
     def find(self, kind: str, index: str, value: str) -> list[str]:
-        members = self._redis.zrangebyscore(self._key("i", kind, index, value), f"({time.time()}", "+inf")
+        members = self._redis.zrangebyscore(self._kind_key("i", kind, index, value), f"({time.time()}", "+inf")
         keys = sorted(cast(list[str], members))
         if not keys:
             return []
@@ -263,12 +414,19 @@ class RedisBackend(Backend):
 
     @_guarded
     def find_unique(self, kind: str, name: str, value: str) -> str | None:
-        holder = cast(str | None, self._redis.get(self._key("u", kind, name, value)))
+        holder = cast(str | None, self._redis.get(self._kind_key("u", kind, name, value)))
         return holder if holder is not None and self._redis.exists(self._doc_key(kind, holder)) else None
 
     @_guarded
     def claim_once(self, key: str, ttl: float) -> bool:
-        return bool(self._redis.set(self._key("c", key), "1", nx=True, px=_ttl_ms(ttl)))
+        name = self._key("c", key)
+        if not self._claim_replicas:
+            return bool(self._redis.set(name, "1", nx=True, px=_ttl_ms(ttl)))
+        claimed, replicas = self._then_wait(name, lambda pipe: pipe.set(name, "1", nx=True, px=_ttl_ms(ttl)))
+        if claimed and replicas < self._claim_replicas:
+            # Granted now, the claim could vanish in a failover and the value be used again: refuse it instead.
+            raise self._unacknowledged("a claim", replicas)
+        return bool(claimed)
 
     @_guarded
     def record_event(self, key: str, at: float, window: float) -> None:
@@ -289,4 +447,7 @@ class RedisBackend(Backend):
         self._redis.delete(self._key("t", key))
 
     def close(self) -> None:
-        self._redis.close()
+        if self._client is not None:
+            self._client.close()
+        for sentinel in self._sentinels:
+            sentinel.close()

@@ -10,6 +10,9 @@ the client stops waiting, a script that has not started yet can no longer write.
 
 The script keeps the layout `RedisBackend` documents: it removes the index and unique entries each
 rewritten document held (`e:KIND:KEY`), then writes the document, its index sets and its entry set.
+The client works out every key name (`entry_bases` starts the name of an index or unique entry of the
+write's kind), so the script knows no layout of its own and the same script serves Redis Cluster,
+where every key it touches is in the one slot of the kind.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ end
 for _, w in ipairs(request.writes) do
   for _, entry in ipairs(redis.call('SMEMBERS', w.entries_key)) do
     local tag, name, value = string.match(entry, '^([iu])\31([^\31]*)\31(.*)$')
-    local target = request.prefix .. tag .. ':' .. w.kind .. ':' .. name .. ':' .. value
+    local target = w.entry_bases[tag] .. name .. ':' .. value
     if tag == 'i' then
       redis.call('ZREM', target, w.key)
     elseif redis.call('GET', target) == w.key then
@@ -87,6 +90,9 @@ class StagedWrite:
     key: str
     doc_key: str
     entries_key: str
+    # The start of an index entry's and a unique entry's key name, before "NAME:VALUE".
+    index_base: str
+    unique_base: str
     body: str
     ttl_ms: int | None
     expires_at: float
@@ -99,6 +105,7 @@ class StagedWrite:
             "key": self.key,
             "doc_key": self.doc_key,
             "entries_key": self.entries_key,
+            "entry_bases": {"i": self.index_base, "u": self.unique_base},
             "body": self.body,
             "score": "+inf" if math.isinf(self.expires_at) else repr(self.expires_at),
             "entries": self.entries,
@@ -109,13 +116,10 @@ class StagedWrite:
         return staged
 
 
-def swap_argument(
-    *, prefix: str, expect: Mapping[str, str], writes: Sequence[StagedWrite], now: float, deadline_us: int
-) -> str:
+def swap_argument(*, expect: Mapping[str, str], writes: Sequence[StagedWrite], now: float, deadline_us: int) -> str:
     """The script's one argument, as JSON."""
     return json.dumps(
         {
-            "prefix": prefix,
             "expect": dict(expect),
             "writes": [write.as_argument() for write in writes],
             "now": repr(now),

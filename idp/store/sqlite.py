@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from idp.errors import Conflict
-from idp.store.backend import Backend, Document, IndexValues, Write
+from idp.store.backend import Backend, Document, IndexValues, Write, writes_of_one_kind
 from idp.store.outage import outages_as_unavailable
 
 _SCHEMA = """
@@ -167,6 +167,7 @@ class SqliteBackend(Backend):
 
     @_guarded
     def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+        writes_of_one_kind(kind, writes)
         now = time.time()
         with self._transaction() as db:
             current = self.get(kind, key)

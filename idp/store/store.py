@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 
+# Brands, users and clients are also indexed under one value, so that they can be listed.
+_EVERY_KEY = ("every", "*")
+_EVERY = {_EVERY_KEY[0]: [_EVERY_KEY[1]]}
+
 
 def _to_doc(value: DataclassInstance) -> dict[str, Any]:
     return dataclasses.asdict(value)
@@ -39,10 +43,21 @@ class Store:
     # brands
     def save_brand(self, brand: Brand) -> None:
         index = {"parent": [brand.parent_id]} if brand.parent_id else {}
-        self.backend.put("brand", brand.id, _to_doc(brand), index=index)
+        self.backend.put("brand", brand.id, _to_doc(brand), index={**index, **_EVERY})
 
     def brand(self, brand_id: str) -> Brand | None:
         return _from_doc(Brand, self.backend.get("brand", brand_id))
+
+    def brands(self) -> list[Brand]:
+        """Every brand saved since listing was indexed, by name."""
+        docs = self.backend.get_many("brand", self.backend.find("brand", *_EVERY_KEY))
+        return sorted((Brand(**doc) for doc in docs), key=lambda brand: (brand.name.lower(), brand.id))
+
+    def child_brands(self, brand_id: str) -> list[Brand]:
+        return [Brand(**doc) for doc in self.backend.get_many("brand", self.backend.find("brand", "parent", brand_id))]
+
+    def drop_brand(self, brand_id: str) -> bool:
+        return self.backend.delete("brand", brand_id)
 
     def brand_lineage(self, brand_id: str) -> list[Brand]:
         """The brand followed by its parent, grandparent, ... up to the root."""
@@ -57,11 +72,23 @@ class Store:
 
     # users and memberships
     def save_user(self, user: User) -> None:
-        """Create or update; raises Conflict(field='email') when another user has the address."""
-        self.backend.put("user", user.id, _to_doc(user), unique={"email": user.email.lower()})
+        """Create or update; raises Conflict(field='email') when another user has the address.
+
+        A deleted user keeps its record but lets go of its address, so it can be given to a new account.
+        """
+        address = user.email.lower() if user.deleted_at is None else f"\0deleted:{user.id}"
+        self.backend.put("user", user.id, _to_doc(user), index=_EVERY, unique={"email": address})
 
     def user(self, user_id: str) -> User | None:
-        return _from_doc(User, self.backend.get("user", user_id))
+        """A user that is not deleted (disabled ones included)."""
+        user = _from_doc(User, self.backend.get("user", user_id))
+        return user if user is not None and user.deleted_at is None else None
+
+    def users(self) -> list[User]:
+        """Every live user saved since listing was indexed."""
+        docs = self.backend.get_many("user", self.backend.find("user", *_EVERY_KEY))
+        found = (_from_doc(User, doc) for doc in docs)
+        return [user for user in found if user is not None and user.deleted_at is None]
 
     def user_by_email(self, email: str) -> User | None:
         user_id = self.backend.find_unique("user", "email", email.lower())
@@ -79,12 +106,29 @@ class Store:
         keys = self.backend.find("membership", "user", user_id)
         return [Membership(**doc) for doc in self.backend.get_many("membership", keys)]
 
+    def memberships_in(self, brand_id: str) -> list[Membership]:
+        keys = self.backend.find("membership", "brand", brand_id)
+        return [Membership(**doc) for doc in self.backend.get_many("membership", keys)]
+
+    def membership(self, user_id: str, brand_id: str) -> Membership | None:
+        return _from_doc(Membership, self.backend.get("membership", f"{brand_id}:{user_id}"))
+
+    def drop_membership(self, user_id: str, brand_id: str) -> bool:
+        return self.backend.delete("membership", f"{brand_id}:{user_id}")
+
     # API clients
     def save_client(self, client: Client) -> None:
-        self.backend.put("client", client.id, _to_doc(client))
+        self.backend.put("client", client.id, _to_doc(client), index=_EVERY)
 
     def client(self, client_id: str) -> Client | None:
         return _from_doc(Client, self.backend.get("client", client_id))
+
+    def clients(self) -> list[Client]:
+        docs = self.backend.get_many("client", self.backend.find("client", *_EVERY_KEY))
+        return sorted((Client(**doc) for doc in docs), key=lambda client: (client.created_at, client.id))
+
+    def drop_client(self, client_id: str) -> bool:
+        return self.backend.delete("client", client_id)
 
     # SSO applications
     def save_app(self, app: SsoApplication) -> None:
@@ -132,7 +176,12 @@ class Store:
     # token grants, stored under the hash of the token
     @staticmethod
     def _grant_write(token_hash: str, grant: Grant, ttl: float) -> Write:
-        index = {"family": [grant.family_id], "pair": [grant.pair_id], "user": [grant.user_id]}
+        index = {
+            "family": [grant.family_id],
+            "pair": [grant.pair_id],
+            "user": [grant.user_id],
+            "client": [grant.client_id],
+        }
         return Write("grant", token_hash, _to_doc(grant), ttl=ttl, index=index)
 
     def save_grant(self, token_hash: str, grant: Grant, ttl: float) -> None:
@@ -152,7 +201,7 @@ class Store:
         return _from_doc(Grant, self.backend.get("grant", token_hash))
 
     def grants_by(self, index: str, value: str) -> dict[str, Grant]:
-        """Live grants by token hash, found by 'family', 'pair' or 'user'."""
+        """Live grants by token hash, found by 'family', 'pair', 'user' or 'client'."""
         found = ((key, self.grant(key)) for key in self.backend.find("grant", index, value))
         return {key: grant for key, grant in found if grant is not None}
 
@@ -167,9 +216,45 @@ class Store:
     def save_email_codes(self, user_id: str, codes: list[dict[str, Any]], ttl: float) -> None:
         self.backend.put("email-codes", user_id, {"codes": codes}, ttl=ttl)
 
-    # IdP sessions, by the hash of their cookie, findable by the SP sessions they hold
-    def save_session(self, key: str, doc: dict[str, Any], ttl: float, sp_sessions: list[str]) -> None:
-        self.backend.put("session", key, doc, ttl=ttl, index={"sp-session": sp_sessions})
+    def drop_email_codes(self, user_id: str) -> None:
+        self.backend.delete("email-codes", user_id)
+
+    # MFA recovery codes: {"hashes": [...], "version": "..."}, replaced whole by a swap
+    def recovery_codes(self, user_id: str) -> dict[str, Any] | None:
+        return self.backend.get("recovery-codes", user_id)
+
+    def save_recovery_codes(self, user_id: str, doc: dict[str, Any]) -> None:
+        self.backend.put("recovery-codes", user_id, doc)
+
+    def replace_recovery_codes_if(self, user_id: str, version: str, doc: dict[str, Any]) -> bool:
+        """Write `doc` only if the stored codes are still at `version`: two uses never both succeed."""
+        return self.backend.swap(
+            "recovery-codes", user_id, {"version": version}, [Write("recovery-codes", user_id, doc)]
+        )
+
+    def drop_recovery_codes(self, user_id: str) -> None:
+        self.backend.delete("recovery-codes", user_id)
+
+    # single-use links that set a password (reset, invitation), by the hash of their token
+    def save_password_link(self, key: str, doc: dict[str, Any], ttl: float, user_id: str) -> None:
+        self.backend.put("password-link", key, doc, ttl=ttl, index={"user": [user_id]})
+
+    def password_link(self, key: str) -> dict[str, Any] | None:
+        return self.backend.get("password-link", key)
+
+    def drop_password_links(self, user_id: str) -> None:
+        for key in self.backend.find("password-link", "user", user_id):
+            self.backend.delete("password-link", key)
+
+    # IdP sessions, by the hash of their cookie, findable by the SP sessions they hold and by user
+    def save_session(
+        self, key: str, doc: dict[str, Any], ttl: float, sp_sessions: list[str], user_id: str | None = None
+    ) -> None:
+        index = {"sp-session": sp_sessions, "user": [user_id] if user_id else []}
+        self.backend.put("session", key, doc, ttl=ttl, index=index)
+
+    def sessions_of(self, user_id: str) -> list[str]:
+        return self.backend.find("session", "user", user_id)
 
     def session_doc(self, key: str) -> dict[str, Any] | None:
         return self.backend.get("session", key)
@@ -190,6 +275,13 @@ class Store:
     def drop_transient(self, kind: str, key: str) -> None:
         self.backend.delete(kind, key)
 
+    # which keys each worker uses, as it reports them, for `idp keys status`
+    def save_key_report(self, worker: str, report: dict[str, Any], ttl: float) -> None:
+        self.backend.put("key-report", worker, report, ttl=ttl, index={"all": ["workers"]})
+
+    def key_reports(self) -> list[dict[str, Any]]:
+        return self.backend.get_many("key-report", self.backend.find("key-report", "all", "workers"))
+
     # single-use values: launch nonces, rotated refresh tokens, TOTP steps, email codes
     def claim_once(self, key: str, ttl: float) -> bool:
         return self.backend.claim_once(key, ttl)
@@ -203,3 +295,33 @@ class Store:
 
     def clear_events(self, key: str) -> None:
         self.backend.clear_events(key)
+
+    # SCIM: provisioning tokens (one root brand each, the secret stored hashed), and what a
+    # provisioning client told us of a resource (its externalId), by root brand
+    def save_scim_token(self, token_id: str, doc: dict[str, Any]) -> None:
+        self.backend.put("scim-token", token_id, doc, index={"brand": [doc["brand_id"]]})
+
+    def scim_token(self, token_id: str) -> dict[str, Any] | None:
+        return self.backend.get("scim-token", token_id)
+
+    def scim_tokens_of(self, brand_id: str) -> list[dict[str, Any]]:
+        return self.backend.get_many("scim-token", self.backend.find("scim-token", "brand", brand_id))
+
+    def drop_scim_token(self, token_id: str) -> bool:
+        return self.backend.delete("scim-token", token_id)
+
+    def save_scim_record(self, root_id: str, kind: str, resource_id: str, external_id: str | None, **kept: Any) -> None:
+        """That a provisioning client of `root_id` manages this resource, the externalId it gave it, and
+        what else of it only SCIM speaks of (`kept`: the emails and phone numbers as it sent them)."""
+        index = {"root": [f"{root_id}:{kind}"]}
+        doc = {**kept, "root_id": root_id, "kind": kind, "id": resource_id, "external_id": external_id}
+        self.backend.put("scim-record", f"{root_id}:{kind}:{resource_id}", doc, index=index)
+
+    def scim_record(self, root_id: str, kind: str, resource_id: str) -> dict[str, Any] | None:
+        return self.backend.get("scim-record", f"{root_id}:{kind}:{resource_id}")
+
+    def scim_records(self, root_id: str, kind: str) -> list[dict[str, Any]]:
+        return self.backend.get_many("scim-record", self.backend.find("scim-record", "root", f"{root_id}:{kind}"))
+
+    def drop_scim_record(self, root_id: str, kind: str, resource_id: str) -> None:
+        self.backend.delete("scim-record", f"{root_id}:{kind}:{resource_id}")

@@ -12,11 +12,14 @@ from idp.applications.links import LaunchLinks
 from idp.applications.service import Applications
 from idp.config import Settings
 from idp.errors import ValidationError
-from idp.keyring import KeyRing
+from idp.keyring import REPORT_TTL, FollowingSigner, KeyRing
 from idp.saml.assertions import IdpIdentity
-from idp.saml.xmlsig import Signer
+from idp.scim.service import Scim
+from idp.scim.tokens import ScimTokens
 from idp.signin import Flows
 from idp.store import Store, open_store
+from idp.store.observed import ObservedBackend
+from idp.telemetry import logs, metrics
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Services:
     accounts: Accounts
     apps: Applications
     flows: Flows
+    scim: Scim
 
 
 def services() -> Services:
@@ -41,12 +45,18 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     apps = Applications(store, settings, links)
     idp = IdpIdentity(
         entity_id=settings.entity_id,
-        signer=Signer(keyring.signing_key_pem, keyring.certificate_pem),
+        signer=FollowingSigner(keyring, on_signature=metrics.signature_made),
         pairwise_secret=keyring.pairwise_secret,
         assertion_ttl=settings.assertion_ttl,
     )
     flows = Flows.build(settings, store, accounts, apps, links, idp)
-    return Services(settings, store, keyring, accounts, apps, flows)
+    scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
+    return Services(settings, store, keyring, accounts, apps, flows, scim)
+
+
+def _observed(store: Store) -> Store:
+    """The same store, each backend operation timed and its failures counted (idp_store_* metrics)."""
+    return Store(ObservedBackend(store.backend, metrics.store_operation))
 
 
 def _query_string_is_utf8() -> None:
@@ -60,19 +70,47 @@ def _query_string_is_utf8() -> None:
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    keyring = KeyRing.load(settings.keys_dir)
+    logs.configure(settings.log_format)
+    store = _observed(store or open_store(settings))
+    keyring = KeyRing.load(
+        settings.keys_dir,
+        check_every=settings.keys_check_interval,
+        report=lambda report: store.save_key_report(report["worker"], report, REPORT_TTL),
+    )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.icon_max_bytes + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["idp"] = build_services(settings, store or open_store(settings), keyring)
+    app.extensions["idp"] = build_services(settings, store, keyring)
+
+    def keys_of_the_moment() -> None:
+        """Each request starts with the keys in the folder now (a stat every few seconds), the same throughout."""
+        keyring.refresh()
+
+    app.before_request(keys_of_the_moment)
     if settings.proxy_hops:
         # Behind that many reverse proxies, the client address comes from X-Forwarded-For.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
 
-    from idp.web import errors, front, launch, oauth, published, saml_slo, saml_sso, sso_applications, users
+    from idp.web import (
+        errors,
+        front,
+        instrumentation,
+        launch,
+        oauth,
+        operations,
+        passwords,
+        people,
+        published,
+        saml_slo,
+        saml_sso,
+        scim,
+        sso_applications,
+        users,
+    )
 
+    instrumentation.init_app(app)
     errors.init_app(app)
     app.before_request(_query_string_is_utf8)
     for blueprint in (
@@ -84,6 +122,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         front.bp,
         saml_sso.bp,
         saml_slo.bp,
+        people.bp,
+        passwords.bp,
+        operations.bp,
+        scim.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -13,6 +13,8 @@ from idp.errors import HttpError, IdpError, InternalError
 
 log = logging.getLogger(__name__)
 
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
 
 def _known(error: Exception) -> IdpError:
     """Every error as one of ours: framework refusals keep their status, anything else is an InternalError."""
@@ -43,7 +45,8 @@ def _as_page(error: Exception, back_link: str | None) -> Response:
         link=back_link,
         link_text="Back to sign in",
     )
-    response = Response(page.encode("utf-8", "replace"), status=known.status, content_type="text/html; charset=utf-8")
+    status = known.page_status or known.status
+    response = Response(page.encode("utf-8", "replace"), status=status, content_type="text/html; charset=utf-8")
     response.headers.update(known.headers())
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = f"default-src 'none'; style-src 'nonce-{nonce}'"
@@ -56,6 +59,23 @@ def as_pages(blueprint: Blueprint, *, back_link: str | None = None) -> Blueprint
 
     def render(error: Exception) -> Response:
         return _as_page(error, back_link)
+
+    blueprint.register_error_handler(Exception, render)
+    return blueprint
+
+
+def as_scim(blueprint: Blueprint) -> Blueprint:
+    """The blueprint speaks SCIM: what fails before its view (a body too large, a malformed query)
+    is answered in the SCIM error shape (RFC 7644 section 3.12) too."""
+
+    def render(error: Exception) -> Response:
+        known = _known(error)
+        body = {"schemas": [SCIM_ERROR], "status": str(known.status), "detail": known.message}
+        response = jsonify(body)
+        response.status_code = known.status
+        response.headers.update(known.headers())
+        response.headers["Content-Type"] = "application/scim+json"
+        return response
 
     blueprint.register_error_handler(Exception, render)
     return blueprint

@@ -14,3 +14,9 @@ bp = as_pages(Blueprint("launch", __name__))
 @bp.get("/sso_applications/open")
 def open_app() -> Response:
     return render(services().flows.launch.open(request.args.get("hash"), browser()))
+
+
+@bp.get("/sso_applications/open/resume")
+def resume() -> Response:
+    """Back from the TOTP step: the launch goes on."""
+    return render(services().flows.launch.resume(request.args.get("launch"), browser()))

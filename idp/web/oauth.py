@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from idp.accounts.token_endpoint import ClientCredentials
 from idp.errors import InvalidRequest
 from idp.presenters import user_json
+from idp.telemetry import metrics
 from idp.web import services
 from idp.web.api import client_address
 from idp.web.json_body import parse_json
@@ -54,9 +55,12 @@ def _client_credentials(params: dict[str, str]) -> ClientCredentials:
 @bp.post("/oauth2/token")
 def token() -> Response:
     params = _params()
-    granted = services().accounts.token_endpoint.grant(
-        params, _client_credentials(params), address=client_address(), now=time.time()
-    )
+    method = params.get("grant_type")
+    with metrics.signing_in(method if method in ("password", "refresh_token") else "other") as attempt:
+        granted = services().accounts.token_endpoint.grant(
+            params, _client_credentials(params), address=client_address(), now=time.time()
+        )
+        attempt.user_id = granted.signed_in.id if granted.signed_in is not None else None
     body: dict[str, object] = {
         "access_token": granted.pair.access_token,
         "refresh_token": granted.pair.refresh_token,

@@ -30,7 +30,24 @@ def mfa_verify() -> Response:
     enabled = services().accounts.mfa.verify_setup(
         caller.user, caller.grant, string_field("token"), address=client_address(), now=time.time()
     )
-    return envelope(user_json(enabled))
+    return envelope({**user_json(enabled.user), "mfa_recovery_codes": enabled.recovery_codes})
+
+
+@bp.get("/users/self/mfa/recovery-codes")
+def recovery_codes_left() -> Response:
+    """How many recovery codes the caller has left (never the codes: they are shown once)."""
+    user = bearer().user
+    left = services().accounts.mfa.recovery.remaining(user.id) if user.mfa_enabled else 0
+    return envelope({"mfa_recovery_codes_remaining": left})
+
+
+@bp.post("/users/self/mfa/recovery-codes")
+def new_recovery_codes() -> Response:
+    """A sensitive call: ten new recovery codes replace the old ones."""
+    caller = bearer()
+    second_factor(caller)
+    codes = services().accounts.mfa.new_recovery_codes(caller.user)
+    return envelope({**user_json(caller.user), "mfa_recovery_codes": codes})
 
 
 @bp.post("/users/self/mfa/validate")

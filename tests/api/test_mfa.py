@@ -443,13 +443,12 @@ def test_a_user_without_mfa_gets_password_protected_transport(client, apps: Apps
     assert_accepted_with_context(client, keyring, app, listed["open_url"], AC_PASSWORD)
 
 
-def test_a_link_minted_before_mfa_was_enabled_does_not_log_in(client, apps: Apps, mfa: Mfa, org: Org):
+def test_a_link_minted_before_mfa_was_enabled_asks_for_the_totp_step_first(client, apps: Apps, mfa: Mfa, org: Org):
     app = apps.created(org.admin, org.brand, mapped_saml_app())
     old_url = listed_open_url(client, org.brand, mfa.pair(org.agent), app["id"])
     mfa.enable(org.agent)
     response = client.get(old_url)
-    assert response.status_code == 403
-    assert response.mimetype == "text/html"
+    assert response.status_code == 303 and response.headers["Location"] == "/login/totp"
     assert "SAMLResponse" not in response.text
 
 

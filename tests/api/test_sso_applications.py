@@ -42,6 +42,7 @@ APP_KEYS = {
     "encryption_algorithm",
     "require_signed_requests",
     "allow_sha1_signatures",
+    "require_mfa",
     "slo_url",
     "slo_binding",
     "signature_algorithm",
@@ -246,6 +247,21 @@ def test_sha1_signatures_are_refused_unless_the_admin_allows_them(apps, org: Org
 
     cleared = apps.update(org.admin, org.brand, created["id"], {"allow_sha1_signatures": None})
     assert cleared.json["data"]["allow_sha1_signatures"] is False, "null means the default"
+
+
+def test_require_mfa_defaults_to_false_is_kept_and_must_be_a_boolean(apps, org: Org):
+    created = apps.created(org.admin, org.brand, saml_app())
+    assert created["require_mfa"] is False
+
+    required = apps.update(org.admin, org.brand, created["id"], {"require_mfa": True})
+    assert required.status_code == 200, required.json
+    (listed,) = apps.listed(org.admin, org.brand)
+    assert listed["require_mfa"] is True
+
+    refused = apps.update(org.admin, org.brand, created["id"], {"require_mfa": "yes"})
+    assert refused.status_code == 400 and refused.json["field"] == "require_mfa"
+    cleared = apps.update(org.admin, org.brand, created["id"], {"require_mfa": None})
+    assert cleared.json["data"]["require_mfa"] is False, "null means the default"
 
 
 def test_update_with_the_id_in_the_body(apps, org: Org):

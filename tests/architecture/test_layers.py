@@ -60,6 +60,9 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("idp.accounts.mail", "flask", "Nothing but the web layer loads Flask"),
         ("idp.presenters", "idp.web.api", "Nothing but the web layer loads Flask"),
         ("idp.applications.service", "redis", "Only the store knows Redis and SQLite"),
+        ("idp.telemetry.metrics", "idp.store", "Telemetry knows no layer of the service"),
+        ("idp.saml.xmlsig", "prometheus_client", "The protocol and the store report through hooks"),
+        ("idp.store.observed", "idp.telemetry.metrics", "The protocol and the store report through hooks"),
     ],
 )
 def test_an_import_against_a_rule_fails(tree: Path, module: str, imported: str, contract: str) -> None:

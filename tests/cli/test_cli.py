@@ -23,6 +23,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def home_env(cli_env: dict[str, str], keys_dir: Path) -> dict[str, str]:
+    """A service's home: its keys exist (`idp keys generate` ran), its store not yet."""
+    return {**cli_env, "IDP_KEYS_DIR": str(keys_dir)}
+
+
 def idp(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([venv_bin("idp"), *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
 
@@ -98,12 +104,12 @@ def test_rotating_a_key_adds_one_that_seals_from_now_on(cli_env, command, file, 
     assert len(lines) == 2 and lines[-1].startswith(new_id + " ")
 
 
-def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
-    parent = ok(cli_env, "brands", "create", "Acme")
-    child = ok(cli_env, "brands", "create", "Acme Downtown", "--parent", parent["id"], "--type", "Office")
+def test_provisioning_a_brand_tree_a_user_and_a_client(home_env):
+    parent = ok(home_env, "brands", "create", "Acme")
+    child = ok(home_env, "brands", "create", "Acme Downtown", "--parent", parent["id"], "--type", "Office")
     assert child["parent"]["id"] == parent["id"] and child["brand_type"] == "Office"
     user = ok(
-        cli_env,
+        home_env,
         "users",
         "create",
         "ann@acme.example",
@@ -119,9 +125,9 @@ def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
         stdin=PASSWORD + "\n",
     )
     assert user["email"] == "ann@acme.example" and user["type"] == "user"
-    created = ok(cli_env, "clients", "create", "back office")
+    created = ok(home_env, "clients", "create", "back office")
 
-    store = open_store(Settings.from_env(cli_env))
+    store = open_store(Settings.from_env(home_env))
     try:
         stored_user = store.user(user["id"])
         assert PASSWORD not in stored_user.password_hash
@@ -161,13 +167,13 @@ def test_provisioning_a_brand_tree_a_user_and_a_client(cli_env):
         (("clients", "create", "tab\there"), "control characters"),
     ],
 )
-def test_bad_input_is_refused_with_a_clear_message(cli_env, args, message):
-    assert message in refused(cli_env, *args)
+def test_bad_input_is_refused_with_a_clear_message(home_env, args, message):
+    assert message in refused(home_env, *args)
 
 
-def test_a_short_password_from_stdin_is_refused(cli_env):
+def test_a_short_password_from_stdin_is_refused(home_env):
     stderr = refused(
-        cli_env,
+        home_env,
         "users",
         "create",
         "a@b.example",
@@ -181,14 +187,86 @@ def test_a_short_password_from_stdin_is_refused(cli_env):
     assert "password" in stderr
 
 
-def test_a_second_user_with_the_same_email_is_refused(cli_env):
-    ok(cli_env, "users", "create", "dup@b.example", "--first-name", "A", "--last-name", "B")
-    assert "email" in refused(cli_env, "users", "create", "DUP@b.example", "--first-name", "C", "--last-name", "D")
+def test_a_second_user_with_the_same_email_is_refused(home_env):
+    ok(home_env, "users", "create", "dup@b.example", "--first-name", "A", "--last-name", "B")
+    assert "email" in refused(home_env, "users", "create", "DUP@b.example", "--first-name", "C", "--last-name", "D")
 
 
-def test_custom_attributes_are_set_at_creation_and_changed_by_update(cli_env):
+def test_a_signing_rollover_says_what_changed_and_what_to_tell_sps(cli_env):
+    ok(cli_env, "keys", "generate")
+    staged = ok(cli_env, "keys", "stage")
+    assert staged["kind"] == "signing"
+    assert staged["keys"]["active"]["name"] == "signing"
+    new = staged["keys"]["staged"]["name"]
+    assert new in staged["changed"]
+    assert staged["keys"]["staged"]["sha256_fingerprint"] in staged["tell_service_providers"]
+
+    promoted = ok(cli_env, "keys", "promote")
+    assert (promoted["keys"]["active"]["name"], promoted["keys"]["retiring"]["name"]) == (new, "signing")
+    assert "refreshed the metadata" in promoted["tell_service_providers"]
+
+    retired = ok(cli_env, "keys", "retire")
+    assert retired["keys"] == {"active": promoted["keys"]["active"], "staged": None, "retiring": None}
+    assert not (Path(cli_env["IDP_KEYS_DIR"]) / "signing.key").exists()
+    assert "--force" in refused(cli_env, "keys", "generate")
+
+
+@pytest.mark.parametrize("kind", ["link", "data"])
+def test_link_and_data_keys_roll_over_the_same_way(cli_env, kind):
+    ok(cli_env, "keys", "generate")
+    staged = ok(cli_env, "keys", "stage", kind)["keys"]
+    (new,) = staged["staged"]
+    old = staged["seals"]
+    assert ok(cli_env, "keys", "promote", kind)["keys"] == {"seals": new, "staged": [], "older": [old]}
+    retire = ("keys", "retire", kind, "--force") if kind == "data" else ("keys", "retire", kind)
+    assert ok(cli_env, *retire)["keys"] == {"seals": new, "staged": [], "older": []}
+
+
+def test_retiring_data_keys_needs_force(cli_env):
+    ok(cli_env, "keys", "generate")
+    ok(cli_env, "keys", "stage", "data")
+    ok(cli_env, "keys", "promote", "data")
+    assert "TOTP" in refused(cli_env, "keys", "retire", "data")
+
+
+def test_a_step_out_of_turn_is_refused_with_what_to_do(cli_env):
+    ok(cli_env, "keys", "generate")
+    assert "idp keys stage" in refused(cli_env, "keys", "promote")
+    assert "no signing pair is retiring" in refused(cli_env, "keys", "retire")
+
+
+def test_status_shows_the_folder_and_what_each_worker_uses(cli_env):
+    ok(cli_env, "keys", "generate")
+    store = open_store(Settings.from_env(cli_env))
+    before = ok(cli_env, "keys", "status")["folder"]
+    store.save_key_report("host-a:1", {"worker": "host-a:1", "version": before["version"]}, 60)
+    ok(cli_env, "keys", "stage")
+    store.save_key_report("host-b:2", {"worker": "host-b:2", "version": before["version"]}, 60)
+    store.close()
+
+    status = ok(cli_env, "keys", "status")
+    assert status["folder"]["signing"]["staged"] is not None
+    assert [(worker["worker"], worker["up_to_date"]) for worker in status["workers"]] == [
+        ("host-a:1", False),
+        ("host-b:2", False),
+    ]
+    assert status["every_worker_up_to_date"] is False
+
+
+def test_status_says_up_to_date_only_when_every_reporting_worker_is(cli_env):
+    ok(cli_env, "keys", "generate")
+    assert ok(cli_env, "keys", "status")["every_worker_up_to_date"] is False  # nobody reported
+    version = ok(cli_env, "keys", "status")["folder"]["version"]
+    store = open_store(Settings.from_env(cli_env))
+    for worker in ("host-a:1", "host-b:2"):
+        store.save_key_report(worker, {"worker": worker, "version": version}, 60)
+    store.close()
+    assert ok(cli_env, "keys", "status")["every_worker_up_to_date"] is True
+
+
+def test_custom_attributes_are_set_at_creation_and_changed_by_update(home_env):
     user = ok(
-        cli_env,
+        home_env,
         "users",
         "create",
         "ann@acme.example",
@@ -207,11 +285,11 @@ def test_custom_attributes_are_set_at_creation_and_changed_by_update(cli_env):
     )
     assert user["attributes"] == {"mlsid": "M-1", "office_mlsid": ["O-1", "O-2"], "license_number": "L=7"}
     changed = ok(
-        cli_env, "users", "update", "ANN@acme.example", "--attribute", "nar_number=N-9", "--attribute", "mlsid="
+        home_env, "users", "update", "ANN@acme.example", "--attribute", "nar_number=N-9", "--attribute", "mlsid="
     )
     assert changed["attributes"] == {"office_mlsid": ["O-1", "O-2"], "license_number": "L=7", "nar_number": "N-9"}
 
-    store = open_store(Settings.from_env(cli_env))
+    store = open_store(Settings.from_env(home_env))
     try:
         assert store.user(user["id"]).attributes == changed["attributes"]
     finally:
@@ -231,5 +309,5 @@ def test_custom_attributes_are_set_at_creation_and_changed_by_update(cli_env):
         ),
     ],
 )
-def test_bad_attributes_are_refused_with_a_clear_message(cli_env, args, message):
-    assert message in refused(cli_env, *args)
+def test_bad_attributes_are_refused_with_a_clear_message(home_env, args, message):
+    assert message in refused(home_env, *args)

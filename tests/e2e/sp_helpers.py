@@ -41,6 +41,11 @@ STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 STATUS_NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
 STATUS_INVALID_NAMEID_POLICY = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
+STATUS_REQUEST_DENIED = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
+STATUS_UNKNOWN_PRINCIPAL = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"
+STATUS_PARTIAL_LOGOUT = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
+STATUS_UNSUPPORTED_BINDING = "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding"
+STATUS_NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 TIMEOUT = 30
 
 
@@ -109,6 +114,14 @@ def sign_in_at_idp(browser: requests.Session, deployment: Deployment) -> request
     launcher = sign_in(browser, page, deployment.agent_email)
     assert launcher.status_code == 200 and launcher.url == f"{deployment.base_url}/", launcher.text[:500]
     return launcher
+
+
+def sign_out_in_launcher(browser: requests.Session, deployment: Deployment) -> requests.Response:
+    """Click "Sign out" in the launcher (its form, with the CSRF token); follows single logout's redirects."""
+    launcher = browser.get(f"{deployment.base_url}/", timeout=TIMEOUT)
+    (form,) = [form for form in lxml.html.fromstring(launcher.text).forms if form.action == "/logout"]
+    assert form.fields["csrf_token"]
+    return browser.post(f"{deployment.base_url}/logout", data=dict(form.fields), timeout=TIMEOUT)
 
 
 def saml_post_form(page: requests.Response, field: str = "SAMLResponse") -> tuple[str, dict[str, str]]:
@@ -197,18 +210,32 @@ def authn_request_xml(
     return etree.tostring(root, encoding="UTF-8")
 
 
-def logout_request_xml(*, issuer: str, destination: str, name_id: str, request_id: str | None = None) -> bytes:
-    root = etree.Element(
-        f"{{{SAMLP}}}LogoutRequest",
-        {"ID": request_id or new_id(), "Version": "2.0", "IssueInstant": saml_instant(), "Destination": destination},
-        nsmap={"samlp": SAMLP, "saml": SAML},
-    )
+def logout_request_xml(
+    *,
+    issuer: str,
+    destination: str,
+    name_id: str,
+    request_id: str | None = None,
+    session_index: str | None = None,
+    name_id_format: str | None = NAMEID_EMAIL,
+    qualifiers: dict[str, str] | None = None,
+    not_on_or_after: str | None = None,
+) -> bytes:
+    """A LogoutRequest as an SP sends it; `qualifiers` are NameQualifier/SPNameQualifier attributes."""
+    attributes = {"ID": request_id or new_id(), "Version": "2.0", "IssueInstant": saml_instant()}
+    attributes["Destination"] = destination
+    if not_on_or_after:
+        attributes["NotOnOrAfter"] = not_on_or_after
+    root = etree.Element(f"{{{SAMLP}}}LogoutRequest", attributes, nsmap={"samlp": SAMLP, "saml": SAML})
     etree.SubElement(root, f"{{{SAML}}}Issuer").text = issuer
-    etree.SubElement(root, f"{{{SAML}}}NameID", {"Format": NAMEID_EMAIL}).text = name_id
+    name = {"Format": name_id_format} if name_id_format else {}
+    etree.SubElement(root, f"{{{SAML}}}NameID", {**name, **(qualifiers or {})}).text = name_id
+    if session_index is not None:
+        etree.SubElement(root, f"{{{SAMLP}}}SessionIndex").text = session_index
     return etree.tostring(root, encoding="UTF-8")
 
 
-def logout_response_xml(*, issuer: str, destination: str, in_response_to: str) -> bytes:
+def logout_response_xml(*, issuer: str, destination: str, in_response_to: str, status: str = STATUS_SUCCESS) -> bytes:
     root = etree.Element(
         f"{{{SAMLP}}}LogoutResponse",
         {
@@ -221,8 +248,8 @@ def logout_response_xml(*, issuer: str, destination: str, in_response_to: str) -
         nsmap={"samlp": SAMLP, "saml": SAML},
     )
     etree.SubElement(root, f"{{{SAML}}}Issuer").text = issuer
-    status = etree.SubElement(root, f"{{{SAMLP}}}Status")
-    etree.SubElement(status, f"{{{SAMLP}}}StatusCode", {"Value": STATUS_SUCCESS})
+    status_element = etree.SubElement(root, f"{{{SAMLP}}}Status")
+    etree.SubElement(status_element, f"{{{SAMLP}}}StatusCode", {"Value": status})
     return etree.tostring(root, encoding="UTF-8")
 
 
@@ -313,9 +340,17 @@ def sp_login(browser: requests.Session, sp: ServiceProvider, query: str = "") ->
 
 
 def pysaml2_client(
-    workdir: Path, *, entity_id: str, acs_url: str, idp_metadata: bytes, key_pem: bytes, cert_pem: bytes
+    workdir: Path,
+    *,
+    entity_id: str,
+    acs_url: str,
+    idp_metadata: bytes,
+    key_pem: bytes,
+    cert_pem: bytes,
+    slo_url: str | None = None,
 ):
-    """A pysaml2 SP client that signs its AuthnRequests with its own key (xmlsec1 for HTTP-POST)."""
+    """A pysaml2 SP client that signs its AuthnRequests with its own key (xmlsec1 for HTTP-POST); with
+    `slo_url`, an HTTP-POST single logout endpoint, and its logout messages signed too."""
     from saml2.client import Saml2Client
     from saml2.config import SPConfig
 
@@ -325,6 +360,9 @@ def pysaml2_client(
     key_file, cert_file = workdir / "sp.key", workdir / "sp.crt"
     key_file.write_bytes(key_pem)
     cert_file.write_bytes(cert_pem)
+    endpoints: dict[str, list[tuple[str, str]]] = {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]}
+    if slo_url:
+        endpoints["single_logout_service"] = [(slo_url, BINDING_HTTP_POST)]
     config = SPConfig()
     config.load(
         {
@@ -335,8 +373,10 @@ def pysaml2_client(
             "metadata": {"inline": [idp_metadata.decode()]},
             "service": {
                 "sp": {
-                    "endpoints": {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]},
+                    "endpoints": endpoints,
                     "authn_requests_signed": True,
+                    "logout_requests_signed": True,
+                    "logout_responses_signed": True,
                     # pysaml2 signs with RSA-SHA1 and SHA-1 digests unless told, which the IdP refuses.
                     "signing_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
                     "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",

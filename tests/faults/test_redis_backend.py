@@ -56,6 +56,9 @@ def operations(backend: RedisBackend) -> dict[str, Callable[[], object]]:
     }
 
 
+READS = {"get", "get_many", "find", "find_unique", "events_since"}
+
+
 def seed(backend: RedisBackend) -> None:
     backend.put(KIND, "k1", {"n": 1, "state": "fresh"}, index={"tag": ["x"]}, unique={"email": "a@example.com"})
 
@@ -211,3 +214,25 @@ def test_the_configured_socket_timeout_is_the_one_a_frozen_redis_costs(server: C
         store.close()
 
     assert 0.15 < took < 0.45
+
+
+def test_a_master_short_of_replicas_refuses_every_write_as_unavailable_and_writes_nothing(
+    server: ControlledRedis, backend: RedisBackend
+) -> None:
+    seed(backend)
+    with server.client() as client:
+        client.config_set("min-replicas-to-write", 1)  # and this server has none
+    try:
+        writes = {name: call for name, call in operations(backend).items() if name not in READS}
+        writes["swap"] = lambda: backend.swap(KIND, "k1", {"state": "fresh"}, [Write(KIND, "k4", {"n": 4})])
+        refused = {name: outcome_and_time(call)[0] for name, call in writes.items()}
+    finally:
+        with server.client() as client:
+            client.config_set("min-replicas-to-write", 0)
+
+    assert refused == dict.fromkeys(writes, "unavailable")
+    assert backend.get(KIND, "k1") == {"n": 1, "state": "fresh"}
+    assert backend.get(KIND, "k2") is None and backend.get(KIND, "k4") is None
+    assert backend.find(KIND, "tag", "x") == ["k1"]
+    assert backend.find_unique(KIND, "email", "c@example.com") is None
+    assert backend.events_since("login:ann", 0) == []

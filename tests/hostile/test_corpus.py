@@ -27,7 +27,7 @@ from idp.config import Settings
 from idp.keyring import make_signing_pair
 from idp.store import open_store
 from idp.web import create_app
-from tests.api.helpers import Apps, Org, saml_app
+from tests.api.helpers import NS, Apps, Org, parse_page, saml_app, saml_response
 from tests.conftest import BASE_URL, Api
 from tests.hostile.corpus.build import BUILT, FOLDER, Context
 from tests.hostile.saml_inputs import BINDING_HTTP_REDIRECT, der_base64, post_value, redirect_value
@@ -233,6 +233,14 @@ def test_each_entry_gets_the_answer_expected_and_reads_or_fetches_nothing(servic
     status, text = response.status_code, response.get_data(as_text=True)
     if entry.get("expect") == "accepted":
         assert status in (200, 302, 303), f"{status}: {text[:300]}"
+    elif entry["target"].startswith(("sso-", "slo-")):
+        # Bindings 3.4.6/3.5.6: a SAML failure is an IdP page answering 200, never an HTTP error status.
+        assert status == 200 or 400 <= status < 500, f"{status}: {text[:300]}"
+        # A refusal page, or (for a request from a registered SP) a status Response without an assertion.
+        for form in parse_page(text).forms:
+            answer = saml_response(form.hidden["SAMLResponse"])
+            assert answer.find("saml:Assertion", NS) is None and answer.find("saml:EncryptedAssertion", NS) is None
+            assert len(form.hidden.get("RelayState", "")) <= 1024, "an overlong RelayState was echoed"
     else:
         assert 400 <= status < 500, f"{status}: {text[:300]}"
     headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())

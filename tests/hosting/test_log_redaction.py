@@ -22,7 +22,8 @@ TIMEOUT = 10
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
-    with deploy(tmp_path_factory.mktemp("log-redaction"), None) as running:
+    # gunicorn's own access log too, beside the service's JSON request lines: neither may hold a secret.
+    with deploy(tmp_path_factory.mktemp("log-redaction"), None, {"IDP_ACCESS_LOG": "true"}) as running:
         yield running
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 import base64
 import copy
 import textwrap
+import time
+import uuid
 import zlib
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import lxml.html
+import pyotp
 import requests
 import xmlsec
 from lxml import etree
 
 from idp.keyring import make_signing_pair
 from idp.saml.encryption import encrypt_assertion
-from tests.deployment import Deployment
+from tests.deployment import Deployment, cli
 from tests.support import PASSWORD
 
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -49,6 +52,9 @@ STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 STATUS_NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
 STATUS_INVALID_NAMEID_POLICY = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
+STATUS_NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
+REFEDS_MFA = "https://refeds.org/profile/mfa"
+AUTHN_CONTEXT_CLASS = "saml:Assertion/saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef"
 METADATA_CONTENT_TYPE = "application/samlmetadata+xml"
 XS_TRUE = ("true", "1")  # xs:boolean: Shibboleth writes ForceAuthn="1", others "true"
 
@@ -328,15 +334,20 @@ def is_login_page(idp: Deployment, page: requests.Response) -> bool:
 
 
 def sign_in_at_idp(
-    idp: Deployment, browser: requests.Session, login_page: requests.Response, *, password: str = PASSWORD
+    idp: Deployment,
+    browser: requests.Session,
+    login_page: requests.Response,
+    *,
+    password: str = PASSWORD,
+    email: str | None = None,
 ) -> requests.Response:
-    """Fill in the IdP's login form as the agent and submit it: the page that comes back."""
+    """Fill in the IdP's login form as the agent (or `email`) and submit it: the page that comes back."""
     assert is_login_page(idp, login_page), f"{login_page.status_code} {login_page.url}: {page_text(login_page)}"
     form = lxml.html.fromstring(login_page.text).forms[0]
     fields = dict(form.fields)
     assert fields["request"], "the login form carries the kept AuthnRequest"
     assert fields["csrf_token"] and fields["csrf_token"] == browser.cookies.get("idp_csrf", domain="127.0.0.1")
-    fields.update(email=idp.agent_email, password=password)
+    fields.update(email=email or idp.agent_email, password=password)
     # What a browser says of a form posted from the IdP's own page (the IdP checks it with the token).
     headers = {"Origin": idp.base_url, "Sec-Fetch-Site": "same-origin"}
     return browser.post(urljoin(login_page.url, form.action), data=fields, headers=headers, timeout=30)
@@ -379,3 +390,66 @@ def sp_initiated_sign_in(
     assert answered.get("InResponseTo") == at_idp.authn_request.get("ID")
     assert form.fields.get("RelayState") == at_idp.query.get("RelayState")
     return SpInitiated(at_idp, form)
+
+
+def visited(page: requests.Response) -> list[str]:
+    """Every URL the browser went through to reach this page, and the page's own."""
+    return [hop.url for hop in page.history] + [page.url]
+
+
+def redirected(urls: list[str], prefix: str, param: str) -> tuple[etree._Element, dict[str, str]]:
+    """The one SAML message sent over HTTP-Redirect to a URL starting with `prefix`, and its query."""
+    (url,) = [url for url in urls if url.startswith(prefix)]
+    query = dict(parse_qsl(urlsplit(url).query))
+    return inflated(query[param]), query
+
+
+@dataclass(frozen=True)
+class OfficeAgent:
+    """Another agent of the office, made for one test; `totp_secret` when MFA is on."""
+
+    email: str
+    totp_secret: str | None = None
+
+
+def new_agent(idp: Deployment, *, with_mfa: bool) -> OfficeAgent:
+    """An agent of the office, made by the `idp` command; with MFA set up and verified through the API."""
+    email = f"agent-{uuid.uuid4().hex[:8]}@acme.example"
+    cli(
+        idp.env,
+        *("users", "create", email, "--first-name", "Morgan", "--last-name", "Agent", "--password-stdin"),
+        *("--brand", idp.office, "--role", "Agent"),
+        stdin=PASSWORD + "\n",
+    )
+    if not with_mfa:
+        return OfficeAgent(email)
+    setup = idp.call("POST", "/users/self/mfa/setup", as_user=email)
+    assert setup.status_code == 200, setup.text
+    secret = pyotp.parse_uri(setup.json()["data"]["mfa_url"]).secret
+    verify = idp.call("POST", "/users/self/mfa/verify", as_user=email, json={"token": pyotp.TOTP(secret).now()})
+    assert verify.status_code == 200 and verify.json()["data"]["mfa_enabled"], verify.text
+    return OfficeAgent(email, secret)
+
+
+def is_totp_page(idp: Deployment, page: requests.Response) -> bool:
+    return page.status_code == 200 and page.url == f"{idp.base_url}/login/totp"
+
+
+def enter_totp(idp: Deployment, browser: requests.Session, page: requests.Response, secret: str) -> requests.Response:
+    """The TOTP step, with the code pyotp makes for the next 30-second step (the current one was
+    used when MFA was verified; one step of drift is accepted)."""
+    assert is_totp_page(idp, page), f"{page.status_code} {page.url}: {page_text(page)}"
+    form = lxml.html.fromstring(page.text).forms[0]
+    fields = {**dict(form.fields), "code": pyotp.TOTP(secret).at(time.time() + 30)}
+    headers = {"Origin": idp.base_url, "Sec-Fetch-Site": "same-origin"}
+    return browser.post(urljoin(page.url, form.action), data=fields, headers=headers, timeout=30)
+
+
+def notice_form(page: requests.Response) -> PostedForm:
+    """The page that tells a person why the SP gets a refusal, and whose button posts it."""
+    assert page.status_code == 200, f"{page.status_code} {page.url}: {page_text(page)}"
+    assert "requires multi-factor authentication" in page_text(page)
+    assert "document.forms[0].submit()" not in page.text, "the person reads it before going on"
+    form = lxml.html.fromstring(page.text).forms[0]
+    fields = dict(form.fields)
+    return PostedForm(form.action, fields, decoded(fields["SAMLResponse"]))

@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from tests.deployment import Deployment
+from tests.e2e.sp_helpers import STATUS_SUCCESS
 from tests.interop.helpers import (
     AGENT_EMAIL,
     EMAIL_FORMAT,
@@ -34,6 +35,7 @@ from tests.interop.helpers import (
     ENCRYPTIONS,
     NAME_ID,
     RSA_SHA256,
+    SAML_NS,
     SAMLP_NS,
     TAMPERINGS,
     certificate_base64,
@@ -43,10 +45,13 @@ from tests.interop.helpers import (
     idp_metadata,
     import_sp_metadata,
     is_login_page,
+    redirected,
     reencrypted,
     signatures,
     sp_initiated_sign_in,
     sp_key_and_certificate,
+    status_codes,
+    visited,
     with_changed_text,
     without,
 )
@@ -350,3 +355,35 @@ def test_idp_refuses_mellons_request_once_its_signature_is_gone_or_broken(
         assert "idp_session" not in browser.cookies
         # The genuine request, sent afterwards, still reaches the login page.
         assert is_login_page(idp, browser.get(genuine, timeout=30))
+
+
+# --- single logout -----------------------------------------------------------------------------
+
+
+def signed_in_at_mellon(idp: Deployment, mellon: Mellon, browser: requests.Session) -> None:
+    configure(idp, mellon)
+    offset = mellon.log_size()
+    flow = sp_initiated_sign_in(idp, browser, mellon.protected_url, mellon.sso_url)
+    assert_the_agent(mellon, browser.post(flow.form.action, data=flow.form.fields, timeout=30), offset)
+
+
+def test_mellon_signs_out_at_the_idp_with_a_signed_logout_request(idp: Deployment, mellon: Mellon) -> None:
+    """SP-initiated: /mellon/logout sends a signed LogoutRequest with the NameID and SessionIndex it
+    was given; the IdP session ends, and mellon takes the IdP's signed Success."""
+    with requests.Session() as browser:
+        signed_in_at_mellon(idp, mellon, browser)
+        offset = mellon.log_size()
+
+        done = browser.get(f"{mellon.base_url}/mellon/logout?ReturnTo={mellon.base_url}/", timeout=30)
+
+        urls = visited(done)
+        logout_request, query = redirected(urls, f"{idp.base_url}/sso_applications/{mellon.app_id}/slo?", "SAMLRequest")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert logout_request.findtext(f"{{{SAML_NS}}}NameID") == AGENT_EMAIL
+        logout_response, query = redirected(urls, f"{mellon.base_url}/mellon/logout?SAMLResponse=", "SAMLResponse")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert status_codes(logout_response) == [STATUS_SUCCESS], mellon.log_since(offset)
+        assert browser.get(idp.base_url + "/", allow_redirects=False, timeout=30).status_code == 303
+        assert browser.get(mellon.protected_url, allow_redirects=False, timeout=30).is_redirect, (
+            "mellon's own session is over"
+        )

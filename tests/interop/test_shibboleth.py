@@ -33,13 +33,18 @@ import requests
 from tests.deployment import Deployment
 from tests.interop.helpers import (
     AGENT_EMAIL,
+    AUTHN_CONTEXT_CLASS,
     DS_NS,
     ENCRYPTION_IDS,
     ENCRYPTIONS,
     NAME_ID,
     NAMESPACES,
+    REFEDS_MFA,
     SAML_NS,
+    SAMLP_NS,
+    STATUS_NO_AUTHN_CONTEXT,
     STATUS_NO_PASSIVE,
+    STATUS_REQUESTER,
     STATUS_RESPONDER,
     STATUS_SUCCESS,
     XS_TRUE,
@@ -48,10 +53,14 @@ from tests.interop.helpers import (
     decoded,
     decrypted,
     encryption_of,
+    enter_totp,
     follow_to_idp,
     idp_metadata,
     import_sp_metadata,
     is_login_page,
+    is_totp_page,
+    new_agent,
+    notice_form,
     page_text,
     reencrypted,
     sign_in_at_idp,
@@ -600,3 +609,55 @@ def test_sp_initiated_is_passive_with_an_idp_session_is_answered_at_once(idp, sp
         page = browser.post(form.action, data=form.fields, timeout=30)
         assert page.url == sp.protected_url
         assert reported_by(page)["REMOTE_USER"] == idp.agent_email
+
+
+# --- an SP that asks for MFA (RequestedAuthnContext) ------------------------------------------------
+
+
+def requested_classes(authn_request) -> list[str]:
+    return [
+        ref.text
+        for ref in authn_request.iterfind(f"{{{SAMLP_NS}}}RequestedAuthnContext/{{{SAML_NS}}}AuthnContextClassRef")
+    ]
+
+
+def test_sp_asking_for_mfa_gets_the_totp_step_then_an_mfa_assertion(idp, sp):
+    """The SP's Login handler with authnContextClassRef: the agent signs in with the password, is asked
+    for the TOTP code, and the SP's session says REFEDS MFA."""
+    configure(idp, sp, encryption=None)  # in the clear, to read the AuthnContext
+    agent = new_agent(idp, with_mfa=True)
+    with requests.Session() as browser:
+        at_idp = follow_to_idp(browser, shibboleth_login(sp, authnContextClassRef=REFEDS_MFA), sp.sso_url)
+        assert requested_classes(at_idp.authn_request) == [REFEDS_MFA]
+
+        step = sign_in_at_idp(idp, browser, at_idp.page, email=agent.email)
+        assert is_totp_page(idp, step), f"{step.url}: {page_text(step)}"
+        form = auto_post_form(enter_totp(idp, browser, step, agent.totp_secret))
+
+        assert status_codes(form.response) == [STATUS_SUCCESS]
+        assert form.response.findtext(AUTHN_CONTEXT_CLASS, namespaces=NAMESPACES) == REFEDS_MFA
+        page = browser.post(form.action, data=form.fields, timeout=30)
+        assert page.url == sp.protected_url, f"{page.status_code} {page.text[:500]}\n{sp.logs()}"
+        reported = reported_by(page)
+        assert reported["REMOTE_USER"] == agent.email
+        assert reported["Shib_AuthnContext_Class"] == REFEDS_MFA
+
+
+def test_sp_asking_for_mfa_for_a_user_without_it_gets_no_authn_context(idp, sp):
+    """The agent has no MFA: the IdP says so on a page, whose button posts NoAuthnContext; Shibboleth
+    reports the IdP's error and makes no session."""
+    configure(idp, sp)
+    agent = new_agent(idp, with_mfa=False)
+    with requests.Session() as browser:
+        at_idp = follow_to_idp(browser, shibboleth_login(sp, authnContextClassRef=REFEDS_MFA), sp.sso_url)
+        form = notice_form(sign_in_at_idp(idp, browser, at_idp.page, email=agent.email))
+
+        assert status_codes(form.response) == [STATUS_REQUESTER, STATUS_NO_AUTHN_CONTEXT]
+        assert form.response.get("InResponseTo") == at_idp.authn_request.get("ID")
+        assert signatures(form.response) == {"response"}
+        log_before = len(sp.shibd_log())
+        page = browser.post(form.action, data=form.fields, allow_redirects=False, timeout=30)
+
+        assert page.status_code == 500 and "FatalProfileException" in page.text, page.text[:500]
+        assert "SAML response reported an IdP error" in sp.shibd_log()[log_before:]
+        assert not has_sp_session(browser)

@@ -10,7 +10,9 @@ the SP asks for by rewriting `sp.json`.
 
 IdP-initiated tests post the agent's launch form to the SP's ACS as a browser would; SP-initiated
 tests start at `/secure` (requireAuth), sign in at the IdP, and post its answer back. `/whoami` and
-`/secure` (served by `simplesamlphp/router.php`) show what the SP's session holds.
+`/secure` (served by `simplesamlphp/router.php`) show what the SP's session holds. Single logout
+starts at `/logout` (SP-initiated) or at the launcher's Sign out; the SP signs its logout messages
+and requires ours to be signed (`sign.logout`, `validate.logout`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ import requests
 from lxml import etree
 
 from tests.deployment import Deployment
+from tests.e2e.sp_helpers import sign_out_in_launcher
 from tests.interop.helpers import (
     AGENT_EMAIL,
+    AUTHN_CONTEXT_CLASS,
     EMAIL_FORMAT,
     ENCRYPTION_IDS,
     ENCRYPTIONS,
@@ -41,26 +45,39 @@ from tests.interop.helpers import (
     NAME_ID,
     NAMESPACES,
     PERSISTENT_FORMAT,
+    REFEDS_MFA,
     RSA_SHA256,
+    SAML_NS,
     SAMLP_NS,
     STATUS_INVALID_NAMEID_POLICY,
+    STATUS_NO_AUTHN_CONTEXT,
     STATUS_REQUESTER,
+    STATUS_SUCCESS,
     TRANSIENT_FORMAT,
     auto_post_page_form,
     certificate_base64,
     decoded,
     decrypted,
     encryption_of,
+    enter_totp,
     enveloped_signature_verifies,
+    follow_to_idp,
     idp_metadata,
     import_sp_metadata,
+    is_totp_page,
+    new_agent,
+    notice_form,
+    page_text,
     post_signature,
     post_to_idp,
+    redirected,
     reencrypted,
+    sign_in_at_idp,
     signatures,
     sp_initiated_sign_in,
     sp_key_and_certificate,
     status_codes,
+    visited,
     with_changed_text,
 )
 from tests.support import free_port, http_ok, running
@@ -458,3 +475,122 @@ def test_sp_initiated_login_with_a_signed_http_post_request(idp: Deployment, sim
         page = browser.post(flow.form.action, data=flow.form.fields, timeout=30)
 
     assert assert_signed_in(sp, page, offset, sp.secure_url)["name_id"] == AGENT_EMAIL
+
+
+# --- single logout -----------------------------------------------------------------------------
+
+
+def signed_in_at_simplesamlphp(idp: Deployment, sp: SimpleSamlPhp, browser: requests.Session) -> None:
+    configure(idp, sp)
+    sp.ask_for(EMAIL_FORMAT)
+    offset = sp.log_size()
+    flow = sp_initiated_sign_in(idp, browser, sp.secure_url, sp.sso_url)
+    assert_signed_in(sp, browser.post(flow.form.action, data=flow.form.fields, timeout=30), offset, sp.secure_url)
+
+
+def test_simplesamlphp_signs_out_at_the_idp_with_a_signed_logout_request(
+    idp: Deployment, simplesamlphp: SimpleSamlPhp
+) -> None:
+    """SP-initiated: SimpleSAMLphp sends its LogoutRequest (signed, the NameID and SessionIndex it was
+    given), the IdP session ends, and SimpleSAMLphp takes the IdP's signed Success (validate.logout)."""
+    sp = simplesamlphp
+    with requests.Session() as browser:
+        signed_in_at_simplesamlphp(idp, sp, browser)
+        offset = sp.log_size()
+
+        done = browser.get(f"{sp.base_url}/logout", timeout=30)
+
+        urls = visited(done)
+        logout_request, query = redirected(urls, f"{idp.base_url}/sso_applications/{sp.app_id}/slo?", "SAMLRequest")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert logout_request.findtext(f"{{{SAML_NS}}}NameID") == AGENT_EMAIL
+        logout_response, query = redirected(urls, f"{sp.imported['slo_url']}?", "SAMLResponse")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert status_codes(logout_response) == [STATUS_SUCCESS]
+        log = sp.log_since(offset)
+        assert done.status_code == 401, f"{done.status_code} at {done.url}\n{log}"
+        assert "Unsuccessful logout" not in log and "Exception" not in log, log
+        assert browser.get(f"{idp.base_url}/", allow_redirects=False, timeout=30).status_code == 303, (
+            "the IdP session is over: the launcher asks for a sign-in"
+        )
+
+
+def test_the_launcher_signs_simplesamlphp_out(idp: Deployment, simplesamlphp: SimpleSamlPhp) -> None:
+    """IdP-initiated: our LogoutRequest (signed, with NotOnOrAfter) is validated by SimpleSAMLphp, which
+    ends its session and answers with a signed LogoutResponse; the browser ends on the signed-out page."""
+    sp = simplesamlphp
+    with requests.Session() as browser:
+        signed_in_at_simplesamlphp(idp, sp, browser)
+        offset = sp.log_size()
+
+        done = sign_out_in_launcher(browser, idp)
+
+        urls = visited(done)
+        logout_request, query = redirected(urls, f"{sp.imported['slo_url']}?", "SAMLRequest")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"]
+        assert logout_request.get("NotOnOrAfter") > logout_request.get("IssueInstant")
+        _, query = redirected(urls, f"{idp.base_url}/sso_applications/{sp.app_id}/slo?", "SAMLResponse")
+        assert query["SigAlg"] == RSA_SHA256 and query["Signature"], "SimpleSAMLphp signed its answer"
+        log = sp.log_since(offset)
+        assert done.status_code == 200 and "You are signed out" in page_text(done), f"{done.url}\n{log}"
+        assert "could not be signed out" not in page_text(done), "SimpleSAMLphp answered Success"
+        assert browser.get(sp.whoami_url, timeout=30).status_code == 401, log
+
+
+# --- an SP that asks for MFA (AuthnContextClassRef in its authsource) -----------------------------
+
+
+@contextlib.contextmanager
+def asking_for(sp: SimpleSamlPhp, authn_context: str) -> Iterator[None]:
+    sp.save(authn_context=authn_context)
+    try:
+        yield
+    finally:
+        sp.save(authn_context=None)
+
+
+def test_sp_asking_for_mfa_gets_the_totp_step_then_an_mfa_assertion(
+    idp: Deployment, simplesamlphp: SimpleSamlPhp
+) -> None:
+    sp = simplesamlphp
+    configure(idp, sp, encryption=None)  # in the clear, to read the AuthnContext
+    agent = new_agent(idp, with_mfa=True)
+    offset = sp.log_size()
+    with asking_for(sp, REFEDS_MFA), requests.Session() as browser:
+        at_idp = follow_to_idp(browser, sp.secure_url, sp.sso_url)
+        requested = at_idp.authn_request.find(f"{{{SAMLP_NS}}}RequestedAuthnContext")
+        assert requested is not None and requested.findtext(f"{{{SAML_NS}}}AuthnContextClassRef") == REFEDS_MFA
+
+        step = sign_in_at_idp(idp, browser, at_idp.page, email=agent.email)
+        assert is_totp_page(idp, step), f"{step.url}: {page_text(step)}"
+        page = enter_totp(idp, browser, step, agent.totp_secret)
+        action, fields = auto_post_page_form(page.text)
+        response = decoded(fields["SAMLResponse"])
+        assert status_codes(response) == [STATUS_SUCCESS]
+        assert response.findtext(AUTHN_CONTEXT_CLASS, namespaces=NAMESPACES) == REFEDS_MFA
+
+        landed = browser.post(action, data=fields, timeout=30)
+        assert landed.status_code == 200, f"{landed.status_code} {landed.text[:500]}\n{sp.log_since(offset)}"
+        session = landed.json()
+        assert session["name_id"] == agent.email
+        assert session["authn_context"] == REFEDS_MFA
+
+
+def test_sp_asking_for_mfa_for_a_user_without_it_gets_no_authn_context(
+    idp: Deployment, simplesamlphp: SimpleSamlPhp
+) -> None:
+    sp = simplesamlphp
+    configure(idp, sp)
+    agent = new_agent(idp, with_mfa=False)
+    offset = sp.log_size()
+    with asking_for(sp, REFEDS_MFA), requests.Session() as browser:
+        at_idp = follow_to_idp(browser, sp.secure_url, sp.sso_url)
+        form = notice_form(sign_in_at_idp(idp, browser, at_idp.page, email=agent.email))
+        assert status_codes(form.response) == [STATUS_REQUESTER, STATUS_NO_AUTHN_CONTEXT]
+        assert signatures(form.response) == {"response"}
+
+        refused = browser.post(form.action, data=form.fields, timeout=30)
+
+        assert not refused.history and "An unhandled exception was thrown" in refused.text, refused.text[:500]
+        assert "NoAuthnContext" in sp.log_since(offset)
+        assert browser.get(sp.whoami_url, timeout=10).status_code == 401, "no session"

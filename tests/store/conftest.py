@@ -13,13 +13,18 @@ import pytest
 from idp.models import Brand, SsoApplication
 from idp.store import Store
 from idp.store.backend import Backend
+from idp.store.observed import ObservedBackend
 from idp.store.redis import RedisBackend
 from idp.store.sqlite import SqliteBackend
+from tests.faults.redis_process import redis_cluster
 from tests.support import Factory, redis_server
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
+    # The wrapper that measures every operation (idp_store_* metrics) must change no behaviour.
+    pytest.param("observed-sqlite", id="observed-sqlite"),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    pytest.param("cluster", id="cluster", marks=pytest.mark.redis),
 ]
 
 
@@ -30,9 +35,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Redis Cluster of three masters for the whole session; tests keep apart by key prefix."""
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster.url
+
+
 @pytest.fixture(params=BACKENDS)
 def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Backend]]:
-    """Opens connections to one storage private to the test: a SQLite file, or a Redis key prefix.
+    """Opens connections to one storage private to the test: a SQLite file, or a key prefix on one
+    redis-server or on a three-master Redis Cluster.
 
     Every backend opened through it is closed when the test ends.
     """
@@ -42,8 +55,15 @@ def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
         def connect() -> Backend:
             return SqliteBackend(path)
 
+    elif request.param == "observed-sqlite":
+        path = tmp_path / "db.sqlite3"
+        seen: list[tuple[str, float, BaseException | None]] = []
+
+        def connect() -> Backend:
+            return ObservedBackend(SqliteBackend(path), lambda *call: seen.append(call))
+
     else:
-        url = request.getfixturevalue("redis_url")
+        url = request.getfixturevalue("redis_url" if request.param == "redis" else "redis_cluster_url")
         prefix = f"test:{uuid.uuid4().hex}:"
 
         def connect() -> Backend:

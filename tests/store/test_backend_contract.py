@@ -403,16 +403,31 @@ def test_swap_with_the_expected_fields_makes_every_write_and_returns_true(backen
         [
             Write(KIND, "old", doc("old", state="spent"), index={"tag": ["x"]}),
             Write(KIND, "new-1", doc("new-1", state="fresh"), ttl=60, index={"tag": ["x"], "pair": ["p"]}),
-            Write("other", "new-2", doc("new-2")),
+            Write(KIND, "new-2", doc("new-2")),
         ],
     )
 
     assert swapped is True
     assert backend.get(KIND, "old") == doc("old", state="spent")
     assert backend.get(KIND, "new-1") == doc("new-1", state="fresh")
-    assert backend.get("other", "new-2") == doc("new-2")
+    assert backend.get(KIND, "new-2") == doc("new-2")
     assert sorted(backend.find(KIND, "tag", "x")) == ["new-1", "old"]
     assert backend.find(KIND, "pair", "p") == ["new-1"]
+
+
+def test_a_swap_writing_another_kind_is_refused_and_writes_nothing(backend: Backend) -> None:
+    backend.put(KIND, "old", doc("old", state="fresh"))
+
+    with pytest.raises(ValueError, match="other"):
+        backend.swap(
+            KIND,
+            "old",
+            {"state": "fresh"},
+            [Write(KIND, "old", doc("old", state="spent")), Write("other", "new", doc("new"))],
+        )
+
+    assert backend.get(KIND, "old") == doc("old", state="fresh")
+    assert backend.get("other", "new") is None
 
 
 def test_swap_with_a_field_not_as_expected_writes_nothing_and_returns_false(backend: Backend) -> None:

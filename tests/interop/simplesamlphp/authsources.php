@@ -14,6 +14,14 @@ $config = [
         'privatekey' => $sp['folder'] . '/sp.key',
         'certificate' => $sp['folder'] . '/sp.crt',
         'sign.authnrequest' => true,
+        // Single logout: its logout messages signed, and ours required to be.
+        'sign.logout' => true,
+        'validate.logout' => true,
         'NameIDPolicy' => ['Format' => $sp['name_id_format'], 'AllowCreate' => true],
     ],
 ];
+// The RequestedAuthnContext of its AuthnRequests, when a test asks for one.
+if (!empty($sp['authn_context'])) {
+    $config['default-sp']['AuthnContextClassRef'] = $sp['authn_context'];
+    $config['default-sp']['AuthnContextComparison'] = $sp['authn_context_comparison'] ?? 'exact';
+}

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from tests.api.conftest import apps, org
+
+__all__ = ["apps", "org"]
