@@ -146,7 +146,7 @@ def test_adding_someone_who_is_already_a_member_is_409(as_, tree) -> None:
         ({"email": "x@example.com", "first_name": "X", "last_name": "Y", "role": "Agent", "invite": "yes"}, "invite"),
         (
             {"email": "x@example.com", "first_name": "X", "last_name": "Y", "role": "Agent", "attributes": {"a": 1}},
-            "attributes",
+            "attributes.a",
         ),
         (
             {"email": "x@example.com", "first_name": "X", "last_name": "Y", "role": "Agent", "attributes": ["a"]},
@@ -159,6 +159,16 @@ def test_adding_someone_who_is_already_a_member_is_409(as_, tree) -> None:
                 "last_name": "Y",
                 "role": "Agent",
                 "attributes": {"a": {"nested": "no"}},
+            },
+            "attributes.a",
+        ),
+        (
+            {
+                "email": "x@example.com",
+                "first_name": "X",
+                "last_name": "Y",
+                "role": "Agent",
+                "attributes": {"a b": "1"},
             },
             "attributes",
         ),
