@@ -80,8 +80,10 @@ def python3_saml(encoded: str, app: dict, keyring, *, want_name_id: bool = True)
     )
 
 
-def pysaml2(encoded: str, app: dict, client, tmp_path):
-    metadata = client.get(f"/sso_applications/{app['id']}/metadata").get_data()
+def pysaml2(encoded: str, app: dict, client, tmp_path, *, metadata_path: str | None = None):
+    """pysaml2's reading, configured from the app's own metadata (launch links) or `metadata_path`
+    (`/metadata`, whose entityID answers to `/saml/sso` carry)."""
+    metadata = client.get(metadata_path or f"/sso_applications/{app['id']}/metadata").get_data()
     return pysaml2_accepts(
         encoded, idp_metadata=metadata, sp_entity_id=app["entity_id"], acs_url=app["acs_url"], workdir=tmp_path
     )
@@ -229,7 +231,7 @@ def test_an_affiliation_the_app_lists_scopes_the_persistent_name_id(app, sp_app,
     assert (shared.get("Format"), shared.get("SPNameQualifier")) == (PERSISTENT, AFFILIATION)
     assert shared.text != own.text
     # pysaml2 takes it; python3-saml (strict) knows no affiliations and refuses any SPNameQualifier but its own.
-    read = pysaml2(encoded, sp_app, app.test_client(), tmp_path)
+    read = pysaml2(encoded, sp_app, app.test_client(), tmp_path, metadata_path="/metadata")
     assert read.name_id == shared.text and read.attributes == {"mlsid": ["M-1"]}
 
     # Another member of the affiliation is given the same identifier for the user.
