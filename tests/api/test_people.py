@@ -261,6 +261,24 @@ def test_an_admin_updates_a_users_profile_and_attributes(as_, tree, store) -> No
     assert store.user(tree.agent.id).attributes == {"team": "North"}
 
 
+@pytest.mark.parametrize(
+    ("attributes", "field"),
+    [
+        ({"mls id": "M-1"}, "attributes"),
+        ({f"k{n}": "v" for n in range(51)}, "attributes"),
+        ({"mlsid": ["M"] * 51}, "attributes.mlsid"),
+        ({"mlsid": "M" * 1025}, "attributes.mlsid"),
+    ],
+    ids=["key-with-a-space", "51-keys", "51-values", "a-value-over-1024"],
+)
+def test_an_update_holds_attributes_to_the_rules_every_attribute_is_held_to(
+    as_, tree, store, attributes, field
+) -> None:
+    response = as_.call(tree.office_admin, "PUT", f"/users/{tree.agent.id}", {"attributes": attributes})
+    assert response.status_code == 400 and response.json["field"] == field, response.json
+    assert store.user(tree.agent.id).attributes == tree.agent.attributes
+
+
 def test_an_update_with_an_unknown_field_is_400_naming_it(as_, tree) -> None:
     response = as_.call(tree.office_admin, "PUT", f"/users/{tree.agent.id}", {"password": "x"})
     assert response.status_code == 400 and response.json["field"] == "password"
