@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from idp import keyring
-from idp.saml.attributes import Subject
-from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, NAMEID_EMAIL
+from idp.saml.attributes import Attribute, Subject
+from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, ATTRNAME_BASIC, NAMEID_EMAIL
 from idp.saml.outbound import Sign, protect, serialize
 from idp.saml.response import AssertionSpec, build_response
 from idp.saml.xmlsig import Signer
@@ -34,7 +34,11 @@ def spec() -> AssertionSpec:
         destination="https://sp.example.com/acs",
         recipient="https://sp.example.com/acs",
         audience="https://sp.example.com",
-        subject=Subject("ada@example.com", NAMEID_EMAIL, {"firstName": "Ada", "lastName": "Lovelace"}),
+        subject=Subject(
+            "ada@example.com",
+            NAMEID_EMAIL,
+            (Attribute("firstName", ("Ada",), ATTRNAME_BASIC), Attribute("lastName", ("Lovelace",), ATTRNAME_BASIC)),
+        ),
         authn_context=AC_PASSWORD_PROTECTED_TRANSPORT,
         session_index="_s",
         issued_at=datetime.datetime.now(datetime.UTC),

@@ -15,8 +15,9 @@ from typing import Any
 
 from idp import keyring
 from idp.accounts import provisioning
+from idp.accounts.custom_attributes import from_assignments
 from idp.applications.service import Applications
-from idp.cli_people import add_people_commands
+from idp.cli_people import ATTRIBUTE_HELP, add_people_commands
 from idp.config import Settings
 from idp.errors import ConfigurationError, IdpError, ValidationError
 from idp.models import BrandType, Role
@@ -108,6 +109,7 @@ def _users_create(args: argparse.Namespace, settings: Settings) -> dict[str, Any
         password=password,
         brand_id=args.brand,
         role=args.role,
+        attributes=from_assignments(args.attribute),
     )
     return user_json(user)
 
@@ -201,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create_user.add_argument("--brand", metavar="BRAND_ID")
     create_user.add_argument("--role", choices=[r.value for r in Role])
+    create_user.add_argument("--attribute", action="append", default=[], metavar="KEY=VALUE", help=ATTRIBUTE_HELP)
 
     apps = groups.add_parser("apps", help="SSO applications").add_subparsers(dest="command", required=True)
     import_app = command(apps, "import", _apps_import, "create or update an app from SP metadata")

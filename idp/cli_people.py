@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from idp.accounts import provisioning
+from idp.accounts.custom_attributes import from_assignments, updated
 from idp.accounts.services import Accounts
 from idp.applications.service import ShownApp
 from idp.config import Settings
-from idp.errors import NotFound
+from idp.errors import NotFound, ValidationError
 from idp.keyring import KeyRing
 from idp.models import BrandType, Role, User
 from idp.presenters import app_json, brand_json, client_json, user_json
@@ -23,6 +24,7 @@ from idp.store import Store
 Run = Callable[[argparse.Namespace, Settings], dict[str, Any]]
 Command = Callable[[Any, str, Run, str], argparse.ArgumentParser]
 OpenStore = Callable[[Settings], Store]
+ATTRIBUTE_HELP = "a custom attribute (repeatable; a key given twice holds a list)"
 
 
 def _find_user(store: Store, ref: str) -> User:
@@ -98,7 +100,14 @@ def add_people_commands(
             )
             if value is not None
         }
-        user = found.people.update(None, _find_user(store, args.user).id, changes)
+        if not changes and not args.attribute:
+            raise ValidationError(
+                "nothing to change: give --first-name, --last-name, --phone or --attribute KEY=VALUE", field="user"
+            )
+        user = _find_user(store, args.user)
+        if args.attribute:
+            changes["attributes"] = updated(user.attributes, from_assignments(args.attribute))
+        user = found.people.update(None, user.id, changes)
         return _user_with_brands(store, user)
 
     def lifecycle(action: str) -> Run:
@@ -128,11 +137,14 @@ def add_people_commands(
     list_users.add_argument("--brand", metavar="BRAND_ID", help="only the members of this brand")
     list_users.add_argument("--query", help="only users whose name or email contains this")
     command(users, "show", users_show, "show a user").add_argument("user", metavar="USER", help="id or email")
-    update_user = command(users, "update", users_update, "change a user's name or phone")
+    update_user = command(users, "update", users_update, "change a user's name, phone or custom attributes")
     update_user.add_argument("user", metavar="USER", help="id or email")
     update_user.add_argument("--first-name")
     update_user.add_argument("--last-name")
     update_user.add_argument("--phone")
+    update_user.add_argument(
+        "--attribute", action="append", default=[], metavar="KEY=VALUE", help=ATTRIBUTE_HELP + "; KEY= removes it"
+    )
     for action, text in (
         ("disable", "disable a user: every token, session and link stops working at once"),
         ("enable", "enable a disabled user"),

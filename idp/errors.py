@@ -273,6 +273,27 @@ class SenderUnauthenticated(SamlRequestRefused):
     no registered key to check one by. Unlike a bad signature, nothing says it is forged."""
 
 
+class AnsweredInSaml(SamlRequestRefused):
+    """A trusted AuthnRequest the IdP cannot meet: answered with a signed Response carrying this
+    status (SAML Core 3.2.2.2) at the request's ACS, not with a page of ours."""
+
+    saml_status = "urn:oasis:names:tc:SAML:2.0:status:Requester"
+    saml_sub_status: str | None = None
+
+
+class InvalidNameIdPolicy(AnsweredInSaml):
+    """The NameIDPolicy asks for a format or an SPNameQualifier this app does not give."""
+
+    code = "InvalidNameIDPolicy"
+    saml_sub_status = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"
+
+
+class UnknownAttributeConsumingService(AnsweredInSaml):
+    """The AttributeConsumingServiceIndex names a service the app's metadata did not list."""
+
+    code = "UnknownAttributeConsumingService"
+
+
 class AccessRevoked(LaunchError):
     """The user or the application is no longer active or allowed."""
 

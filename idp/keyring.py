@@ -34,8 +34,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from lxml import etree
 
 from idp.errors import ConfigurationError
+from idp.saml.algorithms import DEFAULT_SIGNATURE_ALGORITHM, SignatureAlgorithm
 from idp.saml.xmlsig import Signer
 from idp.sealing import newest
 
@@ -405,15 +407,16 @@ class FollowingSigner(Signer):
         if self._on_signature is not None:
             self._on_signature(kind, time.perf_counter() - started)
 
-    def sign_bytes(self, *args: Any, **kwargs: Any) -> Any:
+    def sign_bytes(self, data: bytes) -> bytes:
         started = time.perf_counter()
-        signature = self._ring.current.signer.sign_bytes(*args, **kwargs)
+        signature = self._ring.current.signer.sign_bytes(data)
         self._timed("redirect", started)
         return signature
 
-    def sign(self, *args: Any, **kwargs: Any) -> None:
+    def sign(self, element: etree._Element, algorithm: SignatureAlgorithm = DEFAULT_SIGNATURE_ALGORITHM) -> None:
+        """Sign with the active key, by the app's `signature_algorithm` (RSA-SHA256 unless given)."""
         started = time.perf_counter()
-        self._ring.current.signer.sign(*args, **kwargs)
+        self._ring.current.signer.sign(element, algorithm)
         self._timed("xml", started)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# The keys of a user's custom attributes (mlsid, nar_number, ...): mappings name them as attributes.KEY.
+CUSTOM_ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
 
 class BrandType(StrEnum):
@@ -47,7 +51,7 @@ class User:
     deleted_at: float | None = None  # soft deletion: kept for history, gone for every lookup
     # Every token, session and launch link from before this moment is void (disable, delete, password reset).
     access_revoked_at: float | None = None
-    # Custom attributes: a flat object of strings or lists of strings.
+    # Custom attributes: a flat object of strings or lists of strings (accounts.custom_attributes checks them).
     attributes: dict[str, str | list[str]] = field(default_factory=dict)
 
     @property
@@ -89,7 +93,7 @@ class SsoApplication:
     signed: str | None = None
     name_id: str | None = None
     name_id_format: str | None = None
-    mappings: dict[str, str] | None = None
+    mappings: dict[str, Any] | None = None  # attribute name -> mapping (saml.attributes.parse_mapping)
     audience: str | None = None
     destination: str | None = None
     recipient: str | None = None
@@ -110,6 +114,10 @@ class SsoApplication:
     require_mfa: bool = False  # every sign-in to this app must be MFA (launch links and AuthnRequests)
     slo_url: str | None = None
     slo_binding: str | None = None
+    signature_algorithm: str | None = None  # "rsa-sha256" (None), "rsa-sha384" or "rsa-sha512"
+    affiliations: list[str] = field(default_factory=list)  # affiliation entityIDs a NameIDPolicy may name
+    # AttributeConsumingService indexes from the SP's metadata that its AuthnRequests may name.
+    attribute_consuming_services: list[int] = field(default_factory=list)
 
     @property
     def is_saml(self) -> bool:

@@ -102,4 +102,7 @@ def app_json(shown: ShownApp, *, base_url: str, brands: list[dict[str, Any]] | N
         "require_mfa": app.require_mfa,
         "slo_url": app.slo_url,
         "slo_binding": app.slo_binding,
+        "signature_algorithm": app.signature_algorithm,
+        "affiliations": app.affiliations,
+        "attribute_consuming_services": app.attribute_consuming_services,
     }

@@ -80,6 +80,7 @@ def python3_saml_accepts(
     acs_url: str,
     want_assertions_signed: bool,
     want_messages_signed: bool,
+    want_name_id: bool = True,
     idp_signing_certificates: list[str] | None = None,
 ) -> AcceptedLogin:
     """Validate as python3-saml does in strict mode; raises its validation error when it refuses.
@@ -106,7 +107,7 @@ def python3_saml_accepts(
             "security": {
                 "wantAssertionsSigned": want_assertions_signed,
                 "wantMessagesSigned": want_messages_signed,
-                "wantNameId": True,
+                "wantNameId": want_name_id,
                 "rejectDeprecatedAlgorithm": True,
             },
         },
@@ -165,6 +166,63 @@ def metadata_schema_errors(xml: bytes) -> list[str]:
     return [str(error) for error in _metadata_schema().iter_errors(xml.decode())]
 
 
+@dataclass(frozen=True)
+class Pysaml2Login:
+    name_id: str | None
+    attributes: dict[str, list[str]]  # by Name, as pysaml2 reads them without attribute maps
+    name_formats: dict[str, str]
+    friendly_names: dict[str, str | None]
+
+
+def pysaml2_accepts(
+    saml_response_b64: str, *, idp_metadata: bytes, sp_entity_id: str, acs_url: str, workdir: Path
+) -> Pysaml2Login:
+    """Validate as pysaml2 (7.5) does for an SP that takes unsolicited responses: the signature (by
+    xmlsec1) against the IdP metadata's certificate, Destination, Audience and times; raises when it refuses."""
+    from saml2 import BINDING_HTTP_POST
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+
+    binary = shutil.which("xmlsec1")
+    if binary is None:
+        import pytest
+
+        pytest.skip("xmlsec1 is not installed (Debian package xmlsec1)")
+    metadata_file = workdir / "idp-metadata.xml"
+    metadata_file.write_bytes(idp_metadata)
+    config = SPConfig()
+    config.load(
+        {
+            "entityid": sp_entity_id,
+            "xmlsec_binary": binary,
+            "metadata": {"local": [str(metadata_file)]},
+            "allow_unknown_attributes": True,
+            "service": {
+                "sp": {
+                    "endpoints": {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]},
+                    "allow_unsolicited": True,
+                    "want_assertions_or_response_signed": True,
+                    "want_response_signed": False,
+                    "want_assertions_signed": False,
+                }
+            },
+        }
+    )
+    response = Saml2Client(config).parse_authn_request_response(saml_response_b64, BINDING_HTTP_POST)
+    if response is None:
+        raise AssertionError("pysaml2 did not accept the response")
+    attributes: dict[str, list[str]] = {}
+    name_formats: dict[str, str] = {}
+    friendly_names: dict[str, str | None] = {}
+    for statement in response.assertion.attribute_statement:
+        for attribute in statement.attribute:
+            attributes[attribute.name] = [value.text for value in attribute.attribute_value]
+            name_formats[attribute.name] = attribute.name_format
+            friendly_names[attribute.name] = attribute.friendly_name
+    name_id = response.assertion.subject.name_id
+    return Pysaml2Login(name_id.text if name_id is not None else None, attributes, name_formats, friendly_names)
+
+
 @functools.cache
 def _protocol_schema() -> xmlschema.XMLSchema:
     """SAML 2.0 protocol messages (samlp:*) with the assertion, XML-DSig and XML-Enc schemas they import."""
@@ -185,5 +243,6 @@ def _protocol_schema() -> xmlschema.XMLSchema:
 
 
 def protocol_schema_errors(xml: bytes) -> list[str]:
-    """What the SAML protocol schema finds wrong with a message such as a LogoutRequest (nothing: [])."""
+    """What the SAML 2.0 protocol schema (with the assertion schema) finds wrong with a message
+    (a Response, a LogoutRequest, ...): nothing is []."""
     return [str(error) for error in _protocol_schema().iter_errors(xml.decode())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from idp.saml.attributes import Attribute, attribute_name_format
 from idp.saml.encryption import DEFAULT_ALGORITHM
 from idp.saml.outbound import Encryption, Sign, protect, serialize
 from idp.saml.response import AssertionSpec, build_response
@@ -17,3 +18,8 @@ def encrypted_response(
 ) -> bytes:
     encryption = Encryption(sp_certificate_pem, algorithm or DEFAULT_ALGORITHM)
     return serialize(protect(build_response(spec), Sign.of(signed), signer, encryption))
+
+
+def single_values(values: dict[str, str]) -> tuple[Attribute, ...]:
+    """Attributes of one value each, named as a mapping would name them."""
+    return tuple(Attribute(name, (value,), attribute_name_format(name)) for name, value in values.items())

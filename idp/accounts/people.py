@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from idp.accounts.custom_attributes import clean_attributes
 from idp.accounts.lifecycle import Lifecycle
 from idp.accounts.mfa import Mfa
 from idp.accounts.notices import Notices
@@ -30,7 +31,6 @@ from idp.text import clean_text
 
 log = logging.getLogger(__name__)
 
-MAX_ATTRIBUTES = 64
 # Fields of the user shape a client may send back unchanged with an update; they are ignored.
 _READ_ONLY = frozenset(
     {
@@ -39,24 +39,6 @@ _READ_ONLY = frozenset(
     }
 )  # fmt: skip
 _UPDATABLE = ("first_name", "last_name", "phone_number", "attributes")
-
-
-def clean_attributes(value: object) -> dict[str, str | list[str]]:
-    """Custom user attributes: a flat JSON object whose values are strings or lists of strings."""
-    if not isinstance(value, dict):
-        raise ValidationError("attributes must be an object of strings or lists of strings", field="attributes")
-    if len(value) > MAX_ATTRIBUTES:
-        raise ValidationError(f"attributes may hold at most {MAX_ATTRIBUTES} names", field="attributes")
-    cleaned: dict[str, str | list[str]] = {}
-    for name, item in value.items():
-        key = clean_text("attributes", name, max_length=200)
-        if isinstance(item, str):
-            cleaned[key] = clean_text("attributes", item, max_length=2048, required=False)
-        elif isinstance(item, list) and len(item) <= 100 and all(isinstance(v, str) for v in item):
-            cleaned[key] = [clean_text("attributes", v, max_length=2048, required=False) for v in item]
-        else:
-            raise ValidationError(f"attributes: {key} must be a string or a list of strings", field="attributes")
-    return cleaned
 
 
 def _role(value: object) -> str:

@@ -6,8 +6,10 @@ import dataclasses
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from idp.accounts.custom_attributes import AttributeValue, clean_attributes
 from idp.accounts.passwords import check_new_password
 from idp.accounts.secrets import hash_password, new_token, token_hash
 from idp.errors import NotFound, ValidationError
@@ -55,6 +57,7 @@ def create_user(
     password: str | None = None,
     brand_id: str | None = None,
     role: str | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
 ) -> User:
     email = clean_text("email", email, max_length=254)
     if not EMAIL.match(email):
@@ -69,6 +72,7 @@ def create_user(
         raise NotFound(f"no brand {brand_id}", field="brand")
     if password is not None:
         check_new_password(password, email=email, first_name=first_name, last_name=last_name)
+    custom = clean_attributes({key: value for key, value in (attributes or {}).items() if value not in ("", [])})
     now = time.time()
     user = User(
         id=str(uuid.uuid4()),
@@ -78,6 +82,7 @@ def create_user(
         password_hash=hash_password(password) if password is not None else None,
         created_at=now,
         updated_at=now,
+        attributes=custom,
     )
     store.save_user(user)
     if brand_id is not None and role is not None:

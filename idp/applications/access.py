@@ -35,6 +35,14 @@ class Placement:
 
     brand: Brand
     role: str
+    member_of: tuple[tuple[Brand, str], ...] = ()  # every brand the user is a member of, with the role there
+
+
+def member_of(store: Store, user: User) -> tuple[tuple[Brand, str], ...]:
+    """The user's memberships as (brand, role), by brand name, for the attributes brand_ids, brand_names, roles."""
+    found = ((store.brand(m.brand_id), m.role) for m in store.memberships_of(user.id))
+    members = [(brand, role) for brand, role in found if brand is not None]
+    return tuple(sorted(members, key=lambda item: (item[0].name.lower(), item[0].id)))
 
 
 def standing(store: Store, user_id: str, brand_id: str) -> Standing:
@@ -53,7 +61,7 @@ def may_launch(store: Store, app: SsoApplication | None, user: User | None, bran
     where = standing(store, user.id, brand.id)
     if not where.may_open(app):
         raise AccessRevoked("you no longer have access to this application")
-    return Placement(brand, where.role or "")
+    return Placement(brand, where.role or "", member_of(store, user))
 
 
 def placement_for(store: Store, user: User, app: SsoApplication) -> Placement | None:
@@ -62,7 +70,7 @@ def placement_for(store: Store, user: User, app: SsoApplication) -> Placement | 
         where = standing(store, user.id, membership.brand_id)
         brand = store.brand(membership.brand_id)
         if where.may_open(app) and brand is not None:
-            return Placement(brand, where.role or "")
+            return Placement(brand, where.role or "", member_of(store, user))
     return None
 
 

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from idp.config import is_loopback_host
 from idp.errors import ValidationError
-from idp.saml.attributes import USER_FIELDS
+from idp.saml.algorithms import SIGNATURE_ALGORITHM_NAMES
+from idp.saml.attributes import NO_NAME_ID, SINGLE_VALUED_FIELDS, is_field_name, parse_mapping
 from idp.saml.certificates import normalise_certificate
 from idp.saml.encryption import ALGORITHMS as ENCRYPTION_ALGORITHMS
 from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, NAMEID_FORMATS
@@ -18,6 +19,7 @@ from idp.text import clean_text
 AUTHENTICATION_TYPES = ("SAML", "None")
 SIGNED_VALUES = ("assertion", "response", "both")
 NAME_ID_FORMAT_ALIASES = {urn.rsplit(":", 1)[1]: urn for urn in NAMEID_FORMATS}
+NAME_ID_FORMAT_VALUES = (*NAMEID_FORMATS, NO_NAME_ID)
 EDITABLE = (
     "name",
     "authentication_type",
@@ -44,12 +46,19 @@ EDITABLE = (
     "require_mfa",
     "slo_url",
     "slo_binding",
+    "signature_algorithm",
+    "affiliations",
+    "attribute_consuming_services",
 )
 # Fields of the answer that clients send back unchanged; they are ignored, not refused.
 READ_ONLY = ("id", "type", "open_url", "icon", "created_at", "updated_at", "deleted_at", "acs_endpoints")
 MAX_URL = 2048
 MAX_EXTRA_BYTES = 16 * 1024
 MAX_BRANDS = 1000
+MAX_MAPPINGS = 100
+MAX_AFFILIATIONS = 50
+# Bindings 3.4.3 and 3.5.3: RelayState "MUST NOT exceed 80 bytes"; start_url is the RelayState we create.
+MAX_RELAY_STATE_BYTES = 80
 
 
 def _text(field: str, value: Any, max_length: int = 255) -> str:
@@ -94,19 +103,54 @@ def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _mappings(value: Any) -> dict[str, str]:
+def _mappings(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise ValidationError("mappings must be an object of attribute name to user field", field="mappings")
-    clean: dict[str, str] = {}
-    for name, user_field in value.items():
+        raise ValidationError("mappings must be an object of attribute name to mapping", field="mappings")
+    if len(value) > MAX_MAPPINGS:
+        raise ValidationError(f"mappings may hold at most {MAX_MAPPINGS} attributes", field="mappings")
+    clean: dict[str, Any] = {}
+    for name, mapping in value.items():
         clean_name = _text("mappings", name, 256)
-        if not isinstance(user_field, str) or user_field not in USER_FIELDS:
-            raise ValidationError(
-                f"mappings.{clean_name} must name a user field: {', '.join(USER_FIELDS)}",
-                field=f"mappings.{clean_name}",
-            )
-        clean[clean_name] = user_field
+        parse_mapping(clean_name, mapping)  # refuses, naming mappings.NAME, what is not a mapping
+        clean[clean_name] = _clean_json(mapping, f"mappings.{clean_name}")
     return clean
+
+
+def _name_id(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not is_field_name(value, single_valued=True):
+        raise ValidationError(
+            f"{field} must be one of: {', '.join(SINGLE_VALUED_FIELDS)}, or attributes.KEY (a custom attribute)",
+            field=field,
+        )
+    return value
+
+
+def _start_url(field: str, value: Any, *, allow_http: bool) -> str:
+    url = _url(field, value, allow_http=allow_http)
+    size = len(url.encode())
+    if size > MAX_RELAY_STATE_BYTES:
+        raise ValidationError(
+            f"{field} is sent to the SP as RelayState, which SAML limits to {MAX_RELAY_STATE_BYTES} bytes "
+            f"(Bindings 3.5.3); this one is {size} bytes: use a shorter URL, e.g. one that redirects",
+            field=field,
+        )
+    return url
+
+
+def _affiliations(field: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_AFFILIATIONS:
+        problem = f"{field} must be a list of at most {MAX_AFFILIATIONS} affiliation entityIDs"
+        raise ValidationError(problem, field=field)
+    return list(dict.fromkeys(_uri(field, item) for item in value))
+
+
+def _indexes(field: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or len(value) > 50:
+        raise ValidationError(f"{field} must be a list of at most 50 indexes", field=field)
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 65535:
+            raise ValidationError(f"{field} must hold whole numbers from 0 to 65535", field=field)
+    return sorted(set(value))
 
 
 def _extra(value: Any) -> dict[str, Any]:
@@ -166,16 +210,16 @@ def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
         "authentication_type": lambda field, value: _choice(field, value, AUTHENTICATION_TYPES),
         "url": url,
         "acs_url": url,
-        "start_url": url,
+        "start_url": lambda field, value: _start_url(field, value, allow_http=allow_http),
         "destination": url,
         "recipient": url,
         "entity_id": _uri,
         "audience": _uri,
         "issuer": _uri,
         "signed": lambda field, value: _choice(field, value, SIGNED_VALUES),
-        "name_id": lambda field, value: _choice(field, value, USER_FIELDS),
+        "name_id": _name_id,
         "name_id_format": lambda field, value: _choice(
-            field, NAME_ID_FORMAT_ALIASES.get(value, value) if isinstance(value, str) else value, NAMEID_FORMATS
+            field, NAME_ID_FORMAT_ALIASES.get(value, value) if isinstance(value, str) else value, NAME_ID_FORMAT_VALUES
         ),
         "mappings": lambda field, value: _mappings(value),
         "extra": lambda field, value: _extra(value),
@@ -189,6 +233,9 @@ def _checks(allow_http: bool) -> dict[str, Callable[[str, Any], Any]]:
         "require_mfa": _flag,
         "slo_url": url,
         "slo_binding": lambda field, value: _choice(field, value, (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)),
+        "signature_algorithm": lambda field, value: _choice(field, value, SIGNATURE_ALGORITHM_NAMES),
+        "affiliations": _affiliations,
+        "attribute_consuming_services": _indexes,
     }
 
 
@@ -198,6 +245,8 @@ NULL_MEANS: dict[str, Any] = {
     "sp_certificates": [],
     "require_signed_requests": False,
     "allow_sha1_signatures": False,
+    "affiliations": [],
+    "attribute_consuming_services": [],
     "require_mfa": False,
 }
 

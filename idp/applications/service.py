@@ -180,11 +180,11 @@ class Applications:
         else:
             self._require_brand(brand_id)
         meta = parse_sp_metadata(xml, entity_id=entity_id)
-        fields = fields_from_metadata(meta, allow_http=self.settings.allow_http_urls)
+        existing = next((app for app in self.store.apps_owned_by(brand_id) if app.entity_id == meta.entity_id), None)
+        fields = fields_from_metadata(meta, allow_http=self.settings.allow_http_urls, existing=existing)
         if name is not None:
             fields["name"] = clean_fields({"name": name}, allow_http=False)["name"]
         now = time.time()
-        existing = next((app for app in self.store.apps_owned_by(brand_id) if app.entity_id == meta.entity_id), None)
         if existing is not None:
             app = dataclasses.replace(existing, **fields, updated_at=now)
         else:

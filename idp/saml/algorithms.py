@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal
 import xmlsec
 from cryptography.hazmat.primitives import hashes
 
+from idp.errors import UnknownAlgorithm
+
 if TYPE_CHECKING:
     from xmlsec.constants import __Transform as Transform  # the stubs' name; no such name at run time
 
@@ -98,3 +100,43 @@ def accepted(*, allow_sha1: bool) -> Accepted:
 
 def is_sha1(uri: str) -> bool:
     return uri in SHA1_ALGORITHMS
+
+
+@dataclass(frozen=True)
+class SignatureAlgorithm:
+    """What the IdP signs an app's messages with: an app's `signature_algorithm`, its SignatureMethod,
+    and the DigestMethod of the same strength."""
+
+    name: str
+    signing_method: SigningMethod
+    digest_method: DigestMethod
+
+
+_SIGNATURE_ALGORITHMS = (
+    SignatureAlgorithm("rsa-sha256", _SIGNING_METHODS[0], _DIGEST_METHODS[0]),
+    SignatureAlgorithm("rsa-sha384", _SIGNING_METHODS[1], _DIGEST_METHODS[1]),
+    SignatureAlgorithm("rsa-sha512", _SIGNING_METHODS[2], _DIGEST_METHODS[2]),
+)
+SIGNATURE_ALGORITHM_NAMES = tuple(algorithm.name for algorithm in _SIGNATURE_ALGORITHMS)
+DEFAULT_SIGNATURE_ALGORITHM = _SIGNATURE_ALGORITHMS[0]
+
+
+def signature_algorithm(name: str | None) -> SignatureAlgorithm:
+    """The algorithm an app's `signature_algorithm` names; None is the default, RSA-SHA256."""
+    if name is None:
+        return DEFAULT_SIGNATURE_ALGORITHM
+    for algorithm in _SIGNATURE_ALGORITHMS:
+        if algorithm.name == name:
+            return algorithm
+    raise UnknownAlgorithm(f"no signature algorithm {name!r}; known: {', '.join(SIGNATURE_ALGORITHM_NAMES)}")
+
+
+def signature_algorithm_for(signing_method_uris: list[str], digest_method_uris: list[str]) -> str | None:
+    """The name of the first algorithm an SP's metadata lists (alg:SigningMethod, in its order of
+    preference) that the IdP signs with, and whose digest it lists too when it lists any; None if none."""
+    for uri in signing_method_uris:
+        for algorithm in _SIGNATURE_ALGORITHMS:
+            digest_ok = not digest_method_uris or algorithm.digest_method.uri in digest_method_uris
+            if algorithm.signing_method.uri == uri and digest_ok:
+                return algorithm.name
+    return None

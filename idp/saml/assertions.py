@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from idp.models import Brand, Participant, SsoApplication, User
 from idp.saml import outbound
+from idp.saml.algorithms import signature_algorithm
 from idp.saml.attributes import Subject, resolve_subject
 from idp.saml.authn_context import Strength, default_class
 from idp.saml.certificates import certificate_pem
@@ -35,6 +36,7 @@ class Login:
     role: str
     mfa: bool
     authn_instant: float
+    member_of: tuple[tuple[Brand, str], ...] = ()  # every brand the user is a member of, with the role there
 
     @property
     def strength(self) -> Strength:
@@ -57,6 +59,7 @@ class Answering:
     relay_state: str | None = None
     issuer: str | None = None  # the IdP entityID the SP addressed; None: the app's own `issuer`
     authn_context: str | None = None  # the class chosen for the request; None: the sign-in's own
+    affiliation: str | None = None  # an SPNameQualifier the request asked for and the app is a member of
 
     def issuer_for(self, app: SsoApplication, idp: IdpIdentity) -> str:
         return self.issuer or app.idp_entity_id(idp.entity_id)
@@ -74,7 +77,8 @@ def subject_for(app: SsoApplication, login: Login, idp: IdpIdentity, answering: 
         login.role,
         pairwise_secret=idp.pairwise_secret,
         idp_entity_id=issuer,
-        sp_entity_id=app.entity_id or "",
+        sp_entity_id=answering.affiliation or app.entity_id or "",
+        member_of=login.member_of,
     )
 
 
@@ -101,11 +105,12 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         encryption = Encryption(
             certificate_pem(app.encryption_certificate), app.encryption_algorithm or Encryption.algorithm
         )
-    root = outbound.protect(build_response(spec), Sign.of(app.signed), idp.signer, encryption)
+    algorithm = signature_algorithm(app.signature_algorithm)
+    root = outbound.protect(build_response(spec), Sign.of(app.signed), idp.signer, encryption, algorithm)
     form = outbound.post(root, location=acs, relay_state=answering.relay_state)
     participant = Participant(
         app.id,
-        subject.name_id,
+        subject.name_id or "",
         subject.name_id_format,
         spec.session_index,
         name_qualifier=subject.name_qualifier,
@@ -135,5 +140,5 @@ def refuse(
         issued_at=utc(now),
         message=message,
     )
-    root = outbound.protect(built, Sign.RESPONSE, idp.signer)
+    root = outbound.protect(built, Sign.RESPONSE, idp.signer, algorithm=signature_algorithm(app.signature_algorithm))
     return outbound.post(root, location=answering.acs_url or app.acs_url or "", relay_state=answering.relay_state)

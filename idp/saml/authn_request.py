@@ -32,6 +32,8 @@ class AuthnRequest:
     version: str = "2.0"
     requested_context: RequestedContext | None = None
     subject: RequestedSubject | None = None
+    sp_name_qualifier: str | None = None
+    attribute_consuming_service_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ def read(parsed: Parsed) -> AuthnRequest:
         acs_index = int(index) if index is not None else None
     except ValueError:
         raise SamlRequestRefused("AssertionConsumerServiceIndex is not a number") from None
+    attribute_index = root.get("AttributeConsumingServiceIndex")
+    if attribute_index is not None and not (attribute_index.isascii() and attribute_index.strip().isdigit()):
+        raise SamlRequestRefused("AttributeConsumingServiceIndex is not a number")
     try:
         requested_context = authn_context.read(root)
     except authn_context.UnreadableContext as error:
@@ -85,6 +90,8 @@ def read(parsed: Parsed) -> AuthnRequest:
         is_passive=_bool(root.get("IsPassive")),
         name_id_format=policy.get("Format") if policy is not None else None,
         root=root,
+        sp_name_qualifier=policy.get("SPNameQualifier") if policy is not None else None,
+        attribute_consuming_service_index=int(attribute_index) if attribute_index is not None else None,
         version=parsed.version,
         requested_context=requested_context,
         subject=_subject(root),

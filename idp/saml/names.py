@@ -25,6 +25,7 @@ AC_REFEDS_MFA = "https://refeds.org/profile/mfa"
 
 ATTRNAME_BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 ATTRNAME_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+ATTRNAME_UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
 STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 STATUS_NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"

@@ -15,6 +15,7 @@ from enum import StrEnum
 from lxml import etree
 
 from idp.saml import bindings
+from idp.saml.algorithms import DEFAULT_SIGNATURE_ALGORITHM, SignatureAlgorithm
 from idp.saml.encryption import DEFAULT_ALGORITHM, encrypt_assertion
 from idp.saml.names import BINDING_HTTP_REDIRECT, SAMLP
 from idp.saml.response import BuiltResponse
@@ -65,21 +66,28 @@ class Redirect:
     status: int = 302
 
 
-def protect(built: BuiltResponse, sign: Sign, signer: Signer, encryption: Encryption | None = None) -> etree._Element:
+def protect(
+    built: BuiltResponse,
+    sign: Sign,
+    signer: Signer,
+    encryption: Encryption | None = None,
+    algorithm: SignatureAlgorithm = DEFAULT_SIGNATURE_ALGORITHM,
+) -> etree._Element:
     """Sign and encrypt in the one order that works: the assertion is signed, then encrypted (its
     signature travels inside), then the Response is signed over the EncryptedAssertion.
 
     A Response without an assertion (an error status) has only its root to sign, and always signs it.
+    `algorithm` is the app's `signature_algorithm`.
     """
     if built.assertion is None:
-        signer.sign(built.root)
+        signer.sign(built.root, algorithm)
         return built.root
     if sign.covers_assertion:
-        signer.sign(built.assertion)
+        signer.sign(built.assertion, algorithm)
     if encryption is not None:
         encrypt_assertion(built.assertion, encryption.certificate_pem, encryption.algorithm)
     if sign.covers_response:
-        signer.sign(built.root)
+        signer.sign(built.root, algorithm)
     return built.root
 
 

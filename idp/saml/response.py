@@ -10,8 +10,6 @@ from lxml import etree
 
 from idp.saml.attributes import Subject
 from idp.saml.names import (
-    ATTRNAME_BASIC,
-    ATTRNAME_URI,
     CONFIRMATION_BEARER,
     SAML,
     SAMLP,
@@ -134,14 +132,15 @@ def build_response(spec: AssertionSpec) -> BuiltResponse:
     element(assertion, f"{{{SAML}}}Issuer", spec.issuer)
 
     subject = element(assertion, f"{{{SAML}}}Subject")
-    element(
-        subject,
-        f"{{{SAML}}}NameID",
-        spec.subject.name_id,
-        Format=spec.subject.name_id_format,
-        NameQualifier=spec.subject.name_qualifier,
-        SPNameQualifier=spec.subject.sp_name_qualifier,
-    )
+    if spec.subject.name_id is not None:  # without one, the SP knows the user by the attributes (Core 2.4.1)
+        element(
+            subject,
+            f"{{{SAML}}}NameID",
+            spec.subject.name_id,
+            Format=spec.subject.name_id_format,
+            NameQualifier=spec.subject.name_qualifier,
+            SPNameQualifier=spec.subject.sp_name_qualifier,
+        )
     confirmation = element(subject, f"{{{SAML}}}SubjectConfirmation", Method=CONFIRMATION_BEARER)
     element(
         confirmation,
@@ -166,15 +165,17 @@ def build_response(spec: AssertionSpec) -> BuiltResponse:
 
     if spec.subject.attributes:
         statement = element(assertion, f"{{{SAML}}}AttributeStatement")
-        for name, value in spec.subject.attributes.items():
-            attribute = element(statement, f"{{{SAML}}}Attribute", Name=name, NameFormat=attribute_name_format(name))
-            typed = etree.SubElement(
-                attribute, f"{{{SAML}}}AttributeValue", {f"{{{XSI}}}type": "xs:string"}, nsmap=_ATTRIBUTE_NSMAP
+        for mapped in spec.subject.attributes:
+            attribute = element(
+                statement,
+                f"{{{SAML}}}Attribute",
+                Name=mapped.name,
+                NameFormat=mapped.name_format,
+                FriendlyName=mapped.friendly_name,
             )
-            typed.text = xml_safe(value)
+            for value in mapped.values:  # one AttributeValue per value (Core 2.7.3.1)
+                typed = etree.SubElement(
+                    attribute, f"{{{SAML}}}AttributeValue", {f"{{{XSI}}}type": "xs:string"}, nsmap=_ATTRIBUTE_NSMAP
+                )
+                typed.text = xml_safe(value)
     return BuiltResponse(root=response, assertion=assertion)
-
-
-def attribute_name_format(name: str) -> str:
-    """URI-named attributes (urn:oid:..., https://...) say so; SPs such as Shibboleth map by it."""
-    return ATTRNAME_URI if name.startswith(("urn:", "http://", "https://")) else ATTRNAME_BASIC

@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -15,7 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from lxml import etree
 
 from idp.errors import ValidationError
-from idp.saml.names import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, DS, MD, SAMLP
+from idp.saml.names import ALG, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, DS, MD, SAMLP
 from idp.saml.xml import parse_untrusted
 
 FIELD = "metadata"
@@ -31,6 +31,12 @@ _ACS = f"{{{MD}}}AssertionConsumerService"
 _SLO = f"{{{MD}}}SingleLogoutService"
 _KEY = f"{{{MD}}}KeyDescriptor"
 _NAMEID_FORMAT = f"{{{MD}}}NameIDFormat"
+_EXTENSIONS = f"{{{MD}}}Extensions"
+_SIGNING_METHOD = f"{{{ALG}}}SigningMethod"
+_DIGEST_METHOD = f"{{{ALG}}}DigestMethod"
+_ATTRIBUTE_SERVICE = f"{{{MD}}}AttributeConsumingService"
+_REQUESTED_ATTRIBUTE = f"{{{MD}}}RequestedAttribute"
+MAX_ATTRIBUTE_NAME = 256
 _CERTIFICATES = f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate"
 _SLO_BINDINGS = (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -48,6 +54,16 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class RequestedAttribute:
+    """An attribute an AttributeConsumingService asks for (Metadata 2.4.4.2)."""
+
+    name: str
+    name_format: str | None = None
+    friendly_name: str | None = None
+    is_required: bool = False
+
+
+@dataclass(frozen=True)
 class SpMetadata:
     entity_id: str
     assertion_consumer_services: list[Endpoint]  # HTTP-POST ones only: isDefault first, then by index
@@ -57,6 +73,12 @@ class SpMetadata:
     authn_requests_signed: bool
     want_assertions_signed: bool
     name_id_formats: list[str]
+    # The SP's alg:SigningMethod and alg:DigestMethod URIs, in its order of preference: those of the
+    # SPSSODescriptor's Extensions, else of the EntityDescriptor's (Algorithm Support profile 2.3).
+    signing_methods: list[str] = field(default_factory=list)
+    digest_methods: list[str] = field(default_factory=list)
+    attribute_consuming_services: list[int] = field(default_factory=list)  # their indexes
+    requested_attributes: list[RequestedAttribute] = field(default_factory=list)  # of every service, once each
 
 
 def _refuse(message: str) -> ValidationError:
@@ -81,6 +103,8 @@ def parse_sp_metadata(xml: bytes, *, entity_id: str | None = None) -> SpMetadata
         raise _refuse(f"describes entityID {found_id!r}, not {entity_id!r}")
     role = _sp_role(entity)
     signing, encryption = _certificates(role)
+    signing_methods, digest_methods = _algorithms(role) or _algorithms(entity) or ([], [])
+    services, requested = _attribute_consuming_services(role)
     return SpMetadata(
         entity_id=found_id,
         assertion_consumer_services=_assertion_consumer_services(role),
@@ -90,6 +114,10 @@ def parse_sp_metadata(xml: bytes, *, entity_id: str | None = None) -> SpMetadata
         authn_requests_signed=_boolean(role, "AuthnRequestsSigned"),
         want_assertions_signed=_boolean(role, "WantAssertionsSigned"),
         name_id_formats=_name_id_formats(role),
+        signing_methods=signing_methods,
+        digest_methods=digest_methods,
+        attribute_consuming_services=services,
+        requested_attributes=requested,
     )
 
 
@@ -263,3 +291,52 @@ def _name_id_formats(role: etree._Element) -> list[str]:
         raise _refuse(f"has more than {MAX_ITEMS} NameIDFormat elements")
     formats = (_compact_text(element) for element in elements)
     return list(dict.fromkeys(value for value in formats if value))
+
+
+def _algorithms(element: etree._Element) -> tuple[list[str], list[str]] | None:
+    """The alg:SigningMethod and alg:DigestMethod Algorithms of the element's md:Extensions; None if it lists none."""
+    extensions = element.find(_EXTENSIONS)
+    if extensions is None:
+        return None
+    found: list[list[str]] = []
+    for tag in (_SIGNING_METHOD, _DIGEST_METHOD):
+        elements = extensions.findall(tag)
+        if len(elements) > MAX_ITEMS:
+            raise _refuse(f"lists more than {MAX_ITEMS} {etree.QName(tag).localname} elements")
+        uris = ((method.get("Algorithm") or "").strip() for method in elements)
+        found.append(list(dict.fromkeys(uri for uri in uris if uri)))
+    signing_methods, digest_methods = found
+    return (signing_methods, digest_methods) if signing_methods or digest_methods else None
+
+
+def _attribute_consuming_services(role: etree._Element) -> tuple[list[int], list[RequestedAttribute]]:
+    services = role.findall(_ATTRIBUTE_SERVICE)
+    if len(services) > MAX_ITEMS:
+        raise _refuse(f"has more than {MAX_ITEMS} AttributeConsumingService elements")
+    indexes: list[int] = []
+    requested: dict[str, RequestedAttribute] = {}
+    for service in services:
+        raw = (service.get("index") or "").strip()
+        if not _UNSIGNED_SHORT.fullmatch(raw) or int(raw) > 65535:
+            raise _refuse("AttributeConsumingService index must be a whole number from 0 to 65535")
+        if int(raw) in indexes:
+            raise _refuse(f"has two AttributeConsumingService elements with index {raw}")
+        indexes.append(int(raw))
+        attributes = service.findall(_REQUESTED_ATTRIBUTE)
+        if len(attributes) > MAX_ITEMS:
+            raise _refuse(f"AttributeConsumingService {raw} requests more than {MAX_ITEMS} attributes")
+        for attribute in attributes:
+            name = (attribute.get("Name") or "").strip()
+            if not name or len(name) > MAX_ATTRIBUTE_NAME or any(ord(char) < 32 for char in name):
+                raise _refuse(f"AttributeConsumingService {raw} has a RequestedAttribute without a usable Name")
+            friendly = (attribute.get("FriendlyName") or "").strip()
+            requested.setdefault(
+                name,
+                RequestedAttribute(
+                    name=name,
+                    name_format=(attribute.get("NameFormat") or "").strip() or None,
+                    friendly_name=friendly if friendly and len(friendly) <= MAX_ATTRIBUTE_NAME else None,
+                    is_required=_boolean(attribute, "isRequired", what="RequestedAttribute"),
+                ),
+            )
+    return sorted(indexes), list(requested.values())

@@ -1,4 +1,4 @@
-"""Enveloped XML signatures, in process with python-xmlsec: RSA-SHA256, SHA-256, exclusive c14n."""
+"""Enveloped XML signatures, in process with python-xmlsec: RSA-SHA256 (or SHA-384/512, per app), exclusive c14n."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from idp.errors import ConfigurationError
+from idp.saml.algorithms import DEFAULT_SIGNATURE_ALGORITHM, SignatureAlgorithm
 from idp.saml.names import SAML
 
 
@@ -37,10 +38,10 @@ class Signer:
             self._on_signature("redirect", time.perf_counter() - started)
         return signature
 
-    def sign(self, element: etree._Element) -> None:
+    def sign(self, element: etree._Element, algorithm: SignatureAlgorithm = DEFAULT_SIGNATURE_ALGORITHM) -> None:
         """Sign `element` in place; the Signature goes right after its Issuer, as the schema asks."""
         signature = xmlsec.template.create(
-            element, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
+            element, xmlsec.constants.TransformExclC14N, algorithm.signing_method.transform, ns="ds"
         )
         issuer = element.find(f"{{{SAML}}}Issuer")
         if issuer is None:
@@ -50,7 +51,7 @@ class Signer:
         element_id = element.get("ID")
         if element_id is None:
             raise ValueError("the element to sign has no ID attribute")
-        reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha256, uri="#" + element_id)
+        reference = xmlsec.template.add_reference(signature, algorithm.digest_method.transform, uri="#" + element_id)
         xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
         xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
         key_info = xmlsec.template.ensure_key_info(signature)

@@ -89,7 +89,7 @@ class LaunchFlow:
         if not app.is_saml:
             return Outcome(Redirect(app.url or ""))
         now = browser.now
-        login = Login(user, placement.brand, placement.role, mfa, now)
+        login = Login(user, placement.brand, placement.role, mfa, now, placement.member_of)
         issued = issue(app, login, self.idp, Answering(relay_state=app.start_url), now=now)
         # When the browser has an IdP session of the same user, the SP joins it, for single logout.
         signed_in = self.sessions.signed_in(browser.session_token)

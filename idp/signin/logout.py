@@ -91,8 +91,10 @@ class LogoutFlow:
         while remaining:
             participant, *remaining = remaining
             app = self.store.app(participant.app_id)
-            if app is None or not app.slo_url:
-                partial = True  # gone, or no longer reachable: that SP's session outlives ours
+            if app is None or not app.slo_url or not participant.name_id:
+                # Gone, no longer reachable, or told no NameID (name_id_format none), which a LogoutRequest
+                # must name (Core 3.7.1): that SP's session outlives ours.
+                partial = True
                 continue
             issuer = app.idp_entity_id(self.idp.entity_id)
             root = logout.logout_request(

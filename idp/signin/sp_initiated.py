@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from idp.accounts.sessions import Sessions, SignedIn
 from idp.applications.access import placement_for, sender_apps
-from idp.errors import MfaSetupNeeded, SamlRequestRefused
+from idp.errors import AnsweredInSaml, MfaSetupNeeded, SamlRequestRefused
 from idp.models import SsoApplication
 from idp.saml import authn_context, authn_request, inbound
 from idp.saml.assertions import Answering, IdpIdentity, Login, issue, refuse, subject_for
@@ -23,9 +23,7 @@ from idp.saml.authn_request import AuthnRequest, RequestedSubject
 from idp.saml.bindings import ReceivedMessage
 from idp.saml.names import (
     BINDING_HTTP_POST,
-    NAMEID_FORMATS,
     NAMEID_UNSPECIFIED,
-    STATUS_INVALID_NAMEID_POLICY,
     STATUS_NO_AUTHN_CONTEXT,
     STATUS_NO_PASSIVE,
     STATUS_REQUEST_DENIED,
@@ -38,6 +36,7 @@ from idp.saml.names import (
     STATUS_UNSUPPORTED_BINDING,
     STATUS_VERSION_MISMATCH,
 )
+from idp.saml.subject_policy import SubjectRequest, SubjectTerms, subject_terms
 from idp.signin.front_door import totp_step
 from idp.signin.outcomes import Browser, Outcome, Page, Redirect
 from idp.store import Store
@@ -82,12 +81,21 @@ class PendingRequest:
     requested_context: RequestedContext | None = None
     subject: RequestedSubject | None = None
     shared: bool = False  # several brands register this SP's entityID
+    sp_name_qualifier: str | None = None
+    attribute_consuming_service_index: int | None = None
 
     def answering(
-        self, candidate: Candidate, name_id_format: str | None = None, authn_context: str | None = None
+        self, candidate: Candidate, terms: SubjectTerms | None = None, authn_context: str | None = None
     ) -> Answering:
+        terms = terms or SubjectTerms()
         return Answering(
-            candidate.acs_url, self.request_id, name_id_format, self.relay_state, self.issuer, authn_context
+            candidate.acs_url,
+            self.request_id,
+            terms.name_id_format,
+            self.relay_state,
+            self.issuer,
+            authn_context,
+            terms.affiliation,
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -172,6 +180,8 @@ class AuthnRequestFlow:
             requested_context=request.requested_context,
             subject=request.subject,
             shared=len(verified.apps) > 1,
+            sp_name_qualifier=request.sp_name_qualifier,
+            attribute_consuming_service_index=request.attribute_consuming_service_index,
         )
         try:
             inbound.check_delivery(
@@ -247,16 +257,16 @@ class AuthnRequestFlow:
             return Outcome(Page("choose_app.html", {"request_key": self._keep(pending), "choices": choices}))
         [(candidate, app, placement)] = open_to_user
         pending = dataclasses.replace(pending, candidates=(candidate,))
-        requested = pending.name_id_format
-        name_id_format = None
-        if requested and requested != NAMEID_UNSPECIFIED:
-            if requested not in NAMEID_FORMATS or (app.name_id_format and app.name_id_format != requested):
-                policy = Refusal(STATUS_REQUESTER, STATUS_INVALID_NAMEID_POLICY, "that NameID format is not offered")
-                return self._refuse(pending, policy, now)
-            name_id_format = requested
+        asked = SubjectRequest(
+            pending.name_id_format, pending.sp_name_qualifier, pending.attribute_consuming_service_index
+        )
+        try:
+            terms = subject_terms(app, asked)
+        except AnsweredInSaml as unmet:  # InvalidNameIDPolicy, an unknown AttributeConsumingServiceIndex
+            return self._refuse(pending, Refusal(unmet.saml_status, unmet.saml_sub_status, unmet.message), now)
         user, session = signed_in.user, signed_in.session
-        login = Login(user, placement.brand, placement.role, session.mfa, session.authn_instant)
-        refusal = self._subject_refusal(pending, app, login, name_id_format)
+        login = Login(user, placement.brand, placement.role, session.mfa, session.authn_instant, placement.member_of)
+        refusal = self._subject_refusal(pending, app, login, terms)
         if refusal is not None:
             return self._refuse(pending, refusal, now)
         # A user with MFA always answers with it; an app with require_mfa asks it of everyone.
@@ -269,7 +279,7 @@ class AuthnRequestFlow:
                     return self._refuse(pending, passive, now)
                 return totp_step(self.store, user, destination=resume_path(self._keep(pending)))
             return self._refuse(pending, self._unmet(pending, app, user.mfa_enabled), now)
-        answering = pending.answering(candidate, name_id_format, asserted)
+        answering = pending.answering(candidate, terms, asserted)
         issued = issue(app, login, self.idp, answering, now=now)
         self.sessions.add_participant(signed_in, issued.participant)
         metrics.sp_answered("Success")
@@ -282,7 +292,7 @@ class AuthnRequestFlow:
         return Refusal(STATUS_REQUESTER, STATUS_NO_AUTHN_CONTEXT, "the authentication context cannot be met", notice)
 
     def _subject_refusal(
-        self, pending: PendingRequest, app: SsoApplication, login: Login, name_id_format: str | None
+        self, pending: PendingRequest, app: SsoApplication, login: Login, terms: SubjectTerms
     ) -> Refusal | None:
         """A request naming its Subject must be answered for that principal only (Core 3.4.1)."""
         asked = pending.subject
@@ -290,7 +300,7 @@ class AuthnRequestFlow:
             return None
         if asked.name_id is None:
             return Refusal(STATUS_REQUESTER, STATUS_REQUEST_UNSUPPORTED, "only a Subject with a NameID is understood")
-        ours = subject_for(app, login, self.idp, pending.answering(pending.candidates[0], name_id_format))
+        ours = subject_for(app, login, self.idp, pending.answering(pending.candidates[0], terms))
         same_format = asked.name_id_format in (None, NAMEID_UNSPECIFIED, ours.name_id_format)
         if asked.name_id != ours.name_id or not same_format:
             return Refusal(STATUS_REQUESTER, STATUS_UNKNOWN_PRINCIPAL, "the Subject is not the signed-in user")

@@ -146,7 +146,7 @@ def test_adding_someone_who_is_already_a_member_is_409(as_, tree) -> None:
         ({"email": "x@example.com", "first_name": "X", "last_name": "Y", "role": "Agent", "invite": "yes"}, "invite"),
         (
             {"email": "x@example.com", "first_name": "X", "last_name": "Y", "role": "Agent", "attributes": {"a": 1}},
-            "attributes",
+            "attributes.a",
         ),
         (
             {"email": "x@example.com", "first_name": "X", "last_name": "Y", "role": "Agent", "attributes": ["a"]},
@@ -159,6 +159,16 @@ def test_adding_someone_who_is_already_a_member_is_409(as_, tree) -> None:
                 "last_name": "Y",
                 "role": "Agent",
                 "attributes": {"a": {"nested": "no"}},
+            },
+            "attributes.a",
+        ),
+        (
+            {
+                "email": "x@example.com",
+                "first_name": "X",
+                "last_name": "Y",
+                "role": "Agent",
+                "attributes": {"a b": "1"},
             },
             "attributes",
         ),
@@ -249,6 +259,24 @@ def test_an_admin_updates_a_users_profile_and_attributes(as_, tree, store) -> No
     data = response.json["data"]
     assert (data["first_name"], data["last_name"], data["phone_number"]) == ("Adele", "Agent", "+1 555 0100")
     assert store.user(tree.agent.id).attributes == {"team": "North"}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field"),
+    [
+        ({"mls id": "M-1"}, "attributes"),
+        ({f"k{n}": "v" for n in range(51)}, "attributes"),
+        ({"mlsid": ["M"] * 51}, "attributes.mlsid"),
+        ({"mlsid": "M" * 1025}, "attributes.mlsid"),
+    ],
+    ids=["key-with-a-space", "51-keys", "51-values", "a-value-over-1024"],
+)
+def test_an_update_holds_attributes_to_the_rules_every_attribute_is_held_to(
+    as_, tree, store, attributes, field
+) -> None:
+    response = as_.call(tree.office_admin, "PUT", f"/users/{tree.agent.id}", {"attributes": attributes})
+    assert response.status_code == 400 and response.json["field"] == field, response.json
+    assert store.user(tree.agent.id).attributes == tree.agent.attributes
 
 
 def test_an_update_with_an_unknown_field_is_400_naming_it(as_, tree) -> None:

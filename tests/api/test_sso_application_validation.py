@@ -41,6 +41,18 @@ def assert_refused(response, field: str) -> None:
         pytest.param(saml_app(entity_id="not a uri"), "entity_id", id="entity_id-not-a-uri"),
         pytest.param(saml_app(allow_sha1_signatures="yes"), "allow_sha1_signatures", id="allow_sha1-not-a-boolean"),
         pytest.param(saml_app(allow_sha1_signatures=1), "allow_sha1_signatures", id="allow_sha1-a-number"),
+        pytest.param(saml_app(mappings={"mail": {"value": 1}}), "mappings.mail", id="mapping-constant-number"),
+        pytest.param(saml_app(mappings={"mail": ["email", "nope"]}), "mappings.mail", id="mapping-list-unknown"),
+        pytest.param(saml_app(mappings={"mail": {"field": "email", "name_format": "x"}}), "mappings.mail", id="fmt"),
+        pytest.param(
+            saml_app(mappings={"mail": {"field": "email", "x": 1}}), "mappings.mail", id="mapping-unknown-key"
+        ),
+        pytest.param(saml_app(name_id="brand_ids"), "name_id", id="name_id-multi-valued"),
+        pytest.param(saml_app(name_id="attributes.no spaces"), "name_id", id="name_id-bad-custom-key"),
+        pytest.param(saml_app(signature_algorithm="rsa-sha1"), "signature_algorithm", id="signature_algorithm-sha1"),
+        pytest.param(saml_app(affiliations=["not a uri"]), "affiliations", id="affiliation-not-a-uri"),
+        pytest.param(saml_app(affiliations="https://a.example.com"), "affiliations", id="affiliations-not-a-list"),
+        pytest.param(saml_app(attribute_consuming_services=[-1]), "attribute_consuming_services", id="acs-index"),
     ],
 )
 def test_create_refuses_a_bad_field_naming_it(apps, org: Org, body, field):
@@ -69,6 +81,43 @@ def test_http_is_accepted_on_a_loopback_host(apps, org: Org, host):
 def test_a_name_id_format_may_be_given_by_its_short_name(apps, org: Org):
     data = apps.created(org.admin, org.brand, saml_app(name_id_format="persistent"))
     assert data["name_id_format"] == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+
+
+def test_every_mapping_form_and_the_new_fields_are_kept_as_sent(apps, org: Org):
+    mappings = {
+        "mlsid": "attributes.mlsid",
+        "names": ["first_name", "last_name"],
+        "tier": {"value": "gold"},
+        "groups": {"values": ["agents", "staff"]},
+        "urn:oid:0.9.2342.19200300.100.1.3": {"field": "email", "name_format": "uri", "friendly_name": "mail"},
+        "brands": "brand_ids",
+    }
+    data = apps.created(
+        org.admin,
+        org.brand,
+        saml_app(
+            mappings=mappings,
+            name_id="attributes.mlsid",
+            name_id_format="none",
+            signature_algorithm="rsa-sha384",
+            affiliations=["https://affiliation.example.com"],
+        ),
+    )
+    assert data["mappings"] == mappings
+    assert (data["name_id"], data["name_id_format"]) == ("attributes.mlsid", "none")
+    assert data["signature_algorithm"] == "rsa-sha384"
+    assert data["affiliations"] == ["https://affiliation.example.com"]
+
+
+def test_a_start_url_longer_than_80_bytes_is_refused_saying_why(apps, org: Org):
+    fits = "https://sp.example.com/" + "a" * (80 - len("https://sp.example.com/"))
+    assert apps.created(org.admin, org.brand, saml_app(start_url=fits))["start_url"] == fits
+    too_long = "https://sp.example.com/" + "é" * 29  # 23 + 58 bytes: short in characters, long in bytes
+    response = apps.create(org.admin, org.brand, saml_app(start_url=too_long))
+    assert_refused(response, "start_url")
+    assert "RelayState" in response.json["message"] and "80 bytes" in response.json["message"]
+    created = apps.created(org.admin, org.brand, saml_app(name="Other"))
+    assert_refused(apps.update(org.admin, org.brand, created["id"], {"start_url": too_long}), "start_url")
 
 
 def test_update_refuses_a_bad_field_naming_it_and_keeps_the_app(apps, org: Org):

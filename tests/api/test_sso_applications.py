@@ -45,6 +45,9 @@ APP_KEYS = {
     "require_mfa",
     "slo_url",
     "slo_binding",
+    "signature_algorithm",
+    "affiliations",
+    "attribute_consuming_services",
 }
 
 

@@ -262,3 +262,52 @@ def test_status_says_up_to_date_only_when_every_reporting_worker_is(cli_env):
         store.save_key_report(worker, {"worker": worker, "version": version}, 60)
     store.close()
     assert ok(cli_env, "keys", "status")["every_worker_up_to_date"] is True
+
+
+def test_custom_attributes_are_set_at_creation_and_changed_by_update(home_env):
+    user = ok(
+        home_env,
+        "users",
+        "create",
+        "ann@acme.example",
+        "--first-name",
+        "Ann",
+        "--last-name",
+        "Agent",
+        "--attribute",
+        "mlsid=M-1",
+        "--attribute",
+        "office_mlsid=O-1",
+        "--attribute",
+        "office_mlsid=O-2",
+        "--attribute",
+        "license_number=L=7",
+    )
+    assert user["attributes"] == {"mlsid": "M-1", "office_mlsid": ["O-1", "O-2"], "license_number": "L=7"}
+    changed = ok(
+        home_env, "users", "update", "ANN@acme.example", "--attribute", "nar_number=N-9", "--attribute", "mlsid="
+    )
+    assert changed["attributes"] == {"office_mlsid": ["O-1", "O-2"], "license_number": "L=7", "nar_number": "N-9"}
+
+    store = open_store(Settings.from_env(home_env))
+    try:
+        assert store.user(user["id"]).attributes == changed["attributes"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("users", "update", "nobody@acme.example", "--attribute", "a=b"), "no user"),
+        (("users", "update", "nobody@acme.example"), "--attribute"),
+        (("users", "create", "a@b.example", "--first-name", "A", "--last-name", "B", "--attribute", "mlsid"), "KEY="),
+        (("users", "create", "a@b.example", "--first-name", "A", "--last-name", "B", "--attribute", "a b=1"), "key"),
+        (
+            ("users", "create", "a@b.example", "--first-name", "A", "--last-name", "B", "--attribute", "mlsid=\x1b"),
+            "attributes.mlsid",
+        ),
+    ],
+)
+def test_bad_attributes_are_refused_with_a_clear_message(home_env, args, message):
+    assert message in refused(home_env, *args)

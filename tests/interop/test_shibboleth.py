@@ -34,6 +34,7 @@ from tests.deployment import Deployment
 from tests.interop.helpers import (
     AGENT_EMAIL,
     AUTHN_CONTEXT_CLASS,
+    DS_NS,
     ENCRYPTION_IDS,
     ENCRYPTIONS,
     NAME_ID,
@@ -407,6 +408,34 @@ def test_sp_signs_the_agent_in_with_nameid_and_every_mapped_attribute(idp, sp, s
     reported = what_the_sp_reports(sp, accepted(sp, fields))
 
     assert_the_agent(idp, sp, reported)
+
+
+def test_sp_reads_every_value_of_multi_valued_attributes_signed_with_rsa_sha512(idp, sp):
+    configure(idp, sp, signed="both", encryption=None)
+    mappings = {**MAPPINGS, "groups": {"values": ["agents", "staff"]}, "names": ["first_name", "last_name"]}
+    idp.update_app(sp.app["id"], signature_algorithm="rsa-sha512", mappings=mappings)
+    try:
+        fields = launch(idp, sp)
+        methods = decoded(fields["SAMLResponse"]).xpath("//ds:SignatureMethod/@Algorithm", namespaces={"ds": DS_NS})
+        assert methods == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"] * 2
+        reported = what_the_sp_reports(sp, accepted(sp, fields))
+    finally:
+        idp.update_app(sp.app["id"], signature_algorithm=None, mappings=MAPPINGS)
+    assert_the_agent(idp, sp, reported)
+    # Shibboleth joins the values of one attribute with semicolons.
+    assert (reported["groups"], reported["names"]) == ("agents;staff", "Avery;Agent")
+
+
+def test_sp_takes_an_assertion_without_nameid_and_knows_the_agent_by_attributes(idp, sp):
+    configure(idp, sp, name_id_format="none", encryption=None)
+    try:
+        fields = launch(idp, sp)
+        assert decoded(fields["SAMLResponse"]).find(f".//{{{SAML_NS}}}NameID") is None
+        reported = what_the_sp_reports(sp, accepted(sp, fields))
+    finally:
+        configure(idp, sp)
+    assert "email_nameid" not in reported and not reported.get("REMOTE_USER")
+    assert {name: reported.get(name) for name in EXPECTED_ATTRIBUTES} == EXPECTED_ATTRIBUTES
 
 
 @pytest.mark.parametrize("signed", ["assertion", "both", "response"])

@@ -68,6 +68,26 @@ def test_save_user_then_user_returns_it(store: Store, make: Factory) -> None:
     assert store.user(user.id) == user
 
 
+def test_a_users_custom_attributes_are_kept_and_replaced(store: Store, make: Factory) -> None:
+    user = dataclasses.replace(
+        make.user(email="ada@example.com"), attributes={"mlsid": "M-1", "office_mlsid": ["O-1", "O-2"]}
+    )
+    store.save_user(user)
+
+    assert store.user(user.id).attributes == {"mlsid": "M-1", "office_mlsid": ["O-1", "O-2"]}
+    store.save_user(dataclasses.replace(user, attributes={"nar_number": "N-9"}))
+    assert store.user_by_email("ada@example.com").attributes == {"nar_number": "N-9"}
+
+
+def test_a_user_stored_without_attributes_reads_back_with_none(store: Store, make: Factory) -> None:
+    user = make.user(email="ada@example.com")
+    doc = dataclasses.asdict(user)
+    del doc["attributes"]  # as written before users carried custom attributes
+    store.backend.put("user", user.id, doc, unique={"email": user.email})
+
+    assert store.user(user.id).attributes == {}
+
+
 def test_user_by_email_is_case_insensitive(store: Store, make: Factory) -> None:
     user = make.user(email="Ada.Lovelace@Example.com")
 
@@ -154,7 +174,14 @@ def test_save_client_then_client_returns_it(store: Store, make: Factory) -> None
 
 
 def test_app_returns_a_saved_application(store: Store, make: Factory, make_app: MakeApp) -> None:
-    app = make_app(make.brand(), mappings={"email": "mail"}, extra={"k": [1, 2]})
+    app = make_app(
+        make.brand(),
+        mappings={"mail": "email", "names": ["first_name", "last_name"], "tier": {"values": ["a", "b"]}},
+        extra={"k": [1, 2]},
+        signature_algorithm="rsa-sha512",
+        affiliations=["https://affiliation.example.com"],
+        attribute_consuming_services=[0, 3],
+    )
 
     assert store.app(app.id) == app
 

@@ -30,7 +30,7 @@ from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, DS, NAMEID_EMAIL, SA
 from idp.saml.response import AssertionSpec, build_response
 from idp.saml.xmlsig import Signer
 from tests.independent import AcceptedLogin, xmlsec1_verifies
-from tests.signing import encrypted_response, signed_response
+from tests.signing import encrypted_response, signed_response, single_values
 from tests.support import self_signed_certificate
 
 IDP = "https://idp.example.com/metadata"
@@ -83,7 +83,7 @@ def spec(**overrides) -> AssertionSpec:
         "destination": ACS,
         "recipient": ACS,
         "audience": SP,
-        "subject": Subject(NAME_ID, NAMEID_EMAIL, ATTRIBUTES),
+        "subject": Subject(NAME_ID, NAMEID_EMAIL, single_values(ATTRIBUTES)),
         "authn_context": AC_PASSWORD_PROTECTED_TRANSPORT,
         "session_index": "_session1",
         "issued_at": datetime.datetime.now(datetime.UTC),
@@ -302,7 +302,7 @@ def test_an_encrypted_assertion_swapped_into_a_signed_response_is_refused(ring, 
     sp_key, sp_cert = sp_pair
     victim = etree.fromstring(encrypted_response(spec(), "response", signer, sp_cert))
     other = etree.fromstring(
-        encrypted_response(spec(subject=Subject("eve@example.com", NAMEID_EMAIL, {})), "response", signer, sp_cert)
+        encrypted_response(spec(subject=Subject("eve@example.com", NAMEID_EMAIL)), "response", signer, sp_cert)
     )
     victim.replace(victim.find("saml:EncryptedAssertion", NS), other.find("saml:EncryptedAssertion", NS))
     forged = etree.tostring(victim, xml_declaration=True, encoding="UTF-8")

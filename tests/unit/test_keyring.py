@@ -12,6 +12,7 @@ from lxml import etree
 from idp import keyring
 from idp.errors import ConfigurationError, LinkInvalid
 from idp.keyring import KeyRing
+from idp.saml.algorithms import signature_algorithm
 from idp.saml.links import open_link, seal_link
 from idp.saml.names import SAML, SAMLP
 from idp.sealing import newest, seal, unseal
@@ -234,3 +235,26 @@ def test_the_key_files_stay_private(folder):
     for path in folder.iterdir():
         if path.suffix == ".key" or path.name in ("link-keys", "data-keys"):
             assert path.stat().st_mode & 0o077 == 0, path.name
+
+
+@pytest.mark.parametrize("name", ["rsa-sha384", "rsa-sha512"])
+def test_the_following_signer_signs_by_the_apps_algorithm_with_whichever_key_is_active(ring, folder, name):
+    timed: list[str] = []
+    signer = keyring.FollowingSigner(ring, on_signature=lambda kind, _seconds: timed.append(kind))
+    algorithm = signature_algorithm(name)
+
+    def signed() -> bytes:
+        root = etree.Element(f"{{{SAMLP}}}Response", {"ID": "_r1", "Version": "2.0"}, nsmap={"samlp": SAMLP})
+        etree.SubElement(root, f"{{{SAML}}}Issuer").text = "https://idp.example.com/metadata"
+        signer.sign(root, algorithm)
+        methods = root.xpath("//*[local-name()='SignatureMethod' or local-name()='DigestMethod']/@Algorithm")
+        assert methods == [algorithm.signing_method.uri, algorithm.digest_method.uri]
+        return etree.tostring(root)
+
+    assert xmlsec1_verifies(signed(), certificate(folder, "signing"), "Response")
+    keyring.stage(folder, keyring.SIGNING)
+    staged = roles(folder)["staged"]
+    keyring.promote(folder, keyring.SIGNING)
+    ring.refresh()
+    assert xmlsec1_verifies(signed(), certificate(folder, staged), "Response")
+    assert timed == ["xml", "xml"]

@@ -15,7 +15,7 @@ from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, ATTRNAME_BASIC, ATTR
 from idp.saml.response import AssertionSpec, build_response
 from idp.saml.xmlsig import Signer
 from tests.independent import python3_saml_accepts, xmlsec1_verifies
-from tests.signing import signed_response
+from tests.signing import signed_response, single_values
 
 IDP = "https://idp.example.com/metadata"
 SP = "https://sp.example.com/metadata"
@@ -40,7 +40,9 @@ def spec(**overrides) -> AssertionSpec:
         "recipient": ACS,
         "audience": SP,
         "subject": Subject(
-            "ada@example.com", NAMEID_EMAIL, {"firstName": "Ada", "urn:oid:0.9.2342.19200300.100.1.3": "ada@x.org"}
+            "ada@example.com",
+            NAMEID_EMAIL,
+            single_values({"firstName": "Ada", "urn:oid:0.9.2342.19200300.100.1.3": "ada@x.org"}),
         ),
         "authn_context": AC_PASSWORD_PROTECTED_TRANSPORT,
         "session_index": "_session1",
@@ -139,7 +141,9 @@ def test_ids_are_fresh_xml_ids_for_every_response():
 
 def test_attribute_values_are_escaped_not_injected(ring, signer):
     hostile = '</saml:AttributeValue><saml:Attribute Name="admin">yes'
-    xml = signed_response(spec(subject=Subject("ada@example.com", NAMEID_EMAIL, {"note": hostile})), "both", signer)
+    xml = signed_response(
+        spec(subject=Subject("ada@example.com", NAMEID_EMAIL, single_values({"note": hostile}))), "both", signer
+    )
     values = etree.fromstring(xml).findall(".//saml:Attribute", NS)
     assert [v.get("Name") for v in values] == ["note"]
     assert accept(xml, ring, "both").attributes == {"note": [hostile]}

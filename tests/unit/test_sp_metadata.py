@@ -639,3 +639,45 @@ def test_parameter_entity_fetching_an_external_dtd_is_refused():
 def test_external_dtd_is_refused():
     data = b'<?xml version="1.0"?>\n<!DOCTYPE md:EntityDescriptor SYSTEM "http://attacker.example/saml.dtd">\n' + sp()
     assert "must not contain a DOCTYPE" in refused(data)
+
+
+def _sp(extensions: str = "", services: str = "", entity_extensions: str = "") -> bytes:
+    return f"""<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"
+        xmlns:alg="urn:oasis:names:tc:SAML:metadata:algsupport" entityID="https://sp.example.org/sp">
+      {entity_extensions}
+      <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+        {extensions}
+        <md:AssertionConsumerService index="0" Binding="{BINDING_HTTP_POST}" Location="https://sp.example.org/acs"/>
+        {services}
+      </md:SPSSODescriptor>
+    </md:EntityDescriptor>""".encode()
+
+
+RSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+
+
+def test_algorithms_of_the_entity_apply_when_the_role_lists_none():
+    entity = f'<md:Extensions><alg:SigningMethod Algorithm="{RSA_SHA384}"/></md:Extensions>'
+    meta = parse_sp_metadata(_sp(entity_extensions=entity))
+    assert (meta.signing_methods, meta.digest_methods) == ([RSA_SHA384], [])
+
+
+@pytest.mark.parametrize(
+    ("services", "problem"),
+    [
+        ('<md:AttributeConsumingService index="x"/>', "index must be a whole number"),
+        (
+            '<md:AttributeConsumingService index="1"/><md:AttributeConsumingService index="1"/>',
+            "two AttributeConsumingService elements with index 1",
+        ),
+        ('<md:AttributeConsumingService index="1"><md:RequestedAttribute/></md:AttributeConsumingService>', "Name"),
+        (
+            '<md:AttributeConsumingService index="1"><md:RequestedAttribute Name="a" isRequired="maybe"/>'
+            "</md:AttributeConsumingService>",
+            "isRequired",
+        ),
+    ],
+)
+def test_broken_attribute_consuming_services_are_refused_naming_the_problem(services, problem):
+    with pytest.raises(ValidationError, match=problem):
+        parse_sp_metadata(_sp(services=services))
