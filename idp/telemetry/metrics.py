@@ -102,8 +102,16 @@ def throttled(action: str) -> None:
     THROTTLE_REFUSALS.labels(action).inc()
 
 
-def sp_answered(status: str) -> None:
+def sp_answered(status: str, *, app: str | None = None, user: str | None = None, brand: str | None = None) -> None:
+    """Counts one answer to an SP-initiated request, and records it: the app, and whom it was for when known."""
     SP_ANSWERS.labels(status).inc()
+    outcome = "success" if status == "Success" else "refused"
+    target = f"app:{app}" if app else None
+    brands = [brand] if brand else []
+    event = AuditEvent(
+        "sp_answer", outcome=outcome, actor=user, target=target, brand_ids=brands, details={"status": status}
+    )
+    record(event)
 
 
 @dataclass
@@ -112,6 +120,8 @@ class Launch:
 
     app: str = UNKNOWN
     outcome: str = "saml"
+    user: str | None = None
+    brand: str | None = None
 
 
 @contextmanager
@@ -121,9 +131,22 @@ def launching() -> Iterator[Launch]:
     try:
         yield launch
     except BaseException as error:
-        LAUNCHES.labels(launch.app, _refusal(error)).inc()
+        _launched(launch, _refusal(error))
         raise
-    LAUNCHES.labels(launch.app, launch.outcome).inc()
+    _launched(launch, launch.outcome)
+
+
+def _launched(launch: Launch, outcome: str) -> None:
+    LAUNCHES.labels(launch.app, outcome).inc()
+    record(
+        AuditEvent(
+            "launch",
+            outcome=outcome,
+            actor=launch.user,
+            target=f"app:{launch.app}",
+            brand_ids=[launch.brand] if launch.brand else [],
+        )
+    )
 
 
 @dataclass
@@ -162,4 +185,4 @@ def signing_in(method: str) -> Iterator[SignIn]:
 
 def _signed_in(attempt: SignIn) -> None:
     SIGNINS.labels(attempt.method, attempt.outcome).inc()
-    record(AuditEvent("sign_in", outcome=attempt.outcome, user_id=attempt.user_id, details={"method": attempt.method}))
+    record(AuditEvent("sign_in", outcome=attempt.outcome, actor=attempt.user_id, details={"method": attempt.method}))
