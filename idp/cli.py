@@ -24,6 +24,7 @@ from idp.models import BrandType, Role
 from idp.presenters import brand_json, user_json
 from idp.scim.tokens import ScimTokens
 from idp.store import Store, open_store
+from idp.telemetry import logs
 
 
 def _store(settings: Settings) -> Store:
@@ -258,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = args.run(args, Settings.from_env())
+        settings = Settings.from_env()
+        logs.configure(settings.log_format)  # the audit lines of what the command does go to stderr, as JSON
+        result = args.run(args, settings)
     except IdpError as error:
         print(f"idp: error: {error.message}", file=sys.stderr)
         return 1

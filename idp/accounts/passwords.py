@@ -43,7 +43,9 @@ class Passwords:
             # check_password runs argon2 even when no user matched, so timing does not tell who exists.
             matched = check_password(user.password_hash if user else None, password)
             if not matched or user is None or not user.is_active:
-                raise InvalidGrant("invalid username or password")
+                refused = InvalidGrant("invalid username or password")
+                refused.account_id = user.id if user else None
+                raise refused
         return user
 
     def change(

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from idp.errors import IdpError, StoreUnavailable, Throttled
+from idp.errors import IdpError, InvalidGrant, StoreUnavailable, Throttled
 from idp.telemetry.audit import AuditEvent, record
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -157,8 +157,10 @@ class SignIn:
     outcome: str = "success"
     user_id: str | None = None
 
-    def failed(self) -> None:
+    def failed(self, account_id: str | None = None) -> None:
+        """Wrong credentials; `account_id` the account they were tried on, when it exists."""
         self.outcome = "failure"
+        self.user_id = self.user_id or account_id
 
 
 @contextmanager
@@ -175,7 +177,7 @@ def signing_in(method: str) -> Iterator[SignIn]:
         if isinstance(error, Throttled):
             attempt.outcome = "throttled"
         elif isinstance(error, IdpError) and error.code in ("invalid_grant", "InvalidToken"):
-            attempt.outcome = "failure"
+            attempt.failed(error.account_id if isinstance(error, InvalidGrant) else None)
         else:
             attempt.outcome = "refused"
         _signed_in(attempt)
@@ -185,4 +187,9 @@ def signing_in(method: str) -> Iterator[SignIn]:
 
 def _signed_in(attempt: SignIn) -> None:
     SIGNINS.labels(attempt.method, attempt.outcome).inc()
-    record(AuditEvent("sign_in", outcome=attempt.outcome, actor=attempt.user_id, details={"method": attempt.method}))
+    # Who tried wrong credentials is not known: the account they were tried on is the target.
+    actor = attempt.user_id if attempt.outcome == "success" else None
+    target = f"user:{attempt.user_id}" if attempt.user_id else None
+    record(
+        AuditEvent("sign_in", outcome=attempt.outcome, actor=actor, target=target, details={"method": attempt.method})
+    )
