@@ -223,9 +223,16 @@ class People:
         _audit(actor, "member.remove", f"user:{user_id}", brand.id)
 
     def events(self, actor: User | None, brand_id: str, query: EventQuery) -> EventPage:
-        """The brand's audit events, for an admin of it or of a parent brand."""
+        """The audit events of the brand and every brand below it, for an admin of it or of a parent brand."""
         brand = self._brand(actor, brand_id)
-        return self.audit_log.events(dataclasses.replace(query, brand_ids=frozenset({brand.id})))
+        below: set[str] = set()
+        todo = [brand.id]
+        while todo:
+            current = todo.pop()
+            if current not in below:
+                below.add(current)
+                todo += [child.id for child in self.store.child_brands(current)]
+        return self.audit_log.events(dataclasses.replace(query, brand_ids=frozenset(below)))
 
     # accounts
     def show(self, actor: User | None, user_id: str) -> User:

@@ -222,10 +222,15 @@ def test_an_admin_of_another_brand_and_an_agent_are_refused(as_, tree: Tree, mak
         assert response.status_code == 403, (who.email, response.json)
 
 
-def test_an_admin_sees_only_the_events_of_the_brand_asked(as_, tree: Tree, make):
+def test_a_brand_lists_its_own_events_and_those_below_it_never_those_above(as_, tree: Tree, make):
     other_admin = make.user(brand=tree.other, role="Admin")
     as_.call(tree.office_admin, "POST", f"/users/{tree.agent.id}/disable")
+    as_.call(tree.root_admin, "PUT", f"/brands/{tree.root.id}/members/{tree.root_admin.id}", {"role": "Admin"})
 
+    in_root = {e["action"] for e in events(as_, tree.root_admin, tree.root.id)}
+    assert {"user.disable", "member.set_role"} <= in_root
+    in_office = {e["action"] for e in events(as_, tree.office_admin, tree.office.id)}
+    assert "user.disable" in in_office and "member.set_role" not in in_office
     assert [e for e in events(as_, other_admin, tree.other.id) if e["action"] == "user.disable"] == []
 
 
