@@ -306,9 +306,8 @@ class AuthnRequestFlow:
         if app is None:
             raise SamlRequestRefused("this application is no longer available")
         answering = pending.answering(candidate)
-        metrics.sp_answered(
-            f"{refusal.status.rsplit(':', 1)[-1]}/{(refusal.sub_status or '').rsplit(':', 1)[-1]}", app=app.id
-        )
+        status = f"{refusal.status.rsplit(':', 1)[-1]}/{(refusal.sub_status or '').rsplit(':', 1)[-1]}"
+        metrics.sp_answered(status, app=app.id, brand=app.owner_brand_id)
         # The StatusMessage names the status too: some SPs (python3-saml) report only the message.
         message = f"{(refusal.sub_status or refusal.status).rsplit(':', 1)[-1]}: {refusal.message}"
         form = refuse(app, self.idp, answering, refusal.status, refusal.sub_status, now=now, message=message)

@@ -112,6 +112,18 @@ def test_an_sp_initiated_answer_records_its_status(client, apps: Apps, as_, org:
     assert event["actor"] == org.agent.id and event["target"] == f"app:{app['id']}"
 
 
+def test_a_refused_sp_initiated_answer_belongs_to_the_app_s_brand(client, apps: Apps, as_, org: Org, make):
+    app = apps.created(org.admin, org.brand, saml_app(entity_id=SP_ENTITY_ID, acs_url=ACS_URL))
+    browser_sign_in(client, make.user(brand=make.brand()))  # may not open the app
+    _, encoded, _ = posted(send(client, python3_saml_request()))
+    assert statuses(encoded) == ["Responder", "RequestDenied"]
+
+    event = only(events(as_, org.admin, org.brand.id), "sp_answer")
+
+    assert event["details"] == {"status": "Responder/RequestDenied"} and event["outcome"] == "refused"
+    assert event["target"] == f"app:{app['id']}" and event["brand_ids"] == [org.brand.id]
+
+
 def test_mfa_setup_recovery_codes_and_removal_are_events(client, api, as_, org: Org):
     mfa = Mfa(client, api)
     enabled = mfa.enable(org.agent)
