@@ -15,6 +15,7 @@ from typing import Any
 
 from idp import keyring
 from idp.accounts import provisioning
+from idp.accounts.audit_log import AuditLog, EventQuery, moment
 from idp.accounts.custom_attributes import from_assignments
 from idp.applications.service import Applications
 from idp.cli_people import ATTRIBUTE_HELP, add_people_commands
@@ -24,6 +25,7 @@ from idp.models import BrandType, Role
 from idp.presenters import brand_json, user_json
 from idp.scim.tokens import ScimTokens
 from idp.store import Store, open_store
+from idp.telemetry import logs
 
 
 def _store(settings: Settings) -> Store:
@@ -152,6 +154,25 @@ def _scim_tokens_revoke(args: argparse.Namespace, settings: Settings) -> dict[st
     return {"id": revoked.id, "brand": revoked.brand_id, "revoked": True}
 
 
+def _events(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The kept audit events, newest first: of a brand, done by or to a user, since a moment."""
+    store = _store(settings)
+    user_id = args.user
+    if user_id and "@" in user_id:
+        user = store.user_by_email(user_id)
+        user_id = user.id if user else "\0unknown"
+    query = EventQuery(
+        brand_ids=frozenset({args.brand}) if args.brand else None,
+        since=moment("since", args.since),
+        until=moment("until", args.until),
+        action=args.action,
+        user_id=user_id,
+        limit=args.limit,
+    )
+    page = AuditLog(store, settings.audit_retention_days * 24 * 3600).events(query)
+    return {"data": [event.as_json() for event in page.items]}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idp", description="Manage the SAML identity provider.")
     groups = parser.add_subparsers(dest="group", required=True)
@@ -217,6 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     create_client.add_argument("name")
     add_people_commands(groups, brands, users, apps, clients, command, _store)
 
+    events = groups.add_parser("events", help="the audit log, newest first")
+    events.set_defaults(run=_events)
+    events.add_argument("--brand", metavar="BRAND_ID", help="only the events of this brand")
+    events.add_argument("--user", metavar="USER", help="only the events done by or to this user (id or email)")
+    events.add_argument("--since", metavar="ISO-OR-EPOCH", help="only events at or after this moment")
+    events.add_argument("--until", metavar="ISO-OR-EPOCH", help="only events at or before this moment")
+    events.add_argument("--action", help="only events of this action (sign_in, user.disable, ...)")
+    events.add_argument("--limit", type=int, help="at most this many")
+
     scim = groups.add_parser("scim-tokens", help="SCIM provisioning tokens").add_subparsers(
         dest="command", required=True
     )
@@ -232,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = args.run(args, Settings.from_env())
+        settings = Settings.from_env()
+        logs.configure(settings.log_format)  # the audit lines of what the command does go to stderr, as JSON
+        result = args.run(args, settings)
     except IdpError as error:
         print(f"idp: error: {error.message}", file=sys.stderr)
         return 1

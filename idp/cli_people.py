@@ -20,6 +20,7 @@ from idp.keyring import KeyRing
 from idp.models import BrandType, Role, User
 from idp.presenters import app_json, brand_json, client_json, user_json
 from idp.store import Store
+from idp.telemetry import audit
 
 Run = Callable[[argparse.Namespace, Settings], dict[str, Any]]
 Command = Callable[[Any, str, Run, str], argparse.ArgumentParser]
@@ -47,7 +48,9 @@ def add_people_commands(
 
     def accounts(settings: Settings) -> tuple[Store, Accounts]:
         store = open_store(settings)
-        return store, Accounts.build(settings, store, KeyRing.load(settings.keys_dir))
+        found = Accounts.build(settings, store, KeyRing.load(settings.keys_dir))
+        audit.keep_with(found.audit_log.keep)  # what the operator does here is kept as the service's acts are
+        return store, found
 
     # brands
     def brands_list(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

@@ -258,6 +258,7 @@ class Settings:
     invitation_ttl: int = 72 * 3600
     log_format: str = "json"
     metrics_token: str | None = None
+    audit_retention_days: int = 400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -313,4 +314,5 @@ class Settings:
             invitation_ttl=_int(env, "IDP_INVITATION_TTL", 72 * 3600, minimum=60),
             log_format=_choice(env, "IDP_LOG_FORMAT", ("json", "console")),
             metrics_token=_metrics_token(env),
+            audit_retention_days=_int(env, "IDP_AUDIT_RETENTION_DAYS", 400),
         )

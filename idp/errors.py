@@ -227,6 +227,8 @@ class InvalidClient(OAuthError):
 
 class InvalidGrant(OAuthError):
     code = "invalid_grant"
+    # Whose credentials were wrong, when such an account exists: for the audit log, never the answer.
+    account_id: str | None = None
 
 
 class UnsupportedGrantType(OAuthError):

@@ -25,6 +25,7 @@ from idp.keyring import KeyRing
 from idp.models import Grant, User
 from idp.sealing import newest, seal, unseal
 from idp.store import Store
+from idp.telemetry.audit import AuditEvent, record
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +146,17 @@ class Mfa:
         )
         self.store.save_user(enabled)
         self.tokens.mark_pair_mfa_validated(grant)
-        return MfaEnabled(enabled, self.recovery.issue(user.id))
+        codes = self.recovery.issue(user.id)
+        record(AuditEvent("mfa.enable", actor=user.id, target=f"user:{user.id}"))
+        return MfaEnabled(enabled, codes)
 
     def new_recovery_codes(self, user: User) -> list[str]:
         """Ten new codes replacing the old ones; call only once the call carried a second factor."""
         if not user.mfa_enabled:
             raise ValidationError("MFA is not enabled for this user", field="mfa")
-        return self.recovery.issue(user.id)
+        codes = self.recovery.issue(user.id)
+        record(AuditEvent("mfa.recovery_codes", actor=user.id, target=f"user:{user.id}"))
+        return codes
 
     def reset(self, user: User, *, now: float) -> User:
         """Remove the user's MFA without a code of theirs (an admin's act, who proved their own factor)."""
@@ -173,4 +178,5 @@ class Mfa:
         removed = dataclasses.replace(user, mfa_secret=None, mfa_pending_secret=None, updated_at=time.time())
         self.store.save_user(removed)
         self.recovery.drop(user.id)
+        record(AuditEvent("mfa.remove", actor=user.id, target=f"user:{user.id}"))
         return removed

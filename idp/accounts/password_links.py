@@ -21,6 +21,7 @@ from idp.accounts.throttle import Attempt, Throttle
 from idp.errors import LinkInvalid, MailFailed, Throttled
 from idp.models import Brand, User
 from idp.store import Store
+from idp.telemetry.audit import AuditEvent, record
 
 log = logging.getLogger(__name__)
 
@@ -101,4 +102,7 @@ class PasswordLinks:
             raise LinkInvalid("the password link was used already")
         # The mail reached its owner: the address is confirmed.
         chosen = dataclasses.replace(user, password_hash=hash_password(password), email_confirmed=True)
-        return self.lifecycle.revoke_access(chosen, now=now)
+        changed = self.lifecycle.revoke_access(chosen, now=now)
+        action = "password.reset" if link.purpose == Purpose.RESET else "password.invitation_accepted"
+        record(AuditEvent(action, actor=user.id, target=f"user:{user.id}"))
+        return changed

@@ -11,6 +11,7 @@ from idp.accounts.tokens import Tokens
 from idp.errors import InvalidGrant, ValidationError
 from idp.models import User
 from idp.store import Store
+from idp.telemetry.audit import AuditEvent, record
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # argon2 takes anything, but a megabyte "password" is only a way to burn CPU
@@ -42,7 +43,9 @@ class Passwords:
             # check_password runs argon2 even when no user matched, so timing does not tell who exists.
             matched = check_password(user.password_hash if user else None, password)
             if not matched or user is None or not user.is_active:
-                raise InvalidGrant("invalid username or password")
+                refused = InvalidGrant("invalid username or password")
+                refused.account_id = user.id if user else None
+                raise refused
         return user
 
     def change(
@@ -70,4 +73,5 @@ class Passwords:
         changed = dataclasses.replace(user, password_hash=hash_password(new_password), updated_at=time.time())
         self.store.save_user(changed)
         self.tokens.end_other_sessions(user.id, keep_pair_id)
+        record(AuditEvent("password.change", actor=user.id, target=f"user:{user.id}"))
         return changed

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from idp.accounts.audit_log import AuditLog, EventPage, EventQuery
 from idp.accounts.custom_attributes import clean_attributes
 from idp.accounts.lifecycle import Lifecycle
 from idp.accounts.mfa import Mfa
@@ -27,6 +28,7 @@ from idp.accounts.secrets import hash_password
 from idp.errors import Conflict, Forbidden, MailFailed, NotFound, ValidationError
 from idp.models import Brand, Membership, Role, User
 from idp.store import Store
+from idp.telemetry.audit import AuditEvent, record
 from idp.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,18 @@ class Added:
     invited: bool  # an invitation link was mailed
 
 
+def _audit(actor: User | None, action: str, target: str, brand_id: str | None = None, **details: str) -> None:
+    record(
+        AuditEvent(
+            action,
+            actor=actor.id if actor else None,
+            target=target,
+            brand_ids=[brand_id] if brand_id else [],
+            details=details,
+        )
+    )
+
+
 def _matches(user: User, query: str) -> bool:
     needle = query.lower()
     return any(needle in text.lower() for text in (user.first_name, user.last_name, user.display_name, user.email))
@@ -73,9 +87,16 @@ def _matches(user: User, query: str) -> bool:
 
 class People:
     def __init__(
-        self, store: Store, lifecycle: Lifecycle, mfa: Mfa, password_links: PasswordLinks, notices: Notices
+        self,
+        store: Store,
+        lifecycle: Lifecycle,
+        mfa: Mfa,
+        password_links: PasswordLinks,
+        notices: Notices,
+        audit_log: AuditLog,
     ) -> None:
         self.store = store
+        self.audit_log = audit_log
         self.lifecycle = lifecycle
         self.mfa = mfa
         self.password_links = password_links
@@ -164,6 +185,7 @@ class People:
         invited = bool(invite and user.password_hash is None and user.is_active)
         if invited:
             self.password_links.send_invitation(user, brand, now=time.time())
+        _audit(actor, "member.add", f"user:{user.id}", brand.id, role=role, created=str(created).lower())
         return Added(Member(user, membership), created=created, invited=invited)
 
     def set_role(self, actor: User | None, brand_id: str, user_id: str, role: object) -> Member:
@@ -173,12 +195,26 @@ class People:
             raise NotFound("this user is not a member of this brand", field="user")
         membership = Membership(user.id, brand.id, _role(role))
         self.store.save_membership(membership)
+        _audit(actor, "member.set_role", f"user:{user.id}", brand.id, role=membership.role)
         return Member(user, membership)
 
     def remove_member(self, actor: User | None, brand_id: str, user_id: str) -> None:
         brand = self._brand(actor, brand_id)
         if not self.store.drop_membership(user_id, brand.id):
             raise NotFound("this user is not a member of this brand", field="user")
+        _audit(actor, "member.remove", f"user:{user_id}", brand.id)
+
+    def events(self, actor: User | None, brand_id: str, query: EventQuery) -> EventPage:
+        """The audit events of the brand and every brand below it, for an admin of it or of a parent brand."""
+        brand = self._brand(actor, brand_id)
+        below: set[str] = set()
+        todo = [brand.id]
+        while todo:
+            current = todo.pop()
+            if current not in below:
+                below.add(current)
+                todo += [child.id for child in self.store.child_brands(current)]
+        return self.audit_log.events(dataclasses.replace(query, brand_ids=frozenset(below)))
 
     # accounts
     def show(self, actor: User | None, user_id: str) -> User:
@@ -203,16 +239,24 @@ class People:
             changes["attributes"] = {} if payload["attributes"] is None else clean_attributes(payload["attributes"])
         updated = dataclasses.replace(user, **changes, updated_at=time.time())
         self.store.save_user(updated)
+        _audit(actor, "user.update", f"user:{user.id}", fields=",".join(sorted(changes)))
         return updated
 
     def disable(self, actor: User | None, user_id: str) -> User:
-        return self.lifecycle.disable(self._managed(actor, user_id), now=time.time())
+        disabled = self.lifecycle.disable(self._managed(actor, user_id), now=time.time())
+        _audit(actor, "user.disable", f"user:{user_id}")
+        return disabled
 
     def enable(self, actor: User | None, user_id: str) -> User:
-        return self.lifecycle.enable(self._managed(actor, user_id), now=time.time())
+        enabled = self.lifecycle.enable(self._managed(actor, user_id), now=time.time())
+        _audit(actor, "user.enable", f"user:{user_id}")
+        return enabled
 
     def delete(self, actor: User | None, user_id: str) -> None:
-        self.lifecycle.delete(self._managed(actor, user_id), now=time.time())
+        user = self._managed(actor, user_id)
+        # Recorded first: once deleted, the user's memberships (the event's brands) may be gone.
+        _audit(actor, "user.delete", f"user:{user_id}")
+        self.lifecycle.delete(user, now=time.time())
 
     def reset_mfa(self, actor: User | None, user_id: str) -> User:
         """Remove the user's MFA; through the API only once the admin gave their own second factor."""
@@ -220,6 +264,7 @@ class People:
         if not user.mfa_enabled:
             raise ValidationError("MFA is not enabled for this user", field="mfa")
         reset = self.mfa.reset(user, now=time.time())
+        _audit(actor, "mfa.reset", f"user:{user.id}")
         try:
             self.notices.mfa_reset(reset)
         except MailFailed as error:
@@ -231,11 +276,14 @@ class People:
         if not user.is_active:
             raise Conflict("the account is disabled; enable it first", field="user")
         self.password_links.send_reset(user, now=time.time())
+        _audit(actor, "password.reset_sent", f"user:{user.id}")
 
     def set_password(self, user_id: str, password: str) -> User:
         """The operator's own way (the `idp` command): the rules apply, and every session ends."""
         user = self._user(None, user_id, manage=True)
         check_new_password(password, email=user.email, first_name=user.first_name, last_name=user.last_name)
-        return self.lifecycle.revoke_access(
+        changed = self.lifecycle.revoke_access(
             dataclasses.replace(user, password_hash=hash_password(password)), now=time.time()
         )
+        _audit(None, "password.set", f"user:{user.id}")
+        return changed

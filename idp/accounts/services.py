@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from idp.accounts.audit_log import AuditLog
 from idp.accounts.lifecycle import Lifecycle
 from idp.accounts.mail import mailer_for
 from idp.accounts.mfa import Mfa
@@ -34,6 +35,7 @@ class Accounts:
     lifecycle: Lifecycle
     password_links: PasswordLinks
     people: People
+    audit_log: AuditLog
 
     @classmethod
     def build(cls, settings: Settings, store: Store, keyring: KeyRing) -> Accounts:
@@ -55,6 +57,7 @@ class Accounts:
             reset_ttl=settings.password_reset_ttl,
             invitation_ttl=settings.invitation_ttl,
         )
+        audit_log = AuditLog(store, settings.audit_retention_days * 24 * 3600)
         return cls(
             throttle=throttle,
             tokens=tokens,
@@ -65,5 +68,6 @@ class Accounts:
             token_endpoint=TokenEndpoint(tokens, passwords),
             lifecycle=lifecycle,
             password_links=password_links,
-            people=People(store, lifecycle, mfa, password_links, notices),
+            people=People(store, lifecycle, mfa, password_links, notices, audit_log),
+            audit_log=audit_log,
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from idp.errors import IdpError, Throttled
 from idp.store import Store
 from idp.telemetry import metrics
+from idp.telemetry.audit import AuditDetail, AuditEvent, record
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,16 @@ class Throttle:
     def failed(self, attempt: Attempt, *, now: float) -> None:
         for rule, key in attempt.keys(self.rules):
             self.store.record_event(key, now, rule.window)
+            if len(self.store.events_since(key, now - rule.window)) == rule.limit:
+                self._locked_out(attempt, rule)
+
+    def _locked_out(self, attempt: Attempt, rule: Rule) -> None:
+        """The failure that reached a limit: one event, naming the account when it is a user's."""
+        account = attempt.account or ""
+        user = self.store.user_by_email(account) if "@" in account else self.store.user(account) if account else None
+        target = f"user:{user.id}" if user else None
+        details: dict[str, AuditDetail] = {"attempt": attempt.action, "scope": rule.scope, "limit": rule.limit}
+        record(AuditEvent("throttle.lockout", outcome="locked", actor=None, target=target, details=details))
 
     def succeeded(self, attempt: Attempt) -> None:
         """A success from this address clears its own count for the account, and nothing else."""

@@ -29,6 +29,7 @@ from idp.keyring import KeyRing
 from idp.models import Client, Grant, GrantKind, User
 from idp.sealing import newest
 from idp.store import Store
+from idp.telemetry.audit import AuditEvent, record
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,10 @@ class Tokens:
 
     def _reused(self, grant: Grant) -> NoReturn:
         self.revoke_family(grant.family_id)
+        event = AuditEvent(
+            "refresh_token.reuse", outcome="revoked", actor=grant.user_id, target=f"user:{grant.user_id}"
+        )
+        record(event)
         raise InvalidGrant("refresh token was already used; every token of this sign-in is now revoked")
 
     def revoke_family(self, family_id: str) -> None:

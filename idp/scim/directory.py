@@ -55,6 +55,7 @@ from idp.scim.schema import (
 )
 from idp.scim.tokens import ScimScope
 from idp.store import Store
+from idp.telemetry import audit
 from idp.text import clean_text
 
 USER = "User"
@@ -146,10 +147,22 @@ class BrandDirectory(ScimStorage):
     def _resource(self, thing: User | Brand) -> Resource[Any]:
         return self._user_resource(thing) if isinstance(thing, User) else self._group_resource(thing)
 
+    def _audit(self, change: str, thing: User | Brand) -> None:
+        """A change a provisioning client made: it belongs to the token's root brand (and the group's own)."""
+        kind = "user" if isinstance(thing, User) else "group"
+        brands = [self.root] if isinstance(thing, User) else sorted({self.root, thing.id})
+        target = f"user:{thing.id}" if isinstance(thing, User) else f"brand:{thing.id}"
+        details = {"token": self.scope.token_id}
+        audit.record(audit.AuditEvent(f"scim.{kind}.{change}", target=target, brand_ids=brands, details=details))
+
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         if resource_type.name == USER:
-            return self._user_resource(self._create_user(cast(ScimUser, resource)))
-        return self._group_resource(self._create_group(cast(ScimGroup, resource)))
+            user = self._create_user(cast(ScimUser, resource))
+            self._audit("create", user)
+            return self._user_resource(user)
+        brand = self._create_group(cast(ScimGroup, resource))
+        self._audit("create", brand)
+        return self._group_resource(brand)
 
     def update(
         self, resource_type: ResourceType, resource: Resource[Any], *, expected_version: str | None = None
@@ -157,17 +170,23 @@ class BrandDirectory(ScimStorage):
         current = self.get(resource_type, str(resource.id))
         self._check_version(current, expected_version)
         if resource_type.name == USER:
-            return self._user_resource(
-                self._update_user(self._visible_user(str(resource.id)), cast(ScimUser, resource))
-            )
-        return self._group_resource(self._update_group(self._brand(str(resource.id)), cast(ScimGroup, resource)))
+            user = self._update_user(self._visible_user(str(resource.id)), cast(ScimUser, resource))
+            self._audit("update", user)
+            return self._user_resource(user)
+        brand = self._update_group(self._brand(str(resource.id)), cast(ScimGroup, resource))
+        self._audit("update", brand)
+        return self._group_resource(brand)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *, expected_version: str | None = None) -> None:
         self._check_version(self.get(resource_type, resource_id), expected_version)
-        if resource_type.name == USER:
-            self._delete_user(self._visible_user(resource_id))
+        thing: User | Brand = (
+            self._visible_user(resource_id) if resource_type.name == USER else self._brand(resource_id)
+        )
+        if isinstance(thing, User):
+            self._delete_user(thing)
         else:
-            self._delete_group(self._brand(resource_id))
+            self._delete_group(thing)
+        self._audit("delete", thing)
 
     @staticmethod
     def _check_version(current: Resource[Any], expected_version: str | None) -> None:

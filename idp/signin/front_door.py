@@ -90,8 +90,8 @@ class FrontDoor:
             try:
                 user = self.passwords.sign_in(email, password, address=browser.address, now=browser.now)
                 attempt.user_id = user.id
-            except InvalidGrant:
-                attempt.failed()
+            except InvalidGrant as refused:
+                attempt.failed(refused.account_id)
                 user = None
         if user is None:
             data = {

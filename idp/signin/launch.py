@@ -48,7 +48,7 @@ class LaunchFlow:
             raise LinkInvalid("no hash")
         now = browser.now
         link = self.links.open(link_hash, now=now)
-        launch.app = link.app_id
+        launch.app, launch.user, launch.brand = link.app_id, link.user_id, link.brand_id
         if self.single_use and not self.store.claim_once(f"link:{link.nonce}", link.expires_at - now + 60):
             raise LinkInvalid("the link was used already")
         app, user = self.store.app(link.app_id), self.store.user(link.user_id)

@@ -282,7 +282,7 @@ class AuthnRequestFlow:
         answering = pending.answering(candidate, terms, asserted)
         issued = issue(app, login, self.idp, answering, now=now)
         self.sessions.add_participant(signed_in, issued.participant)
-        metrics.sp_answered("Success")
+        metrics.sp_answered("Success", app=app.id, user=user.id, brand=placement.brand.id)
         return Outcome(issued.form)
 
     def _unmet(self, pending: PendingRequest, app: SsoApplication, has_mfa: bool) -> Refusal:
@@ -316,7 +316,8 @@ class AuthnRequestFlow:
         if app is None:
             raise SamlRequestRefused("this application is no longer available")
         answering = pending.answering(candidate)
-        metrics.sp_answered(f"{refusal.status.rsplit(':', 1)[-1]}/{(refusal.sub_status or '').rsplit(':', 1)[-1]}")
+        status = f"{refusal.status.rsplit(':', 1)[-1]}/{(refusal.sub_status or '').rsplit(':', 1)[-1]}"
+        metrics.sp_answered(status, app=app.id, brand=app.owner_brand_id)
         # The StatusMessage names the status too: some SPs (python3-saml) report only the message.
         message = f"{(refusal.sub_status or refusal.status).rsplit(':', 1)[-1]}: {refusal.message}"
         form = refuse(app, self.idp, answering, refusal.status, refusal.sub_status, now=now, message=message)

@@ -325,3 +325,26 @@ class Store:
 
     def drop_scim_record(self, root_id: str, kind: str, resource_id: str) -> None:
         self.backend.delete("scim-record", f"{root_id}:{kind}:{resource_id}")
+
+    # audit events, under keys that sort by time (`<nanoseconds, zero-padded>-<id>`), findable by
+    # brand, by user (actor or target) and by action, and by the same within a brand
+    def save_audit_event(
+        self, key: str, doc: dict[str, Any], ttl: float, *, brand_ids: Iterable[str], user_ids: Iterable[str]
+    ) -> None:
+        brands, users, action = sorted(set(brand_ids)), sorted(set(user_ids)), doc["action"]
+        index = {
+            **_EVERY,
+            "brand": brands,
+            "user": users,
+            "action": [action],
+            "brand-action": [f"{brand}:{action}" for brand in brands],
+        }
+        self.backend.put("audit", key, doc, ttl=ttl, index=index)
+
+    def audit_keys(self, index: str | None = None, value: str | None = None) -> list[str]:
+        """The keys of the live events, oldest first; of those indexed under (`index`, `value`) when given."""
+        keys = self.backend.find("audit", index, value) if index and value else self.backend.find("audit", *_EVERY_KEY)
+        return sorted(keys)
+
+    def audit_events(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        return self.backend.get_many("audit", keys)

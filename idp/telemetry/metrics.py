@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from idp.errors import IdpError, StoreUnavailable, Throttled
+from idp.errors import IdpError, InvalidGrant, StoreUnavailable, Throttled
 from idp.telemetry.audit import AuditEvent, record
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -102,8 +102,16 @@ def throttled(action: str) -> None:
     THROTTLE_REFUSALS.labels(action).inc()
 
 
-def sp_answered(status: str) -> None:
+def sp_answered(status: str, *, app: str | None = None, user: str | None = None, brand: str | None = None) -> None:
+    """Counts one answer to an SP-initiated request, and records it: the app, and whom it was for when known."""
     SP_ANSWERS.labels(status).inc()
+    outcome = "success" if status == "Success" else "refused"
+    target = f"app:{app}" if app else None
+    brands = [brand] if brand else []
+    event = AuditEvent(
+        "sp_answer", outcome=outcome, actor=user, target=target, brand_ids=brands, details={"status": status}
+    )
+    record(event)
 
 
 @dataclass
@@ -112,6 +120,8 @@ class Launch:
 
     app: str = UNKNOWN
     outcome: str = "saml"
+    user: str | None = None
+    brand: str | None = None
 
 
 @contextmanager
@@ -121,9 +131,22 @@ def launching() -> Iterator[Launch]:
     try:
         yield launch
     except BaseException as error:
-        LAUNCHES.labels(launch.app, _refusal(error)).inc()
+        _launched(launch, _refusal(error))
         raise
-    LAUNCHES.labels(launch.app, launch.outcome).inc()
+    _launched(launch, launch.outcome)
+
+
+def _launched(launch: Launch, outcome: str) -> None:
+    LAUNCHES.labels(launch.app, outcome).inc()
+    record(
+        AuditEvent(
+            "launch",
+            outcome=outcome,
+            actor=launch.user,
+            target=f"app:{launch.app}",
+            brand_ids=[launch.brand] if launch.brand else [],
+        )
+    )
 
 
 @dataclass
@@ -134,8 +157,10 @@ class SignIn:
     outcome: str = "success"
     user_id: str | None = None
 
-    def failed(self) -> None:
+    def failed(self, account_id: str | None = None) -> None:
+        """Wrong credentials; `account_id` the account they were tried on, when it exists."""
         self.outcome = "failure"
+        self.user_id = self.user_id or account_id
 
 
 @contextmanager
@@ -152,7 +177,7 @@ def signing_in(method: str) -> Iterator[SignIn]:
         if isinstance(error, Throttled):
             attempt.outcome = "throttled"
         elif isinstance(error, IdpError) and error.code in ("invalid_grant", "InvalidToken"):
-            attempt.outcome = "failure"
+            attempt.failed(error.account_id if isinstance(error, InvalidGrant) else None)
         else:
             attempt.outcome = "refused"
         _signed_in(attempt)
@@ -162,4 +187,9 @@ def signing_in(method: str) -> Iterator[SignIn]:
 
 def _signed_in(attempt: SignIn) -> None:
     SIGNINS.labels(attempt.method, attempt.outcome).inc()
-    record(AuditEvent("sign_in", outcome=attempt.outcome, user_id=attempt.user_id, details={"method": attempt.method}))
+    # Who tried wrong credentials is not known: the account they were tried on is the target.
+    actor = attempt.user_id if attempt.outcome == "success" else None
+    target = f"user:{attempt.user_id}" if attempt.user_id else None
+    record(
+        AuditEvent("sign_in", outcome=attempt.outcome, actor=actor, target=target, details={"method": attempt.method})
+    )

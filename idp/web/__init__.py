@@ -19,7 +19,7 @@ from idp.scim.tokens import ScimTokens
 from idp.signin import Flows
 from idp.store import Store, open_store
 from idp.store.observed import ObservedBackend
-from idp.telemetry import logs, metrics
+from idp.telemetry import audit, logs, metrics
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     )
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
+    audit.keep_with(accounts.audit_log.keep)  # every audit event recorded from now on is kept in this store
     return Services(settings, store, keyring, accounts, apps, flows, scim)
 
 

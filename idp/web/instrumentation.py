@@ -13,7 +13,7 @@ import uuid
 import structlog
 from flask import Flask, Response, g, request
 
-from idp.telemetry import metrics
+from idp.telemetry import audit, metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What a request id sent by a proxy or client may be: short, and only characters safe in a log line.
@@ -35,6 +35,7 @@ def _started() -> None:
     g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    audit.bind_request(audit.RequestContext(request.remote_addr, request.user_agent.string or None, g.request_id))
 
 
 def _answered(response: Response) -> Response:
@@ -55,6 +56,7 @@ def _answered(response: Response) -> Response:
 
 def _finished(_error: BaseException | None) -> None:
     structlog.contextvars.clear_contextvars()
+    audit.unbind_request()
 
 
 def init_app(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from idp.accounts.audit_log import EventQuery, moment
 from idp.presenters import member_json, user_json
 from idp.web import services
 from idp.web.api import bearer, envelope, int_arg, json_object, second_factor
@@ -80,3 +81,23 @@ def reset_mfa(user_id: str) -> Response:
 def password_reset(user_id: str) -> Response:
     services().accounts.people.send_password_reset(bearer().user, user_id)
     return Response(status=204)
+
+
+MAX_EVENTS = 1000
+
+
+@bp.get("/brands/<brand>/events")
+def events(brand: str) -> Response:
+    """The brand's audit events, newest first, for its admins (and those of a parent brand)."""
+    args = request.args
+    query = EventQuery(
+        since=moment("since", args.get("since")),
+        until=moment("until", args.get("until")),
+        action=args.get("action") or None,
+        user_id=args.get("user_id") or None,
+        start=int_arg("start", 0) or 0,
+        limit=min(int_arg("limit", 100, minimum=1) or 100, MAX_EVENTS),
+    )
+    page = services().accounts.people.events(bearer().user, brand, query)
+    data = [event.as_json() for event in page.items]
+    return envelope(data, info={"count": len(data), "total": page.total})

@@ -248,3 +248,20 @@ def test_reset_mails_to_one_account_are_limited(client, smtp, agent) -> None:
         answer = client.post("/login/forgot", data={"email": agent.email, "csrf_token": token}, headers=SAME_ORIGIN)
         assert answer.status_code == 200
     assert len(smtp.mailbox.to(agent.email)) == 50
+
+
+def test_an_admins_reset_and_the_password_chosen_through_it_are_audit_events(
+    client, api, smtp, brand, admin, agent
+) -> None:
+    as_ = As(client, api)
+    assert as_.call(admin, "POST", f"/users/{agent.id}/password-reset").status_code == 204
+    assert choose(client, link_in(smtp.mailbox.to(agent.email)[0]), NEW_PASSWORD).status_code == 200
+
+    listed = as_.call(admin, "GET", f"/brands/{brand.id}/events", query_string={"user_id": agent.id})
+
+    found = [(e["action"], e["actor"], e["target"]) for e in listed.json["data"]]
+    assert found == [
+        ("password.reset", agent.id, f"user:{agent.id}"),
+        ("password.reset_sent", admin.id, f"user:{agent.id}"),
+    ]
+    assert NEW_PASSWORD not in listed.get_data(as_text=True)

@@ -305,3 +305,33 @@ def test_claim_once_passes_through_to_the_backend(store: Store) -> None:
     assert store.claim_once("refresh:abc", ttl=60) is True
     assert store.claim_once("refresh:abc", ttl=60) is False
     assert store.backend.claim_once("refresh:abc", ttl=60) is False
+
+
+# audit events
+
+
+def _audit_doc(action: str) -> dict:
+    return {"action": action, "outcome": "success"}
+
+
+def test_audit_events_are_found_by_brand_user_and_action_in_time_order(store: Store) -> None:
+    keys = [f"{n:020d}-e{n}" for n in (3, 1, 2)]
+    store.save_audit_event(keys[0], _audit_doc("sign_in"), 60, brand_ids=["b1"], user_ids=["u1"])
+    store.save_audit_event(keys[1], _audit_doc("launch"), 60, brand_ids=["b1", "b2"], user_ids=["u2"])
+    store.save_audit_event(keys[2], _audit_doc("sign_in"), 60, brand_ids=["b2"], user_ids=["u1", "u2"])
+
+    assert store.audit_keys() == sorted(keys)
+    assert store.audit_keys("brand", "b1") == [keys[1], keys[0]]
+    assert store.audit_keys("user", "u2") == [keys[1], keys[2]]
+    assert store.audit_keys("action", "sign_in") == [keys[2], keys[0]]
+    assert store.audit_keys("brand-action", "b2:sign_in") == [keys[2]]
+    assert [doc["action"] for doc in store.audit_events([keys[2], keys[1]])] == ["sign_in", "launch"]
+
+
+def test_audit_events_go_when_their_retention_ends(store: Store) -> None:
+    store.save_audit_event("00000000000000000001-short", _audit_doc("sign_in"), 0.3, brand_ids=["b"], user_ids=["u"])
+    store.save_audit_event("00000000000000000002-long", _audit_doc("sign_in"), 60, brand_ids=["b"], user_ids=["u"])
+
+    wait_until(lambda: store.audit_events(["00000000000000000001-short"]) == [], timeout=5, what="expiry")
+    assert store.audit_keys("brand", "b") == ["00000000000000000002-long"]
+    assert store.audit_keys("user", "u") == ["00000000000000000002-long"]

@@ -71,11 +71,14 @@ def test_sign_ins_are_audit_events_and_no_secret_is_logged(apps, api: Api, clien
     entries = json_lines(output)
     assert len(entries) == len(output.splitlines())  # every line is one JSON object
     audits = [entry for entry in entries if entry["event"] == "audit"]
-    assert [(a["action"], a["outcome"], a["user_id"]) for a in audits] == [
+    assert [(a["action"], a["outcome"], a["actor"]) for a in audits] == [
         ("sign_in", "success", org.agent.id),
         ("sign_in", "failure", None),
+        ("launch", "saml", org.agent.id),
     ]
-    assert all(a["details"] == {"method": "password"} and a["request_id"] for a in audits)
+    assert all(a["details"] == {"method": "password"} for a in audits[:2])
+    assert all(a["request_id"] and a["client"] == "127.0.0.1" for a in audits)
+    assert audits[2]["target"] == f"app:{created['id']}" and audits[2]["brand_ids"] == [org.brand.id]
     secrets = [
         tokens["access_token"],
         tokens["refresh_token"],
