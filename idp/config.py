@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from idp.errors import ConfigurationError
+from idp.models import About
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -170,21 +171,8 @@ def parse_redis_url(url: str, name: str = "REDIS_URL") -> RedisAddress:
 class MetadataSettings:
     """What the IdP's metadata says of it beyond its endpoints and keys."""
 
-    valid_for: int  # seconds from now to validUntil
-    cache_duration: int  # seconds, as cacheDuration
+    about: About  # what each document says of the IdP
     signed: bool
-    organization_name: str
-    organization_display_name: str
-    organization_url: str
-    contact_email: str
-    contact_name: str | None
-    display_name: str
-    logo_url: str | None
-    logo_width: int
-    logo_height: int
-    language: str
-    error_url: str
-    scopes: tuple[str, ...]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], base_url: str, *, issuer_name: str) -> MetadataSettings:
@@ -203,10 +191,9 @@ class MetadataSettings:
             if url and urlsplit(url).scheme not in ("http", "https"):
                 raise ConfigurationError(f"{name} must be an absolute http(s) URL, not {url!r}")
         scopes = tuple(scope.strip() for scope in (env.get("IDP_SCOPES") or host).split(",") if scope.strip())
-        return cls(
+        about = About(
             valid_for=valid_for,
             cache_duration=cache_duration,
-            signed=_bool(env, "IDP_METADATA_SIGNED", True),
             organization_name=organization,
             organization_display_name=env.get("IDP_ORGANIZATION_DISPLAY_NAME") or organization,
             organization_url=env.get("IDP_ORGANIZATION_URL") or f"{base_url}/",
@@ -220,6 +207,7 @@ class MetadataSettings:
             error_url=f"{base_url}/sign-in-problem",
             scopes=scopes,
         )
+        return cls(about=about, signed=_bool(env, "IDP_METADATA_SIGNED", True))
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,23 @@ class Grant:
     # Set when a refresh token is exchanged: when, and the pair that replaced it.
     rotated_at: float = 0.0
     successor_pair_id: str = ""
+
+
+@dataclass(frozen=True)
+class About:
+    """What the IdP's metadata says of it beyond its endpoints and keys (from settings, read by idp.saml.metadata)."""
+
+    valid_for: int  # seconds from now to validUntil
+    cache_duration: int  # seconds
+    organization_name: str
+    organization_display_name: str
+    organization_url: str
+    contact_email: str
+    contact_name: str | None
+    display_name: str
+    logo_url: str | None
+    logo_width: int
+    logo_height: int
+    language: str
+    error_url: str
+    scopes: tuple[str, ...]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from lxml import etree
 
+from idp.models import About
 from idp.saml import algorithms
 from idp.saml.names import ALG, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, DS, MD, NAMEID_FORMATS, SAMLP
 from idp.saml.xmlsig import Signer
@@ -21,26 +21,6 @@ CONTENT_TYPE = "application/samlmetadata+xml"
 MDUI = "urn:oasis:names:tc:SAML:metadata:ui"
 SHIBMD = "urn:mace:shibboleth:metadata:1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-
-
-@dataclass(frozen=True)
-class About:
-    """What metadata says of the IdP beyond its endpoints and keys."""
-
-    valid_for: int  # seconds from now to validUntil
-    cache_duration: int  # seconds
-    organization_name: str
-    organization_display_name: str
-    organization_url: str
-    contact_email: str
-    contact_name: str | None
-    display_name: str
-    logo_url: str | None
-    logo_width: int
-    logo_height: int
-    language: str
-    error_url: str
-    scopes: tuple[str, ...]
 
 
 def idp_metadata(

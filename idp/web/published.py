@@ -5,16 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 from flask import Blueprint, Response
 
 from idp.errors import NotFound
+from idp.models import About
 from idp.saml import inbound
 from idp.saml.algorithms import Accepted
-from idp.saml.metadata import CONTENT_TYPE, About, idp_metadata
+from idp.saml.metadata import CONTENT_TYPE, idp_metadata
 from idp.web import Services, services
 from idp.web.errors import as_pages
 from idp.web.pages import page
@@ -30,9 +30,7 @@ def openapi_json() -> str:
 
 
 def _about(svc: Services) -> About:
-    described = asdict(svc.settings.metadata)
-    del described["signed"]
-    return About(**described)
+    return svc.settings.metadata.about
 
 
 def _document(
@@ -78,7 +76,7 @@ def app_metadata(app_id: str) -> Response:
 @bp.get("/sign-in-problem")
 def sign_in_problem() -> Response:
     """The errorURL of the metadata: where an SP may send a person whose sign-in it could not complete."""
-    about = services().settings.metadata
+    about = services().settings.metadata.about
     return page(
         "error.html",
         title="Sign-in problem",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import uuid
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 from lxml import etree
 
 from idp.models import Brand, User
@@ -73,8 +75,8 @@ class Org:
     agent: User
 
 
-class Apps:
-    """Calls /brands/<brand>/sso_applications as a given user (one token per user)."""
+class TokenHolder:
+    """Calls the API as users, signing each one in once and keeping their token."""
 
     def __init__(self, client, api) -> None:
         self.client = client
@@ -85,6 +87,10 @@ class Apps:
         if user.id not in self._headers:
             self._headers[user.id] = self.api.headers(user)
         return self._headers[user.id]
+
+
+class Apps(TokenHolder):
+    """Calls /brands/<brand>/sso_applications as a given user (one token per user)."""
 
     @staticmethod
     def path(brand: Brand | str, *rest: str) -> str:
@@ -188,3 +194,14 @@ def saml_response(encoded: str) -> etree._Element:
     """The samlp:Response a SAMLResponse form field carries."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     return etree.fromstring(base64.b64decode(encoded, validate=True), parser)
+
+
+BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+def on_backend(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str, str]:
+    """`env` on the backend a test is parametrized with (BACKENDS): SQLite, or the shared redis-server
+    under a prefix of the test's own."""
+    if request.param != "redis":
+        return env
+    return {**env, "REDIS_URL": request.getfixturevalue("redis_url"), "IDP_REDIS_PREFIX": f"t:{uuid.uuid4().hex}:"}

@@ -9,6 +9,7 @@ from typing import Any
 
 from idp.accounts.secrets import hash_password
 from idp.models import Brand, User
+from tests.api.helpers import TokenHolder
 from tests.api.test_second_factor import sign_in
 from tests.support import PASSWORD, Factory
 
@@ -63,18 +64,8 @@ def make_tree(make: Factory) -> Tree:
     )
 
 
-class As:
+class As(TokenHolder):
     """Calls the API as users, one token each."""
-
-    def __init__(self, client, api) -> None:
-        self.client = client
-        self.api = api
-        self._headers: dict[str, dict[str, str]] = {}
-
-    def headers(self, user: User) -> dict[str, str]:
-        if user.id not in self._headers:
-            self._headers[user.id] = self.api.headers(user)
-        return self._headers[user.id]
 
     def call(self, user: User, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, **kw):
         return self.client.open(path, method=method, json=body, headers={**self.headers(user), **(headers or {})}, **kw)

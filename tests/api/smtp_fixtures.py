@@ -184,3 +184,8 @@ def smtp_server(pki: Pki) -> Iterator[SmtpServer]:
         yield SmtpServer(port, mailbox)
     finally:
         controller.stop()
+
+
+def mailing_through(env: dict[str, str], smtp: SmtpServer, pki: Pki, outbox: Path) -> dict[str, str]:
+    """A service's environment that mails through `smtp`, trusting the throwaway CA."""
+    return {**env, "SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file), "IDP_OUTBOX": str(outbox)}

@@ -173,6 +173,45 @@ def test_admin_actions_name_the_admin_the_user_and_the_brand(as_, tree: Tree):
     assert only(found, "member.set_role")["details"] == {"role": "Admin"}
 
 
+def test_removing_a_member_and_deleting_an_account_are_events(as_, tree: Tree):
+    new = as_.call(tree.office_admin, "POST", f"/brands/{tree.office.id}/members", NEW_MEMBER)
+    added = new.json["data"]["id"]
+    assert as_.call(tree.office_admin, "DELETE", f"/brands/{tree.office.id}/members/{added}").status_code == 204
+    assert as_.call(tree.office_admin, "DELETE", f"/users/{tree.agent.id}").status_code == 204
+
+    found = events(as_, tree.office_admin, tree.office.id)
+
+    removed = only(found, "member.remove")
+    assert removed["target"] == f"user:{added}" and removed["actor"] == tree.office_admin.id
+    deleted = only(found, "user.delete")
+    assert deleted["target"] == f"user:{tree.agent.id}" and deleted["brand_ids"] == [tree.office.id]
+
+
+def test_an_mfa_reset_by_an_admin_is_an_event(client, api, as_, tree: Tree):
+    Mfa(client, api).enable(tree.agent)
+    second = by_password(PASSWORD)
+    reset = as_.call(tree.office_admin, "POST", f"/users/{tree.agent.id}/mfa/reset", headers=second)
+    assert reset.status_code == 200, reset.json
+
+    event = only(events(as_, tree.office_admin, tree.office.id), "mfa.reset")
+
+    assert event["actor"] == tree.office_admin.id and event["target"] == f"user:{tree.agent.id}"
+
+
+def test_scim_updates_and_deletes_are_events(client, store, as_, org: Org):
+    token = ScimTokens(store).create(org.brand.id)
+    scim = Scim(client, token.secret)
+    created = scim.create_user("ann.lee@example.com")
+    patched = scim.patch(f"/Users/{created['id']}", {"op": "replace", "path": "name.givenName", "value": "Anna"})
+    assert patched.status_code in (200, 204), patched.text
+    assert scim.call("DELETE", f"/Users/{created['id']}").status_code == 204
+
+    found = events(as_, org.admin, org.brand.id)
+
+    for action in ("scim.user.update", "scim.user.delete"):
+        assert only(found, action)["target"] == f"user:{created['id']}"
+
+
 def test_a_scim_create_is_an_event_of_the_token_s_root_brand(client, store, as_, org: Org):
     token = ScimTokens(store).create(org.brand.id)
     created = Scim(client, token.secret).create_user("ann.lee@example.com")

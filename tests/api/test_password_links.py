@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
@@ -19,27 +18,16 @@ import idp.web.pages
 from tests.api.helpers import page_text
 from tests.api.mfa_helpers import Mfa
 from tests.api.people_helpers import SAME_ORIGIN, As, browser_sign_in, csrf_of, is_signed_in, person, signs_in
-from tests.api.smtp_fixtures import Pki, SmtpServer, make_pki, smtp_server
+from tests.api.smtp_fixtures import Pki, SmtpServer, mailing_through
 from tests.support import PASSWORD
 
 NEW_PASSWORD = "quiet violet harbour 7"
 LINK = re.compile(r"https?://[^\s\"<>]+/password\?token=[A-Za-z0-9_%\-]+")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("smtp-pki"))
-
-
-@pytest.fixture
-def smtp(pki: Pki) -> Iterator[SmtpServer]:
-    with smtp_server(pki) as server:
-        yield server
-
-
 @pytest.fixture
 def env(env: dict[str, str], smtp: SmtpServer, pki: Pki, tmp_path: Path) -> dict[str, str]:
-    return {**env, "SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file), "IDP_OUTBOX": str(tmp_path / "outbox")}
+    return mailing_through(env, smtp, pki, tmp_path / "outbox")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyotp
@@ -14,27 +13,16 @@ import pytest
 
 from tests.api.mfa_helpers import Mfa, MfaUser, next_code
 from tests.api.people_helpers import SAME_ORIGIN, csrf_of, person
-from tests.api.smtp_fixtures import Pki, SmtpServer, make_pki, smtp_server
+from tests.api.smtp_fixtures import Pki, SmtpServer, mailing_through
 from tests.api.test_second_factor import by_totp
 from tests.support import PASSWORD
 
 CODE = re.compile(r"^[a-z2-9]{5}-[a-z2-9]{5}$")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("smtp-pki"))
-
-
-@pytest.fixture
-def smtp(pki: Pki) -> Iterator[SmtpServer]:
-    with smtp_server(pki) as server:
-        yield server
-
-
 @pytest.fixture
 def env(env: dict[str, str], smtp: SmtpServer, pki: Pki, tmp_path: Path) -> dict[str, str]:
-    return {**env, "SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file), "IDP_OUTBOX": str(tmp_path / "outbox")}
+    return mailing_through(env, smtp, pki, tmp_path / "outbox")
 
 
 @pytest.fixture

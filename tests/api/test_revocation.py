@@ -8,33 +8,20 @@ none of them back.
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from idp.models import Brand, User
-from tests.api.helpers import Apps, saml_app
+from tests.api.helpers import BACKENDS, Apps, on_backend, saml_app
 from tests.api.mfa_helpers import Mfa, Pair
 from tests.api.people_helpers import As, browser_sign_in, is_signed_in, person
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests.support import redis_server
-
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=BACKENDS)
 def env(request: pytest.FixtureRequest, env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    env = {**env, "IDP_OUTBOX": str(tmp_path / "outbox")}
-    if request.param == "redis":
-        env |= {"REDIS_URL": request.getfixturevalue("redis_url"), "IDP_REDIS_PREFIX": f"test:{uuid.uuid4().hex}:"}
-    return env
+    return on_backend(request, {**env, "IDP_OUTBOX": str(tmp_path / "outbox")})
 
 
 @dataclass

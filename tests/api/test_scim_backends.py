@@ -3,30 +3,17 @@ revocation live in the store, so they must hold on both backends."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from idp.scim.schema import GROUP_EXTENSION
 from idp.scim.tokens import ScimTokens
+from tests.api.helpers import BACKENDS, on_backend
 from tests.api.test_scim import GROUP_SCHEMA, Scim
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests.support import redis_server
-
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def env(request: pytest.FixtureRequest, env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    if request.param == "redis":
-        return env | {"REDIS_URL": request.getfixturevalue("redis_url"), "IDP_REDIS_PREFIX": f"t:{uuid.uuid4().hex}:"}
-    return env
+@pytest.fixture(params=BACKENDS)
+def env(request: pytest.FixtureRequest, env: dict[str, str]) -> dict[str, str]:
+    return on_backend(request, env)
 
 
 def test_provisioning_grouping_disabling_and_deleting(client, store, api, make):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +24,7 @@ from idp.config import Settings
 from idp.errors import SecondFactorInvalid
 from idp.models import User
 from idp.web import create_app
-from tests.api.smtp_fixtures import SMTP_USER, Pki, SmtpServer, make_pki, smtp_server
+from tests.api.smtp_fixtures import SMTP_USER, Pki, SmtpServer, mailing_through
 from tests.support import PASSWORD
 
 NEW_PASSWORD = "purple monkey dishwasher 42"
@@ -36,21 +35,10 @@ SHORT_TTL = 60  # seconds; under the five minutes that spare a new mail, so ever
 # --- fixtures --------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("smtp-pki"))
-
-
-@pytest.fixture
-def smtp(pki: Pki) -> Iterator[SmtpServer]:
-    with smtp_server(pki) as server:
-        yield server
-
-
 @pytest.fixture
 def env(env: dict[str, str], smtp: SmtpServer, pki: Pki, tmp_path: Path) -> dict[str, str]:
     """Every service in this module mails through the real server, trusting the throwaway CA."""
-    return {**env, "SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file), "IDP_OUTBOX": str(tmp_path / "outbox")}
+    return mailing_through(env, smtp, pki, tmp_path / "outbox")
 
 
 @pytest.fixture
