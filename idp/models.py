@@ -150,6 +150,9 @@ class Participant:
     session_index: str
     name_qualifier: str | None = None
     sp_name_qualifier: str | None = None
+    # The IdP entityID the assertion was issued under (the endpoint the SP addressed decides it):
+    # our LogoutRequest to that SP comes from the same Issuer.  None in sessions kept before it was.
+    idp_issuer: str | None = None
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ def issue(app: SsoApplication, login: Login, idp: IdpIdentity, answering: Answer
         spec.session_index,
         name_qualifier=subject.name_qualifier,
         sp_name_qualifier=subject.sp_name_qualifier,
+        idp_issuer=issuer,
     )
     return Issued(form, participant)
 

@@ -96,7 +96,7 @@ class LogoutFlow:
                 # must name (Core 3.7.1): that SP's session outlives ours.
                 partial = True
                 continue
-            issuer = app.idp_entity_id(self.idp.entity_id)
+            issuer = participant.idp_issuer or app.idp_entity_id(self.idp.entity_id)
             root = logout.logout_request(
                 issuer, app.slo_url, participant, now=browser.now, lifetime=self.idp.assertion_ttl
             )

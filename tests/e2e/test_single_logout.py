@@ -592,6 +592,29 @@ def test_signing_out_posts_a_signed_logout_request_to_an_http_post_sp(deployment
     assert not idp_session_alive(browser, deployment)
 
 
+@pytest.mark.parametrize("endpoint", ["global", "the app's own"])
+def test_the_logout_request_comes_from_the_issuer_the_sp_signed_in_under(deployment, endpoint):
+    app = hand_played_app(
+        deployment, slo_url=POST_SLO_URL, slo_binding=BINDING_HTTP_POST, issuer="https://idp.example/apps/own"
+    )
+    browser = new_browser()
+    sign_in_at_idp(browser, deployment)
+    sso = (
+        f"{deployment.base_url}/saml/sso"
+        if endpoint == "global"
+        else f"{deployment.base_url}/sso_applications/{app['id']}/sso"
+    )
+    login = browser.get(f"{sso}?{redirect_query(authn_request_xml(issuer=app['entity_id']))}", timeout=TIMEOUT)
+    response = decode_posted(saml_post_form(login)[1]["SAMLResponse"])
+    expected = f"{deployment.base_url}/metadata" if endpoint == "global" else "https://idp.example/apps/own"
+    assert response.findtext(f"{{{SAML}}}Issuer") == expected
+
+    page = sign_out_in_launcher(browser, deployment)
+
+    logout_request, _ = posted_message(page, deployment, app, "SAMLRequest")
+    assert logout_request.findtext(f"{{{SAML}}}Issuer") == expected
+
+
 def test_signing_out_without_the_csrf_token_is_forbidden(deployment, sp):
     browser = new_browser()
     sign_in_at_idp(browser, deployment)
