@@ -8,6 +8,7 @@ page, by how each blueprint registers; it never looks at which error it holds.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 
 class IdpError(Exception):
@@ -90,6 +91,21 @@ class AuthenticationRequired(IdpError):
     def headers(self) -> dict[str, str]:
         challenge = 'Bearer realm="idp"' + (', error="invalid_token"' if self.token_presented else "")
         return {"WWW-Authenticate": challenge}
+
+
+class SignInRequired(IdpError):
+    """A page for people signed in, reached without a session: the browser signs in, then comes back."""
+
+    status = 303
+    code = "SignInRequired"
+    title = "Please sign in"
+
+    def __init__(self, path: str) -> None:
+        super().__init__("sign in to see this page")
+        self.path = path
+
+    def headers(self) -> dict[str, str]:
+        return {"Location": "/login?" + urlencode({"next": self.path})}
 
 
 class Forbidden(IdpError):

@@ -11,6 +11,7 @@ from idp.accounts.services import Accounts
 from idp.applications.links import LaunchLinks
 from idp.applications.service import Applications
 from idp.config import Settings
+from idp.console import Console
 from idp.errors import ValidationError
 from idp.keyring import REPORT_TTL, FollowingSigner, KeyRing
 from idp.saml.assertions import IdpIdentity
@@ -31,6 +32,7 @@ class Services:
     apps: Applications
     flows: Flows
     scim: Scim
+    console: Console
 
 
 def services() -> Services:
@@ -52,7 +54,8 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
     audit.keep_with(accounts.audit_log.keep)  # every audit event recorded from now on is kept in this store
-    return Services(settings, store, keyring, accounts, apps, flows, scim)
+    console = Console.build(store, accounts, apps)
+    return Services(settings, store, keyring, accounts, apps, flows, scim, console)
 
 
 def _observed(store: Store) -> Store:
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         )
 
     from idp.web import (
+        admin,
         errors,
         front,
         instrumentation,
@@ -127,6 +131,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         passwords.bp,
         operations.bp,
         scim.bp,
+        admin.bp,
     ):
         app.register_blueprint(blueprint)
     return app

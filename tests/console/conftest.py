@@ -1,0 +1,33 @@
+"""The console's pages through Flask's test client: a brand tree with admins and agents, each signed
+in with a browser (a test client with its own cookies) of their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from lxml import html
+
+from idp.models import User
+from tests.api.people_helpers import Tree, browser_sign_in, make_tree
+
+
+@pytest.fixture
+def tree(make) -> Tree:
+    return make_tree(make)
+
+
+@pytest.fixture
+def signed_in(app) -> Callable[[User], object]:
+    """A browser signed in at /login as the user (without MFA)."""
+
+    def sign_in(user: User):
+        return browser_sign_in(app, user.email)
+
+    return sign_in
+
+
+def document(response) -> html.HtmlElement:
+    """The page as an HTML tree, to read it as a person (or axe) would: by its elements, not by substrings."""
+    assert response.content_type.startswith("text/html"), response.content_type
+    return html.fromstring(response.get_data(as_text=True))
