@@ -304,8 +304,8 @@ class ApplicationsConsole:
     def test_launch(self, browser: Browser, *, brand_id: str, app_id: str) -> Outcome:
         """A fresh launch link for the admin, followed at once: the app opens as they would open it."""
         seat = self._seat(browser, brand_id, apps_path(brand_id, app_id))
-        app = self._owned(seat, app_id)
-        shown = next(item for item in self._shown(seat) if item.app.id == app.id)
+        shown = self._owned_shown(seat, app_id)
+        app = shown.app
         if shown.open_url is None:
             problem = (
                 f"You cannot open this application from {seat.brand.name if seat.brand else 'this brand'}: "
@@ -336,10 +336,13 @@ class ApplicationsConsole:
         return self.apps.page(seat.caller, seat.brand.id).items
 
     def _owned(self, seat: Seat, app_id: str) -> SsoApplication:
+        return self._owned_shown(seat, app_id).app
+
+    def _owned_shown(self, seat: Seat, app_id: str) -> ShownApp:
         """An app the brand in view owns, as the API lists it to this admin; 404 for any other."""
         assert seat.brand is not None
-        found = next((item.app for item in self._shown(seat) if item.app.id == app_id), None)
-        if found is None or found.owner_brand_id != seat.brand.id:
+        found = next((item for item in self._shown(seat) if item.app.id == app_id), None)
+        if found is None or found.app.owner_brand_id != seat.brand.id:
             raise NotFound("There is no such application in this brand.", field="id")
         return found
 
