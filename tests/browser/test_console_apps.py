@@ -21,9 +21,23 @@ WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll("body *")]
   .map(element => element.tagName.toLowerCase() + (element.id ? "#" + element.id : ""))"""
 
 
+DESKTOP = {"width": 1280, "height": 800}
+
+
 def wider_than_the_screen(page: Page) -> list[str]:
     """The elements that reach past the right edge of the viewport (each would make the page scroll sideways)."""
     return page.evaluate(WIDER_THAN_THE_SCREEN)
+
+
+def at_both_widths(page: Page, screenshots: Path, name: str) -> None:
+    """A screenshot of the page at desktop width, and at a phone's, where nothing may stick out sideways."""
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    try:
+        assert wider_than_the_screen(page) == [], f"{name} does not fit a phone"
+        page.screenshot(path=str(screenshots / f"{name}-phone.png"), full_page=True)
+    finally:
+        page.set_viewport_size(DESKTOP)
 
 
 def test_an_admin_imports_an_sp_gives_it_an_icon_and_test_launches_into_it(
@@ -42,6 +56,7 @@ def test_an_admin_imports_an_sp_gives_it_an_icon_and_test_launches_into_it(
 
     # The SP's own metadata, as python3-saml writes it, pasted into the import form.
     page.get_by_role("link", name="Import from SP metadata").click()
+    at_both_widths(page, screenshots, "console-apps-import")
     page.get_by_label("Metadata XML").fill(sp_metadata(sp).decode())
     page.get_by_label("Name (optional)").fill(APP_NAME)
     page.get_by_role("button", name="Import").click()
@@ -60,6 +75,7 @@ def test_an_admin_imports_an_sp_gives_it_an_icon_and_test_launches_into_it(
 
     # python3-saml wants an AttributeStatement: the admin maps one attribute in the edit form.
     page.get_by_role("link", name="Edit").click()
+    at_both_widths(page, screenshots, "console-apps-edit")
     page.get_by_label("Attribute mappings (JSON)").fill('{"mail": "email"}')
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Your changes were saved.")
@@ -70,11 +86,7 @@ def test_an_admin_imports_an_sp_gives_it_an_icon_and_test_launches_into_it(
     # The nonce'd script ran and added its Copy buttons.
     expect(page.get_by_role("button", name="Copy Metadata URL of this application")).to_be_visible()
     assert metadata_url.startswith(f"{idp.base_url}/sso_applications/")
-    page.screenshot(path=str(screenshots / "console-app.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-    assert wider_than_the_screen(page) == [], "the page fits a phone"
-    page.screenshot(path=str(screenshots / "console-app-phone.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    at_both_widths(page, screenshots, "console-apps-app")
 
     metadata = requests.get(metadata_url, timeout=10)
     assert metadata.status_code == 200, metadata.text
@@ -90,4 +102,4 @@ def test_an_admin_imports_an_sp_gives_it_an_icon_and_test_launches_into_it(
     row = page.get_by_role("row").filter(has_text=APP_NAME)
     expect(row.get_by_role("cell").nth(2)).to_have_text("SAML")
     expect(row.locator("img")).to_be_visible()
-    page.screenshot(path=str(screenshots / "console-apps.png"), full_page=True)
+    at_both_widths(page, screenshots, "console-apps-list")
