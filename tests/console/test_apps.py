@@ -142,12 +142,19 @@ def test_an_office_admin_sees_apps_allowed_from_above_but_cannot_open_their_page
 # --- create and edit ---------------------------------------------------------------------------
 
 
-def test_every_field_is_labelled_and_creating_stores_what_was_typed(app, tree, signed_in):
+def test_every_control_of_every_page_has_a_label(app, tree, signed_in):
+    stored = new_app(app, tree)
     browser = signed_in(tree.root_admin)
-    page = document(browser.get(apps_path(tree.root.id, "new")))
-    for control in page.xpath("//form[@method='post']//*[self::input or self::select or self::textarea]"):
-        if control.get("type") not in ("hidden", "submit"):
-            assert page.xpath(f"//label[@for='{control.get('id')}']"), control.get("name")
+    for action in ("", "new", "import", stored.id, f"{stored.id}/edit", f"{stored.id}/delete"):
+        page = document(browser.get(apps_path(tree.root.id, action).rstrip("/")))
+        assert page.xpath("//main") and page.xpath("//h1"), action
+        for control in page.xpath("//*[self::input or self::select or self::textarea]"):
+            if control.get("type") not in ("hidden", "submit"):
+                assert page.xpath(f"//label[@for='{control.get('id')}']"), (action, control.get("name"))
+
+
+def test_creating_stores_what_was_typed(app, tree, signed_in):
+    browser = signed_in(tree.root_admin)
     typed = {
         "name": "Listings",
         "authentication_type": "SAML",
