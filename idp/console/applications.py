@@ -122,7 +122,8 @@ def apps_path(brand_id: str, app_id: str | None = None, action: str = "") -> str
 
 def payload_from_form(form: Mapping[str, str]) -> dict[str, Any]:
     """The API's JSON body for what the form sent: empty means null (the API's default), JSON fields
-    parsed, lists split; a value that cannot take the API's shape is refused naming its field."""
+    parsed, lists split, boxes true when ticked; a value that cannot take the API's shape is refused
+    naming its field."""
     payload: dict[str, Any] = {}
     for field in (*TEXT_FIELDS, *CHOICES):
         payload[field] = form.get(field, "").strip() or None
@@ -151,7 +152,8 @@ def payload_from_form(form: Mapping[str, str]) -> dict[str, Any]:
     except ValueError:
         refusal = "attribute_consuming_services must be whole numbers, separated by commas"
         raise ValidationError(refusal, field="attribute_consuming_services") from None
-    return payload
+    # A field the form did not send keeps its value, as in the API; an unticked box is not sent, so means false.
+    return {field: value for field, value in payload.items() if field in form or field in FLAGS}
 
 
 def form_values(app: SsoApplication) -> dict[str, str]:

@@ -254,6 +254,9 @@ def test_a_change_is_saved_and_a_refused_one_is_shown_with_the_value_typed(app, 
     assert post(browser, path, {**sent, "name": "Listings (new)", "require_mfa": "on"}).status_code == 303
     assert services(app).store.app(stored.id).name == "Listings (new)"
     assert services(app).store.app(stored.id).require_mfa is True
+    # A field left out of the form keeps its value, as in the API.
+    assert post(browser, path, {"name": "Listings"}).status_code == 303
+    assert services(app).store.app(stored.id).acs_url == f"{SP}/acs"
     refused = post(browser, path, {**sent, "entity_id": "not a uri"})
     assert refused.status_code == 400
     assert "entity_id must be an absolute URI" in field_error(document(refused), "entity_id")
