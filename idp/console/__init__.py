@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 from idp.accounts.services import Accounts
 from idp.applications.service import Applications
+from idp.config import Settings
+from idp.console.applications import ApplicationsConsole, IdpFacts
 from idp.console.brands import BrandsConsole
 from idp.console.seat import Seats
+from idp.keyring import KeyRing
 from idp.store import Store
 
 
@@ -21,8 +24,16 @@ from idp.store import Store
 class Console:
     seats: Seats
     brands: BrandsConsole
+    applications: ApplicationsConsole
 
     @classmethod
-    def build(cls, store: Store, accounts: Accounts, apps: Applications) -> Console:
+    def build(
+        cls, store: Store, accounts: Accounts, apps: Applications, *, settings: Settings, keyring: KeyRing
+    ) -> Console:
         seats = Seats(store, accounts.sessions, accounts.people)
-        return cls(seats=seats, brands=BrandsConsole(seats, store))
+        idp = IdpFacts(settings.base_url, settings.entity_id, certificate_pem=lambda: keyring.certificate_pem)
+        return cls(
+            seats=seats,
+            brands=BrandsConsole(seats, store),
+            applications=ApplicationsConsole(seats, apps, idp),
+        )
