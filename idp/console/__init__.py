@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from idp.accounts.services import Accounts
 from idp.applications.service import Applications
 from idp.console.brands import BrandsConsole
+from idp.console.events import EventsConsole
+from idp.console.members import MembersConsole
 from idp.console.seat import Seats
 from idp.store import Store
 
@@ -21,8 +23,15 @@ from idp.store import Store
 class Console:
     seats: Seats
     brands: BrandsConsole
+    members: MembersConsole
+    events: EventsConsole
 
     @classmethod
     def build(cls, store: Store, accounts: Accounts, apps: Applications) -> Console:
         seats = Seats(store, accounts.sessions, accounts.people)
-        return cls(seats=seats, brands=BrandsConsole(seats, store))
+        return cls(
+            seats=seats,
+            brands=BrandsConsole(seats, store),
+            members=MembersConsole(seats, store, accounts.people, accounts.second_factor),
+            events=EventsConsole(seats, store, accounts.people),
+        )

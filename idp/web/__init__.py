@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     from idp.web import (
         admin,
+        admin_people,
         errors,
         front,
         instrumentation,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         operations.bp,
         scim.bp,
         admin.bp,
+        admin_people.bp,
     ):
         app.register_blueprint(blueprint)
     return app
