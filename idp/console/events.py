@@ -18,12 +18,15 @@ from idp.telemetry.audit import AuditEvent
 
 PAGE_SIZE = 50
 _USER = "user:"
+_APP = "app:"
 
 # The actions the service records, offered as suggestions in the filter (any other name may be typed).
 KNOWN_ACTIONS = (
-    "launch", "member.add", "member.remove", "member.set_role", "mfa.enable", "mfa.recovery_codes", "mfa.remove",
-    "mfa.reset", "password.change", "password.reset_sent", "password.set", "sign_in", "throttle.lockout",
-    "user.delete", "user.disable", "user.enable", "user.update",
+    "sign_in", "launch", "sp_answer", "mfa.enable", "mfa.remove", "mfa.recovery_codes", "mfa.reset",
+    "password.change", "password.reset", "password.invitation_accepted", "password.reset_sent", "password.set",
+    "member.add", "member.set_role", "member.remove", "user.update", "user.disable", "user.enable", "user.delete",
+    "scim.user.create", "scim.user.update", "scim.user.delete", "scim.group.create", "scim.group.update",
+    "scim.group.delete", "refresh_token.reuse", "throttle.lockout",
 )  # fmt: skip
 
 
@@ -73,6 +76,8 @@ class EventsConsole:
         target = event.target or ""
         if target.startswith(_USER):
             target = self._name(admin, target[len(_USER) :], names)
+        elif target.startswith(_APP) and (app := self.store.app(target[len(_APP) :])) is not None:
+            target = f"{app.name} ({target})"  # the event is the brand's: so is the app it names
         return ShownEvent(
             time=iso_utc(event.at),
             actor=self._name(admin, event.actor, names),
@@ -92,7 +97,7 @@ class EventsConsole:
             return user.id if user else f"unknown:{raw}"
         return raw
 
-    def list(self, browser: Browser, *, brand_id: str, chosen: EventFilter) -> Outcome:
+    def listing(self, browser: Browser, *, brand_id: str, chosen: EventFilter) -> Outcome:
         seat = self.seats.take(browser, path=brand_path(brand_id, "events"), brand_id=brand_id)
         errors: dict[str, str] = {}
         since = until = None

@@ -101,7 +101,7 @@ class MembersConsole:
         return messages.get(done)
 
     # the list
-    def list(
+    def listing(
         self,
         browser: Browser,
         *,

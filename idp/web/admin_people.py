@@ -22,7 +22,7 @@ MEMBER = MEMBERS + "/<user_id>"
 def members(brand_id: str) -> Response:
     args = request.args
     return render(
-        services().console.members.list(
+        services().console.members.listing(
             browser(),
             brand_id=brand_id,
             query=args.get("q", ""),
@@ -133,4 +133,4 @@ def events(brand_id: str) -> Response:
         until=args.get("until", ""),
         page=args.get("page", ""),
     )
-    return render(services().console.events.list(browser(), brand_id=brand_id, chosen=chosen))
+    return render(services().console.events.listing(browser(), brand_id=brand_id, chosen=chosen))

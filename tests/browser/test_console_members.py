@@ -1,6 +1,7 @@
 """The console's Members section in Chromium: an admin invites an agent (the mail read from a real SMTP
 server), the agent chooses a password through the link and opens an app at a real SP, then the admin
-disables the agent and the launcher the agent still has open stops working."""
+disables the agent (the event is in the brand's log) and the launcher the agent still has open stops
+working."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from tests.deployment import Deployment
 from tests.support import PASSWORD
 
 NEW_PASSWORD = "amber lantern meadow 4"
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 720}
 
 
 def test_an_invited_agent_is_disabled_and_their_open_launcher_stops_working(
@@ -53,6 +56,10 @@ def test_an_invited_agent_is_disabled_and_their_open_launcher_stops_working(
     expect(row).to_contain_text("Agent")
     expect(row).to_contain_text("Active")
     admin.screenshot(path=str(screenshots / "console-members.png"), full_page=True)
+    admin.set_viewport_size(PHONE)
+    assert admin.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the list is wider than a phone"
+    admin.screenshot(path=str(screenshots / "console-members-phone.png"), full_page=True)
+    admin.set_viewport_size(DESKTOP)
 
     agent_context = new_context()
     agent = agent_context.new_page()
@@ -75,6 +82,12 @@ def test_an_invited_agent_is_disabled_and_their_open_launcher_stops_working(
     admin.get_by_role("button", name="Disable the account").click()
     expect(admin.get_by_role("status")).to_contain_text(f"{email} is disabled")
     expect(admin.locator("dl.facts")).to_contain_text("Disabled")
+    admin.get_by_role("link", name=f"Events of {email}").click()
+    newest = admin.get_by_role("row").nth(1)  # after the header row
+    expect(newest).to_contain_text("user.disable")
+    expect(newest).to_contain_text(idp.admin_email)
+    expect(admin.get_by_role("row").filter(has_text="launch")).to_contain_text(APP_NAME)
+    admin.screenshot(path=str(screenshots / "console-events.png"), full_page=True)
 
     launcher.get_by_role("button", name=APP_NAME).click()
     expect(launcher).to_have_url(f"{idp.base_url}/login")

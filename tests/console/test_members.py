@@ -284,6 +284,19 @@ def test_an_mfa_reset_asks_for_the_admins_own_totp_code(app, tree, signed_in, sm
     assert not user_in(app, tree.agent).mfa_enabled
 
 
+def test_a_recovery_code_of_the_admins_is_taken_once(app, make, tree, signed_in, smtp):
+    browser = signed_in(tree.office_admin)
+    with_mfa(app, tree.office_admin)
+    (code, *_) = app.extensions["idp"].accounts.mfa.recovery.issue(tree.office_admin.id)
+    second = make.user(brand=tree.office, role="Agent", password=None)  # type: ignore[arg-type]
+    for user in (tree.agent, second):
+        with_mfa(app, user)
+    assert post(browser, members_path(tree.office.id, f"/{tree.agent.id}/mfa"), {"code": code}).status_code == 303
+    assert not user_in(app, tree.agent).mfa_enabled
+    assert post(browser, members_path(tree.office.id, f"/{second.id}/mfa"), {"code": code}).status_code == 403
+    assert user_in(app, second).mfa_enabled
+
+
 def test_an_admin_without_mfa_confirms_with_their_password(app, tree, signed_in, smtp):
     browser = signed_in(tree.office_admin)
     with_mfa(app, tree.agent)
