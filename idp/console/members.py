@@ -16,12 +16,21 @@ from idp.accounts.second_factor import SecondFactor, available_methods
 from idp.accounts.secrets import password_digest
 from idp.console.brands import brand_path
 from idp.console.seat import Seat, Seats
-from idp.errors import Conflict, Forbidden, NotFound, SecondFactorInvalid, SecondFactorRequired, ValidationError
+from idp.errors import (
+    Conflict,
+    Forbidden,
+    MailFailed,
+    NotFound,
+    SecondFactorInvalid,
+    SecondFactorRequired,
+    ValidationError,
+)
 from idp.models import Role, User
 from idp.signin.outcomes import Browser, Outcome, Redirect
 from idp.store import Store
 
 PAGE_SIZE = 25
+MAIL_FAILED = "The mail could not be sent just now; nothing else was changed. Please try again later."
 ROLES = tuple(role.value for role in Role)
 
 # What each method of the admin's own second factor asks for, on the MFA reset page.
@@ -95,6 +104,8 @@ class MembersConsole:
             "removed": f"{first} was removed from {seat.brand.name}.",
             "disabled": f"{first} is disabled: every session, token and launch link of theirs has stopped working.",
             "enabled": f"{first} can sign in again.",
+            "invitation_failed": f"{first} was added to {seat.brand.name}, but the invitation could not be mailed. "
+            "Send them a password reset link from this page once mail works again.",
             "password_reset": f"A password reset link was sent to {who}.",
             "mfa_reset": f"MFA was reset for {who}; they can set it up again when they next sign in.",
         }
@@ -149,6 +160,12 @@ class MembersConsole:
             return seat.page(
                 "admin/members_invite.html", refusal.status, invitation=invitation, roles=ROLES, error=refusal
             )
+        except MailFailed:
+            # The member was added (as through the API, which answers 503 then); the page says what is left to do.
+            user = self.store.user_by_email(invitation.email.strip())
+            if user is None or self.store.membership(user.id, brand_id) is None:
+                raise
+            return self._back(seat, "invitation_failed", user.id)
         return self._back(seat, "invited" if added.invited else "added", added.member.user.id, to_member=False)
 
     # one member
@@ -188,6 +205,8 @@ class MembersConsole:
                 return self._back(seat, action, user_id, to_member=False)
         except (Forbidden, Conflict, ValidationError) as refusal:
             return self._member_page(seat, member, status=refusal.status, error=refusal.message)
+        except MailFailed:
+            return self._member_page(seat, member, status=503, error=MAIL_FAILED)
         return self._back(seat, action, user_id)
 
     def set_role(self, browser: Browser, *, brand_id: str, user_id: str, role: str) -> Outcome:
@@ -234,7 +253,10 @@ class MembersConsole:
         seat = self._seat(browser, brand_id, f"/{user_id}/mfa")
         member = self._member(seat, user_id)
         if "email" in available_methods(seat.user):
-            self.second_factor.send_email_code(seat.user, now=browser.now)
+            try:
+                self.second_factor.send_email_code(seat.user, now=browser.now)
+            except MailFailed:
+                return self._mfa_page(seat, member, status=503, error=MAIL_FAILED)
         return self._mfa_page(seat, member, sent=True)
 
     def reset_mfa(self, browser: Browser, *, brand_id: str, user_id: str, code: str, method: str | None) -> Outcome:

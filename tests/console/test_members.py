@@ -13,11 +13,13 @@ import pyotp
 import pytest
 
 from idp.accounts.mfa import seal_secret
+from idp.config import Settings
 from idp.models import User
-from tests.api.people_helpers import SAME_ORIGIN, is_signed_in
-from tests.api.smtp_fixtures import Pki, SmtpServer, mailing_through
+from idp.web import create_app
+from tests.api.people_helpers import SAME_ORIGIN, browser_sign_in, is_signed_in
+from tests.api.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, Pki, SmtpServer, mailing_through
 from tests.console.conftest import document
-from tests.support import PASSWORD
+from tests.support import PASSWORD, free_port
 
 LINK = re.compile(r"https?://[^\s\"<>]+/password\?token=[A-Za-z0-9_%\-]+")
 
@@ -178,6 +180,21 @@ def test_the_services_refusal_shows_next_to_its_field_with_the_input_kept(
     assert error.getprevious() is control
     assert page.xpath("//input[@name='email']/@value") == [fields["email"]]
     assert smtp.mailbox.received == []
+
+
+def test_when_the_mail_cannot_go_the_member_is_added_and_the_page_says_what_is_left(env, store, tree):
+    closed = f"smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{free_port()}"  # nothing listens there
+    app = create_app(Settings.from_env({**env, "SMTP_URL": closed}), store=store)
+    browser = browser_sign_in(app, tree.office_admin.email)
+    answer = post(browser, members_path(tree.office.id, "/invite"), {"email": "late@acme.example", "first_name": "L",
+                  "last_name": "Ate", "role": "Agent"})  # fmt: skip
+    added = store.user_by_email("late@acme.example")
+    assert urlsplit(answer.headers["Location"]).path == members_path(tree.office.id, f"/{added.id}")
+    assert "invitation could not be mailed" in notice_after(browser, answer)
+    member = members_path(tree.office.id, f"/{added.id}")
+    failed = post(browser, member + "/password-reset", from_page=member)
+    assert failed.status_code == 503
+    assert "could not be sent" in document(failed).xpath("string(//p[@role='alert'])")
 
 
 def test_inviting_a_member_twice_is_refused_next_to_the_email(tree, signed_in):
