@@ -343,6 +343,26 @@ def test_an_admin_with_email_codes_gets_one_mailed_and_enters_it(app, tree, sign
 # --- cross-site posts and other brands -------------------------------------------------------------------------------
 
 
+def test_an_admin_with_both_factors_chooses_which_to_give(app, tree, signed_in, smtp):
+    browser = signed_in(tree.office_admin)
+    admin_totp = with_mfa(app, tree.office_admin)
+    store = app.extensions["idp"].store
+    store.save_user(dataclasses.replace(user_in(app, tree.office_admin), email_2fa_enabled=True))
+    with_mfa(app, tree.agent)
+    mfa = members_path(tree.office.id, f"/{tree.agent.id}/mfa")
+    page = document(browser.get(mfa))
+    assert page.xpath("//fieldset/legend/text()") == ["Your second factor"]
+    assert page.xpath("//input[@name='method']/@value") == ["totp", "email"]
+    post(browser, mfa + "/code", from_page=mfa)
+    (mail,) = smtp.mailbox.to(tree.office_admin.email)
+    # The emailed code is no TOTP code, and a TOTP code is no emailed one.
+    assert post(browser, mfa, {"method": "totp", "code": mail.code()}).status_code == 403
+    assert post(browser, mfa, {"method": "email", "code": admin_totp.now()}).status_code == 403
+    assert user_in(app, tree.agent).mfa_enabled
+    assert post(browser, mfa, {"method": "email", "code": mail.code()}).status_code == 303
+    assert not user_in(app, tree.agent).mfa_enabled
+
+
 def test_every_members_form_refuses_a_cross_site_post(app, tree, signed_in, smtp):
     browser = signed_in(tree.office_admin)
     with_mfa(app, tree.agent)
