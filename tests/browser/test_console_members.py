@@ -88,6 +88,9 @@ def test_an_invited_agent_is_disabled_and_their_open_launcher_stops_working(
     expect(newest).to_contain_text(idp.admin_email)
     expect(admin.get_by_role("row").filter(has_text="launch")).to_contain_text(APP_NAME)
     admin.screenshot(path=str(screenshots / "console-events.png"), full_page=True)
+    admin.set_viewport_size(PHONE)
+    assert admin.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the log is wider than a phone"
+    admin.screenshot(path=str(screenshots / "console-events-phone.png"), full_page=True)
 
     launcher.get_by_role("button", name=APP_NAME).click()
     expect(launcher).to_have_url(f"{idp.base_url}/login")
