@@ -23,6 +23,7 @@ from idp.errors import (
     NotFound,
     SecondFactorInvalid,
     SecondFactorRequired,
+    Throttled,
     ValidationError,
 )
 from idp.models import Role, User
@@ -30,6 +31,7 @@ from idp.signin.outcomes import Browser, Outcome, Redirect
 from idp.store import Store
 
 PAGE_SIZE = 25
+TOO_MANY_CODES = "Too many wrong codes for your account lately. Nothing was changed; please try again later."
 MAIL_FAILED = "The mail could not be sent just now; nothing else was changed. Please try again later."
 ROLES = tuple(role.value for role in Role)
 
@@ -274,6 +276,8 @@ class MembersConsole:
             return self._mfa_page(
                 seat, member, status=403, error="That code is not right, or was already used. Nothing was changed."
             )
+        except Throttled:
+            return self._mfa_page(seat, member, status=429, error=TOO_MANY_CODES)
         try:
             self.people.reset_mfa(seat.user, user_id)
         except (Forbidden, ValidationError) as refusal:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -299,6 +300,24 @@ def test_an_mfa_reset_asks_for_the_admins_own_totp_code(app, tree, signed_in, sm
     answer = post(browser, mfa, {"code": admin_totp.now()})
     assert notice_after(browser, answer).startswith(f"MFA was reset for {tree.agent.email}")
     assert not user_in(app, tree.agent).mfa_enabled
+
+
+def test_guessing_the_admins_code_is_throttled_on_the_page(app, tree, signed_in):
+    browser = signed_in(tree.office_admin)
+    admin_totp = with_mfa(app, tree.office_admin)
+    with_mfa(app, tree.agent)
+    mfa = members_path(tree.office.id, f"/{tree.agent.id}/mfa")
+    token = document(browser.get(mfa)).xpath("//input[@name='csrf_token']/@value")[0]
+    near = {admin_totp.at(time.time() + drift) for drift in (-60, -30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "123456", "999999") if code not in near)
+    answers = [
+        browser.post(mfa, data={"csrf_token": token, "code": wrong}, headers=SAME_ORIGIN).status_code for _ in range(11)
+    ]
+    assert answers == [403] * 10 + [429]
+    refused = browser.post(mfa, data={"csrf_token": token, "code": admin_totp.now()}, headers=SAME_ORIGIN)
+    assert refused.status_code == 429
+    assert "Too many wrong codes" in document(refused).xpath("string(//p[@role='alert'])")
+    assert user_in(app, tree.agent).mfa_enabled
 
 
 def test_a_recovery_code_of_the_admins_is_taken_once(app, make, tree, signed_in, smtp):
