@@ -15,6 +15,8 @@ from idp.applications.service import Applications
 from idp.config import Settings
 from idp.console.applications import ApplicationsConsole, IdpFacts
 from idp.console.brands import BrandsConsole
+from idp.console.events import EventsConsole
+from idp.console.members import MembersConsole
 from idp.console.seat import Seats
 from idp.keyring import KeyRing
 from idp.store import Store
@@ -25,6 +27,8 @@ class Console:
     seats: Seats
     brands: BrandsConsole
     applications: ApplicationsConsole
+    members: MembersConsole
+    events: EventsConsole
 
     @classmethod
     def build(
@@ -36,4 +40,6 @@ class Console:
             seats=seats,
             brands=BrandsConsole(seats, store),
             applications=ApplicationsConsole(seats, apps, idp),
+            members=MembersConsole(seats, store, accounts.people, accounts.second_factor),
+            events=EventsConsole(seats, store, accounts.people),
         )

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     from idp.web import (
         admin,
         admin_apps,
+        admin_people,
         errors,
         front,
         instrumentation,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         scim.bp,
         admin.bp,
         admin_apps.bp,
+        admin_people.bp,
     ):
         app.register_blueprint(blueprint)
     return app
