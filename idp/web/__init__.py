@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         )
 
     from idp.web import (
+        account,
         admin,
         errors,
         front,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         operations.bp,
         scim.bp,
         admin.bp,
+        account.bp,
     ):
         app.register_blueprint(blueprint)
     return app
