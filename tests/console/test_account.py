@@ -115,6 +115,7 @@ def test_the_launcher_links_to_the_account_page_and_it_leads_to_passkeys(tree, s
     page = document(browser.get("/account"))
     assert page.xpath("//section[@id='passkeys']//a/@href") == ["/account/passkeys"]
     assert tree.agent.email in page.text_content()
+    assert page.xpath("//nav//a[@aria-current='page']/@href") == ["/account"]
 
 
 @pytest.mark.parametrize("path", POSTS)
@@ -284,7 +285,8 @@ def test_sessions_are_listed_with_their_apps_and_this_browser_marked(app, tree, 
     rows = document(browser.get("/account")).xpath("//section[@id='sessions']//tbody/tr")
     assert len(rows) == 2
     assert [row.get("class") for row in rows] == ["current", None]
-    assert rows[0].xpath("string(td[4])").strip() == "This browser"
+    assert rows[0].xpath("td[1]/span[@class='tag']/text()") == ["This browser"]
+    assert rows[1].xpath(".//span[@class='tag']") == []
     assert rows[1].xpath("string(td[3])") == "Listings portal"
     assert rows[1].xpath("string(td[2])") == "No"
     assert rows[1].xpath("td[1]/time/@datetime")[0].endswith("+00:00")
