@@ -1,5 +1,5 @@
 """The pages of people signed in, over the same services as the API: the admin console, where brand
-admins manage their brands' apps and people.
+admins manage their brands' apps and people, and the account page, where anyone manages their own sign-in.
 
 Like the sign-in flows, each console flow takes plain values (a `Browser`, what a form sent) and
 returns an `Outcome`; refusals are errors of `idp.errors` (a browser without a session is sent to
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from idp.accounts.services import Accounts
 from idp.applications.service import Applications
 from idp.config import Settings
+from idp.console.account import AccountConsole
 from idp.console.applications import ApplicationsConsole, IdpFacts
 from idp.console.brands import BrandsConsole
 from idp.console.events import EventsConsole
@@ -29,6 +30,7 @@ class Console:
     applications: ApplicationsConsole
     members: MembersConsole
     events: EventsConsole
+    account: AccountConsole
 
     @classmethod
     def build(
@@ -42,4 +44,5 @@ class Console:
             applications=ApplicationsConsole(seats, apps, idp),
             members=MembersConsole(seats, store, accounts.people, accounts.second_factor),
             events=EventsConsole(seats, store, accounts.people),
+            account=AccountConsole(store, accounts.sessions, accounts.passwords, accounts.mfa, accounts.second_factor),
         )

@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         )
 
     from idp.web import (
+        account,
         admin,
         admin_apps,
         admin_people,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         admin.bp,
         admin_apps.bp,
         admin_people.bp,
+        account.bp,
     ):
         app.register_blueprint(blueprint)
     return app

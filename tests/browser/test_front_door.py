@@ -278,9 +278,11 @@ def test_keyboard_order_on_the_login_page(idp: Deployment, make_person, page: Pa
     page.keyboard.type(person.code())
     page.keyboard.press("Enter")
     at_launcher(page, idp)
-    # The first Tab in the launcher reaches "Sign out", then the app's tile.
+    # The first Tab in the launcher reaches "Your account", then "Sign out", then the app's tile.
     page.evaluate("document.activeElement.blur()")
     page.get_by_role("heading", name="Your applications").click()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Your account")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Sign out")).to_be_focused()
     page.keyboard.press("Tab")
