@@ -190,6 +190,7 @@ class Person:
     display_name: str
     password: str = PASSWORD
     totp: pyotp.TOTP | None = None
+    recovery_codes: list[str] = field(default_factory=list)  # as shown when MFA was turned on
     used_steps: set[int] = field(default_factory=set)
 
     def code(self) -> str:
@@ -234,6 +235,7 @@ def turn_on_mfa(idp: Deployment, person: Person) -> None:
     )
     assert verify.status_code == 200, verify.text
     assert verify.json()["data"]["mfa_enabled"] is True
+    person.recovery_codes = list(verify.json()["data"]["mfa_recovery_codes"])
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ class Site:
     idp: Deployment
     mailbox: Mailbox
     app: dict
+    sp: str  # the app's python3-saml SP, whose ACS the context answers 204
     agent: Person  # has TOTP
     member: Person  # of the office, which has the app (a tile with its icon); no MFA
     loner: Person  # of a brand with no app; no MFA; asks for password links, never used
@@ -144,6 +145,36 @@ def choose_password_error(page: Page, site: Site) -> None:
     expect(page.get_by_role("alert")).to_be_visible()
 
 
+def password_saved(page: Page, site: Site) -> None:
+    """The loner's password changes, which ends the loner's sessions: the next page signs in afresh."""
+    choose_password(page, site)
+    password = f"{site.loner.password} again"
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("New password, again").fill(password)
+    page.get_by_role("button", name="Save the password").click()
+    expect(page.get_by_role("heading", name="Password saved")).to_be_visible()
+    site.loner.password = password
+    site.sessions.pop(site.loner.email, None)
+
+
+def recovery_code_used(page: Page, site: Site) -> None:
+    totp(page, site)
+    page.get_by_label("Code").fill(site.agent.recovery_codes.pop())
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Recovery code used")).to_be_visible()
+
+
+def mfa_needed(page: Page, site: Site) -> None:
+    """Signing in at the SP, to an app that needs MFA, without MFA: the page that says so."""
+    site.idp.update_app(site.app["id"], require_mfa=True)
+    try:
+        site.as_member(page)
+        page.goto(f"{site.sp}/login")
+        expect(page.get_by_role("heading", name="Multi-factor authentication needed")).to_be_visible()
+    finally:
+        site.idp.update_app(site.app["id"], require_mfa=False)
+
+
 def signed_out(page: Page, site: Site) -> None:
     site.as_person(page, site.member, fresh=True)  # a session of its own to end
     page.get_by_role("button", name="Sign out").click()
@@ -171,8 +202,11 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "choose-password": choose_password,
     "choose-password-error": choose_password_error,
     "error": lambda page, site: site.open(page, "/password?token=not-a-token", status=400),
+    "password-saved": password_saved,
+    "recovery-code-used": recovery_code_used,
     "signed-out": signed_out,
     "auto-post": auto_post,
+    "mfa-needed": mfa_needed,
     "admin": lambda page, site: site.as_admin(page, "/admin"),
     "admin-brand": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}"),
     "admin-brand-office": lambda page, site: site.as_admin(page, "/admin/brands/{office}"),
@@ -180,12 +214,13 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
 
 
 @pytest.fixture(scope="module")
-def site(idp: Deployment, mailbox: Mailbox, app: dict, agent: Person, make_person) -> Site:
+def site(idp: Deployment, mailbox: Mailbox, app: dict, sp: str, agent: Person, make_person) -> Site:
     lone_brand = cli(idp.env, "brands", "create", "Harbour Homes")["id"]
     return Site(
         idp,
         mailbox,
         app,
+        sp,
         agent,
         member=make_person(mfa=False),
         loner=make_person(mfa=False, brand=lone_brand),
