@@ -52,10 +52,10 @@ class Site:
         self.admin = Person(self.idp.admin_email, "Ann Admin")
 
     def url(self, path: str) -> str:
-        return self.idp.base_url + path.format(brokerage=self.idp.brokerage, office=self.idp.office)
+        return self.idp.base_url + path.format(brokerage=self.idp.brokerage, office=self.idp.office, app=self.app["id"])
 
     def open(self, page: Page, path: str, status: int = 200) -> None:
-        """`path` may name {brokerage} and {office}, the deployment's brands."""
+        """`path` may name {brokerage} and {office}, the deployment's brands, and {app}, the brokerage's app."""
         response = page.goto(self.url(path))
         assert response is not None and response.status == status, f"{path}: {response and response.status}"
 
@@ -210,6 +210,13 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "admin": lambda page, site: site.as_admin(page, "/admin"),
     "admin-brand": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}"),
     "admin-brand-office": lambda page, site: site.as_admin(page, "/admin/brands/{office}"),
+    "admin-apps": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps"),
+    "admin-apps-search": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps?q=nothing+like+it"),
+    "admin-apps-new": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/new"),
+    "admin-apps-import": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/import"),
+    "admin-app": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/{app}"),
+    "admin-app-edit": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/{app}/edit"),
+    "admin-app-delete": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/{app}/delete"),
 }
 
 
@@ -304,11 +311,12 @@ def test_axe_runs_under_the_production_csp(context: BrowserContext, site: Site) 
         page.close()
 
 
-def test_the_check_fails_on_a_missing_label_poor_contrast_and_a_wide_page(
+def test_the_check_fails_on_a_missing_label_poor_contrast_tiny_targets_and_a_wide_page(
     context: BrowserContext, site: Site, tmp_path: Path
 ) -> None:
-    """The check fails, naming rule, impact and node, once the login page loses its Email label and its
-    heading turns pale grey; and it sees the page scroll sideways once a 600px-wide box is in it."""
+    """The check fails, naming rule, impact and node, once the login page loses its Email label, its
+    heading turns pale grey and two buttons shrink to 12px; and it sees the page scroll sideways once a
+    600px-wide box is in it."""
     page = context.new_page()
     try:
         context.clear_cookies()
@@ -321,6 +329,14 @@ def test_the_check_fails_on_a_missing_label_poor_contrast_and_a_wide_page(
                 wide.style.width = "600px";
                 wide.textContent = "A line as wide as two phones.";
                 document.querySelector("main").append(wide);
+                const row = document.createElement("div");
+                document.querySelector("form").append(row);
+                for (const name of ["Smaller", "Smallest"]) {
+                    const tiny = document.createElement("button");
+                    tiny.textContent = name;
+                    Object.assign(tiny.style, {width: "12px", height: "12px", padding: "0", margin: "0"});
+                    row.append(tiny);
+                }
             }"""
         )
         found = audit(page, "broken-login", tmp_path)
@@ -330,6 +346,7 @@ def test_the_check_fails_on_a_missing_label_poor_contrast_and_a_wide_page(
         message = str(failure.value)
         assert "label (critical)" in message and "#email" in message, message
         assert "color-contrast (serious)" in message and "h1" in message, message
+        assert "target-size (serious)" in message, message
         assert "at 375px" in message and "at 1280px" in message, message
         assert sorted(path.name for path in tmp_path.iterdir()) == ["broken-login-1280.png", "broken-login-375.png"]
     finally:
