@@ -10,8 +10,9 @@ from pathlib import Path
 import requests
 from playwright.sync_api import Page, expect
 
+from tests.browser.accessibility import DESKTOP, PHONE
 from tests.browser.conftest import Person, png, sign_in
-from tests.browser.test_front_door import PHONE, sp_state
+from tests.browser.test_front_door import sp_state
 from tests.deployment import Deployment
 from tests.python3_saml_sp import running_sp, sp_metadata
 
@@ -19,9 +20,6 @@ APP_NAME = "Listings from metadata"
 WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll("body *")]
   .filter(element => element.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
   .map(element => element.tagName.toLowerCase() + (element.id ? "#" + element.id : ""))"""
-
-
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def wider_than_the_screen(page: Page) -> list[str]:
@@ -32,12 +30,12 @@ def wider_than_the_screen(page: Page) -> list[str]:
 def at_both_widths(page: Page, screenshots: Path, name: str) -> None:
     """A screenshot of the page at desktop width, and at a phone's, where nothing may stick out sideways."""
     page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size(PHONE.viewport)
     try:
         assert wider_than_the_screen(page) == [], f"{name} does not fit a phone"
         page.screenshot(path=str(screenshots / f"{name}-phone.png"), full_page=True)
     finally:
-        page.set_viewport_size(DESKTOP)
+        page.set_viewport_size(DESKTOP.viewport)
 
 
 def test_an_admin_imports_an_sp_gives_it_an_icon_and_test_launches_into_it(
