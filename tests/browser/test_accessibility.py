@@ -190,6 +190,12 @@ def auto_post(page: Page, site: Site) -> None:
     expect(page.get_by_role("heading", name="Signing you in…")).to_be_visible()
 
 
+def admin_member(page: Page, site: Site) -> None:
+    site.as_admin(page, "/admin/brands/{office}/members")
+    page.locator("main table a").first.click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Site], None]] = {
     "login": lambda page, site: site.open(page, "/login"),
     "login-error": login_error,
@@ -217,6 +223,12 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "admin-app": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/{app}"),
     "admin-app-edit": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/{app}/edit"),
     "admin-app-delete": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/apps/{app}/delete"),
+    "admin-members": lambda page, site: site.as_admin(page, "/admin/brands/{office}/members"),
+    "admin-members-invite": lambda page, site: site.as_admin(page, "/admin/brands/{office}/members/invite"),
+    "admin-member": admin_member,
+    "admin-events": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/events"),
+    "account": lambda page, site: site.as_member(page, "/account"),
+    "account-mfa": lambda page, site: site.as_member(page, "/account/mfa"),
 }
 
 

@@ -13,11 +13,11 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.accessibility import PHONE
 from tests.browser.conftest import sign_in
 from tests.deployment import Deployment
 
 NEW_PASSWORD = "amber lantern orchard 42"
-PHONE = {"width": 375, "height": 812}
 
 
 def read_qr(picture: Path) -> str:
@@ -76,10 +76,10 @@ def test_an_agent_manages_their_account(idp: Deployment, make_person, new_contex
     expect(page.locator("#sessions tr.current")).to_contain_text("This browser")
     expect(page.locator("#sessions tr.current td").nth(1)).to_have_text("Yes")
     page.screenshot(path=screenshots / "account.png", full_page=True)
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size(PHONE.viewport)
     page.screenshot(path=screenshots / "account-phone.png", full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width}px wide on a phone"
+    assert width <= PHONE.width, f"the page is {width}px wide on a phone"
 
     # Signing out the other session sends that browser to sign in again.
     page.get_by_role("button", name="Sign out the other sessions").click()

@@ -11,22 +11,19 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.api.smtp_fixtures import Mailbox
-from tests.browser.conftest import APP_NAME, Person
+from tests.browser.accessibility import DESKTOP, PHONE
+from tests.browser.conftest import APP_NAME, Person, link_mailed_to
 from tests.browser.test_front_door import assert_signed_in_at_sp
 from tests.browser.test_passwords import (  # noqa: F401  (the fixtures of a deployment that mails)
     choose_password,
     idp,
-    link_mailed_to,
     mailbox,
-    mailbox_and_idp,
     sign_in,
 )
 from tests.deployment import Deployment
 from tests.support import PASSWORD
 
 NEW_PASSWORD = "amber lantern meadow 4"
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 720}
 
 
 def test_an_invited_agent_is_disabled_and_their_open_launcher_stops_working(
@@ -56,10 +53,10 @@ def test_an_invited_agent_is_disabled_and_their_open_launcher_stops_working(
     expect(row).to_contain_text("Agent")
     expect(row).to_contain_text("Active")
     admin.screenshot(path=str(screenshots / "console-members.png"), full_page=True)
-    admin.set_viewport_size(PHONE)
-    assert admin.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the list is wider than a phone"
+    admin.set_viewport_size(PHONE.viewport)
+    assert admin.evaluate("document.documentElement.scrollWidth") <= PHONE.width, "the list is wider than a phone"
     admin.screenshot(path=str(screenshots / "console-members-phone.png"), full_page=True)
-    admin.set_viewport_size(DESKTOP)
+    admin.set_viewport_size(DESKTOP.viewport)
 
     agent_context = new_context()
     agent = agent_context.new_page()
@@ -88,8 +85,8 @@ def test_an_invited_agent_is_disabled_and_their_open_launcher_stops_working(
     expect(newest).to_contain_text(idp.admin_email)
     expect(admin.get_by_role("row").filter(has_text="launch")).to_contain_text(APP_NAME)
     admin.screenshot(path=str(screenshots / "console-events.png"), full_page=True)
-    admin.set_viewport_size(PHONE)
-    assert admin.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the log is wider than a phone"
+    admin.set_viewport_size(PHONE.viewport)
+    assert admin.evaluate("document.documentElement.scrollWidth") <= PHONE.width, "the log is wider than a phone"
     admin.screenshot(path=str(screenshots / "console-events-phone.png"), full_page=True)
 
     launcher.get_by_role("button", name=APP_NAME).click()
