@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idp.accounts.services import Accounts
+from idp.applications.brand_settings import BrandSettings
 from idp.applications.service import Applications
 from idp.console.brands import BrandsConsole
 from idp.console.seat import Seats
+from idp.console.settings import SettingsConsole
 from idp.store import Store
 
 
@@ -21,8 +23,11 @@ from idp.store import Store
 class Console:
     seats: Seats
     brands: BrandsConsole
+    settings: SettingsConsole
 
     @classmethod
-    def build(cls, store: Store, accounts: Accounts, apps: Applications) -> Console:
+    def build(cls, store: Store, accounts: Accounts, apps: Applications, brand_settings: BrandSettings) -> Console:
         seats = Seats(store, accounts.sessions, accounts.people)
-        return cls(seats=seats, brands=BrandsConsole(seats, store))
+        return cls(
+            seats=seats, brands=BrandsConsole(seats, store), settings=SettingsConsole(seats, store, brand_settings)
+        )

@@ -8,6 +8,7 @@ from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.accounts.services import Accounts
+from idp.applications.brand_settings import BrandSettings
 from idp.applications.links import LaunchLinks
 from idp.applications.service import Applications
 from idp.config import Settings
@@ -33,6 +34,7 @@ class Services:
     flows: Flows
     scim: Scim
     console: Console
+    brand_settings: BrandSettings
 
 
 def services() -> Services:
@@ -54,8 +56,9 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
     audit.keep_with(accounts.audit_log.keep)  # every audit event recorded from now on is kept in this store
-    console = Console.build(store, accounts, apps)
-    return Services(settings, store, keyring, accounts, apps, flows, scim, console)
+    brand_settings = BrandSettings(store, logo_max_bytes=settings.icon_max_bytes)
+    console = Console.build(store, accounts, apps, brand_settings)
+    return Services(settings, store, keyring, accounts, apps, flows, scim, console, brand_settings)
 
 
 def _observed(store: Store) -> Store:
@@ -99,6 +102,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     from idp.web import (
         admin,
+        admin_settings,
+        brands,
         errors,
         front,
         instrumentation,
@@ -132,6 +137,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         operations.bp,
         scim.bp,
         admin.bp,
+        admin_settings.bp,
+        brands.bp,
     ):
         app.register_blueprint(blueprint)
     return app
