@@ -16,6 +16,7 @@ from idp.contrast import HEX_COLOR
 from idp.errors import Conflict, Forbidden, NotFound, ValidationError
 from idp.models import Brand, Icon, User
 from idp.store import Store
+from idp.telemetry.audit import AuditEvent, record
 from idp.text import clean_text
 
 MAX_HOSTNAMES = 20
@@ -106,6 +107,8 @@ class BrandSettings:
             values["hostnames"] = clean_hostnames(changes.hostnames)
         updated = dataclasses.replace(brand, **values, updated_at=time.time())
         self._save(updated)
+        changed = sorted(name for name, value in values.items() if getattr(brand, name) != value)
+        _audit(actor, "brand.update", brand, fields=",".join(changed))
         return updated
 
     def set_logo(self, actor: User | None, brand_id: str, data: bytes) -> Brand:
@@ -114,6 +117,7 @@ class BrandSettings:
         self.store.save_brand_logo(brand.id, logo)
         updated = dataclasses.replace(brand, logo_version=abs(brand.logo_version) + 1, updated_at=time.time())
         self._save(updated)
+        _audit(actor, "brand.logo", brand, change="set")
         return updated
 
     def drop_logo(self, actor: User | None, brand_id: str) -> Brand:
@@ -122,6 +126,7 @@ class BrandSettings:
         # The version is kept negative, not reset, so that a later logo never reuses a URL a cache still holds.
         updated = dataclasses.replace(brand, logo_version=-abs(brand.logo_version), updated_at=time.time())
         self._save(updated)
+        _audit(actor, "brand.logo", brand, change="removed")
         return updated
 
     def logo(self, brand_id: str) -> Icon:
@@ -138,6 +143,14 @@ class BrandSettings:
         except Conflict as taken:
             name = (taken.field or "").partition(":")[2]
             raise Conflict(f"hostnames: {name} is already a host name of another brand", field="hostnames") from None
+
+
+def _audit(actor: User | None, action: str, brand: Brand, **details: str) -> None:
+    record(
+        AuditEvent(
+            action, actor=actor.id if actor else None, target=f"brand:{brand.id}", brand_ids=[brand.id], details=details
+        )
+    )
 
 
 def appearance_from_api(body: Mapping[str, Any]) -> Appearance:

@@ -142,3 +142,16 @@ def test_a_logo_that_is_not_an_image_is_refused_naming_logo(as_, tree):
     assert answer.status_code == 415
     assert answer.json["field"] == "logo"
     assert _upload(as_, tree.agent, tree.office.id, png()).status_code == 403
+
+
+def test_changes_are_in_the_brand_s_audit_log(as_, tree):
+    as_.call(
+        tree.root_admin, "PUT", f"/brands/{tree.root.id}", {"palette": {"primary": "#123456"}, "name": "Acme Realty"}
+    )
+    _upload(as_, tree.root_admin, tree.root.id, png())
+    events = as_.call(tree.root_admin, "GET", f"/brands/{tree.root.id}/events").json["data"]
+    by_action = {event["action"]: event for event in events}
+    assert by_action["brand.update"]["details"] == {"fields": "accent_color"}  # the name sent was unchanged
+    assert by_action["brand.update"]["actor"] == tree.root_admin.id
+    assert by_action["brand.update"]["target"] == f"brand:{tree.root.id}"
+    assert by_action["brand.logo"]["details"] == {"change": "set"}
