@@ -30,7 +30,7 @@ class SettingsForm:
     field beside it; whichever the admin changed from the colour the form was shown with wins."""
 
     display_name: str
-    hostnames: str  # one a line (commas and spaces separate them too)
+    hostnames: str  # one a line (commas separate them too)
     accent_color: str
     accent_color_shown: str  # the text field's value when the form was shown
     accent_picker: str
@@ -48,7 +48,8 @@ class SettingsForm:
 
 
 def _hostname_list(text: str) -> list[str]:
-    return [name for name in re.split(r"[\s,]+", text) if name]
+    """One name a line (or between commas): a line with a space in it is one bad name, said as typed."""
+    return [name.strip() for name in re.split(r"[\r\n,]+", text) if name.strip()]
 
 
 class SettingsConsole:
@@ -149,7 +150,22 @@ def clean_or_none(color: str) -> str | None:
         return None
 
 
+# How a refusal's message names its field, and how the form says it instead.
+_NAMED = {
+    "hostnames: ": "",
+    "hostnames ": "The host names ",
+    "display_name ": "The display name ",
+    "accent_color ": "The accent colour ",
+    "logo ": "The logo ",
+}
+
+
 def _sentence(message: str) -> str:
-    """A refusal as the form shows it next to its field: capitalised, with a full stop."""
+    """A refusal as the form shows it next to its field: in words rather than field names, capitalised,
+    with a full stop."""
+    for named, said in _NAMED.items():
+        if message.startswith(named):
+            message = said + message[len(named) :]
+            break
     text = message[:1].upper() + message[1:]
     return text if text.endswith(".") else text + "."

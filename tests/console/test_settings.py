@@ -85,8 +85,8 @@ def test_bad_values_are_shown_next_to_their_fields_and_nothing_is_saved(tree, si
     )
     assert answer.status_code == 400
     page = document(answer)
-    assert "#rrggbb" in field_error(page, "accent_color")
-    assert "not a valid DNS host name" in field_error(page, "hostnames")
+    assert field_error(page, "accent_color") == "The accent colour must be a colour written #rrggbb, such as #0b57d0."
+    assert field_error(page, "hostnames") == "'not a host' is not a valid DNS host name (such as login.example.com)."
     assert field_error(page, "display_name") == ""
     assert page.xpath("//input[@id='accent_color']/@aria-invalid") == ["true"]
     assert "accent_color-error" in page.xpath("//input[@id='accent_color']/@aria-describedby")[0]
@@ -131,7 +131,7 @@ def test_a_file_that_is_not_an_image_is_refused_next_to_the_logo_field(tree, sig
     upload = {**fields, "logo": (io.BytesIO(b"GIF89a-not-really"), "logo.gif")}
     answer = browser.post(path + "/logo", data=upload, headers=SAME_ORIGIN, content_type="multipart/form-data")
     assert answer.status_code == 415  # the status the API answers for the same upload
-    assert "Logo must be a PNG" in field_error(document(answer), "logo")
+    assert "The logo must be a PNG" in field_error(document(answer), "logo")
 
 
 @pytest.mark.parametrize("action", ["", "/logo", "/logo/remove"])
