@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from idp.accounts.services import Accounts
 from idp.applications.brand_settings import BrandSettings
 from idp.applications.service import Applications
+from idp.config import Settings
+from idp.console.applications import ApplicationsConsole, IdpFacts
 from idp.console.brands import BrandsConsole
 from idp.console.seat import Seats
 from idp.console.settings import SettingsConsole
+from idp.keyring import KeyRing
 from idp.store import Store
 
 
@@ -23,11 +26,25 @@ from idp.store import Store
 class Console:
     seats: Seats
     brands: BrandsConsole
+    applications: ApplicationsConsole
     settings: SettingsConsole
 
     @classmethod
-    def build(cls, store: Store, accounts: Accounts, apps: Applications, brand_settings: BrandSettings) -> Console:
+    def build(
+        cls,
+        store: Store,
+        accounts: Accounts,
+        apps: Applications,
+        *,
+        settings: Settings,
+        keyring: KeyRing,
+        brand_settings: BrandSettings,
+    ) -> Console:
         seats = Seats(store, accounts.sessions, accounts.people)
+        idp = IdpFacts(settings.base_url, settings.entity_id, certificate_pem=lambda: keyring.certificate_pem)
         return cls(
-            seats=seats, brands=BrandsConsole(seats, store), settings=SettingsConsole(seats, store, brand_settings)
+            seats=seats,
+            brands=BrandsConsole(seats, store),
+            applications=ApplicationsConsole(seats, apps, idp),
+            settings=SettingsConsole(seats, store, brand_settings),
         )

@@ -57,7 +57,7 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
     audit.keep_with(accounts.audit_log.keep)  # every audit event recorded from now on is kept in this store
     brand_settings = BrandSettings(store, logo_max_bytes=settings.icon_max_bytes)
-    console = Console.build(store, accounts, apps, brand_settings)
+    console = Console.build(store, accounts, apps, settings=settings, keyring=keyring, brand_settings=brand_settings)
     return Services(settings, store, keyring, accounts, apps, flows, scim, console, brand_settings)
 
 
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     from idp.web import (
         admin,
+        admin_apps,
         admin_settings,
         brands,
         errors,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         operations.bp,
         scim.bp,
         admin.bp,
+        admin_apps.bp,
         admin_settings.bp,
         brands.bp,
     ):
