@@ -38,7 +38,7 @@ def _find_user(store: Store, ref: str) -> User:
 
 
 def _brand_settings(store: Store, settings: Settings) -> BrandSettings:
-    return BrandSettings(store, logo_max_bytes=settings.icon_max_bytes)
+    return BrandSettings.of(store, settings)
 
 
 def _user_with_brands(store: Store, user: User) -> dict[str, Any]:

@@ -9,9 +9,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from idp.applications.access import standing
 from idp.applications.icons import reencode_icon
+from idp.config import Settings
 from idp.contrast import HEX_COLOR
 from idp.errors import Conflict, Forbidden, NotFound, ValidationError
 from idp.models import Brand, Icon, User
@@ -80,9 +82,16 @@ def clean_color(value: object, *, field: str = "accent_color") -> str | None:
 
 
 class BrandSettings:
-    def __init__(self, store: Store, *, logo_max_bytes: int) -> None:
+    def __init__(self, store: Store, *, logo_max_bytes: int, service_hostname: str | None = None) -> None:
+        """`service_hostname`: the host of the service's own URL, which no brand may claim (its login
+        page, reached without a brand's host name, would otherwise show that brand to everyone)."""
         self.store = store
         self.logo_max_bytes = logo_max_bytes
+        self.service_hostname = (service_hostname or "").lower().removesuffix(".") or None
+
+    @classmethod
+    def of(cls, store: Store, settings: Settings) -> BrandSettings:
+        return cls(store, logo_max_bytes=settings.icon_max_bytes, service_hostname=urlsplit(settings.base_url).hostname)
 
     def brand(self, actor: User | None, brand_id: str) -> Brand:
         """The brand, to its admins (directly or through a brand above it); the `idp` command (None) may see any."""
@@ -105,6 +114,11 @@ class BrandSettings:
             values["accent_color"] = clean_color(changes.accent_color)
         if changes.hostnames is not None:
             values["hostnames"] = clean_hostnames(changes.hostnames)
+            if self.service_hostname in values["hostnames"]:
+                raise ValidationError(
+                    f"hostnames: {self.service_hostname} is the service's own host name; no brand may claim it",
+                    field="hostnames",
+                )
         updated = dataclasses.replace(brand, **values, updated_at=time.time())
         self._save(updated)
         changed = sorted(name for name, value in values.items() if getattr(brand, name) != value)

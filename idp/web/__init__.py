@@ -56,7 +56,7 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
     audit.keep_with(accounts.audit_log.keep)  # every audit event recorded from now on is kept in this store
-    brand_settings = BrandSettings(store, logo_max_bytes=settings.icon_max_bytes)
+    brand_settings = BrandSettings.of(store, settings)
     console = Console.build(store, accounts, apps, settings=settings, keyring=keyring, brand_settings=brand_settings)
     return Services(settings, store, keyring, accounts, apps, flows, scim, console, brand_settings)
 

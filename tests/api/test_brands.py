@@ -8,6 +8,8 @@ import io
 import pytest
 from PIL import Image
 
+from idp.applications.brand_settings import Appearance, BrandSettings
+from idp.errors import ValidationError
 from tests.api.people_helpers import As, Tree, make_tree
 from tests.api.test_icons import png
 
@@ -87,6 +89,16 @@ def test_bad_values_are_refused_naming_the_field(as_, tree, body, field):
     answer = as_.call(tree.root_admin, "PUT", f"/brands/{tree.root.id}", body)
     assert answer.status_code == 400, answer.json
     assert answer.json["field"] == field
+
+
+def test_the_service_s_own_host_name_is_no_brand_s(store, tree):
+    """Else the login page everyone reaches without a brand's host name would show that brand."""
+    brands = BrandSettings(store, logo_max_bytes=1024, service_hostname="IDP.example.com")
+    with pytest.raises(ValidationError) as refused:
+        brands.update(tree.root_admin, tree.root.id, Appearance(hostnames=["login.acme.example", "idp.example.com."]))
+    assert refused.value.field == "hostnames"
+    assert "own host name" in refused.value.message
+    assert store.brand(tree.root.id).hostnames == []
 
 
 def test_a_host_name_of_another_brand_is_a_conflict_naming_hostnames(as_, tree, make):

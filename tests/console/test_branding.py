@@ -27,7 +27,7 @@ HOST = "login.acme.example"
 @pytest.fixture
 def dressed(tree, store, settings):
     """The brokerage with a display name, a logo, a pale accent (yellow fails AA as text on white) and a host name."""
-    brands = BrandSettings(store, logo_max_bytes=settings.icon_max_bytes)
+    brands = BrandSettings.of(store, settings)
     brands.update(None, tree.root.id, Appearance(display_name="Acme Group", accent_color="#ffd700", hostnames=[HOST]))
     return brands.set_logo(None, tree.root.id, png(4, 4))
 
