@@ -13,6 +13,7 @@ from typing import Any
 from idp.accounts import provisioning
 from idp.accounts.custom_attributes import from_assignments, updated
 from idp.accounts.services import Accounts
+from idp.applications.brand_settings import Appearance, BrandSettings
 from idp.applications.service import ShownApp
 from idp.config import Settings
 from idp.errors import NotFound, ValidationError
@@ -34,6 +35,10 @@ def _find_user(store: Store, ref: str) -> User:
     if user is None:
         raise NotFound(f"no user {ref}", field="user")
     return user
+
+
+def _brand_settings(store: Store, settings: Settings) -> BrandSettings:
+    return BrandSettings.of(store, settings)
 
 
 def _user_with_brands(store: Store, user: User) -> dict[str, Any]:
@@ -62,19 +67,50 @@ def add_people_commands(
         brand = store.brand(args.brand)
         if brand is None:
             raise NotFound(f"no brand {args.brand}", field="brand")
-        return brand_json(brand, store.brand_lineage(brand.id))
+        return brand_json(brand, store.brand_lineage(brand.id), base_url=settings.base_url)
 
     def brands_update(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         store = open_store(settings)
         brand = provisioning.update_brand(store, args.brand, name=args.name, brand_type=args.type)
-        return brand_json(brand, store.brand_lineage(brand.id))
+        hostnames = [] if args.no_hostnames else args.hostname
+        if args.display_name is not None or args.accent_color is not None or hostnames is not None:
+            changes = Appearance(display_name=args.display_name, accent_color=args.accent_color, hostnames=hostnames)
+            brand = _brand_settings(store, settings).update(None, brand.id, changes)
+        return brand_json(brand, store.brand_lineage(brand.id), base_url=settings.base_url)
+
+    def brands_set_logo(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+        store = open_store(settings)
+        try:
+            with open(args.file, "rb") as image:
+                data = image.read(settings.icon_max_bytes + 1)
+        except OSError as failed:
+            raise ValidationError(f"cannot read {args.file}: {failed.strerror}", field="logo") from None
+        brand = _brand_settings(store, settings).set_logo(None, args.brand, data)
+        return brand_json(brand, store.brand_lineage(brand.id), base_url=settings.base_url)
+
+    def brands_remove_logo(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+        store = open_store(settings)
+        brand = _brand_settings(store, settings).drop_logo(None, args.brand)
+        return brand_json(brand, store.brand_lineage(brand.id), base_url=settings.base_url)
 
     command(brands, "list", brands_list, "list every brand")
     command(brands, "show", brands_show, "show a brand").add_argument("brand", metavar="BRAND_ID")
-    update_brand = command(brands, "update", brands_update, "rename a brand or change its type")
+    update_brand = command(brands, "update", brands_update, "change a brand's name, type, host names or appearance")
     update_brand.add_argument("brand", metavar="BRAND_ID")
     update_brand.add_argument("--name")
     update_brand.add_argument("--type", choices=[t.value for t in BrandType])
+    update_brand.add_argument("--display-name", help="the name agents see (empty: the brand's name)")
+    update_brand.add_argument("--accent-color", metavar="#RRGGBB", help="the accent colour (empty: the default)")
+    update_brand.add_argument(
+        "--hostname", action="append", metavar="HOST", help="a host name of the brand (repeatable; replaces the list)"
+    )
+    update_brand.add_argument("--no-hostnames", action="store_true", help="remove every host name")
+    set_logo = command(brands, "set-logo", brands_set_logo, "upload a brand's logo (re-encoded as PNG)")
+    set_logo.add_argument("brand", metavar="BRAND_ID")
+    set_logo.add_argument("file", metavar="IMAGE_FILE")
+    command(brands, "remove-logo", brands_remove_logo, "remove a brand's logo").add_argument(
+        "brand", metavar="BRAND_ID"
+    )
 
     # users
     def users_list(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

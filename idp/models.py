@@ -30,6 +30,12 @@ class Brand:
     parent_id: str | None
     created_at: float
     updated_at: float
+    # The host names the brand's agents reach the service by (Rechat's `hostnames`), each held by one brand.
+    hostnames: list[str] = field(default_factory=list)
+    # How the brand shows itself on the login page, the launcher and in mails; None: as its parent shows.
+    display_name: str | None = None
+    accent_color: str | None = None  # "#rrggbb"
+    logo_version: int = 0  # 0: no logo of its own; each upload counts up, so a logo's URL changes with it
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.accounts.branding import logo_path
 from idp.applications.service import ShownApp
 from idp.models import Brand, Client, Membership, SsoApplication, User
 
@@ -39,19 +40,28 @@ def client_json(client: Client) -> dict[str, Any]:
     return {"type": "client", "client_id": client.id, "name": client.name, "created_at": client.created_at}
 
 
-def brand_json(brand: Brand, lineage: list[Brand] | None = None) -> dict[str, Any]:
-    """A brand with its `parent` expanded (recursively) and `parents` as ids, nearest first."""
+def brand_json(brand: Brand, lineage: list[Brand] | None = None, *, base_url: str = "") -> dict[str, Any]:
+    """A brand with its `parent` expanded (recursively) and `parents` as ids, nearest first.
+
+    Its own appearance in Rechat's objects: the accent colour as `palette.primary`, the display name
+    as `messages.display_name`, the logo's URL as `assets.logo` (each null when the brand sets none).
+    """
     parents = (lineage or [brand])[1:]
+    logo = f"{base_url}{logo_path(brand.id, brand.logo_version)}" if brand.logo_version > 0 else None
     return {
         "id": brand.id,
         "created_at": brand.created_at,
         "updated_at": brand.updated_at,
-        "parent": brand_json(parents[0], parents) if parents else None,
+        "palette": {"primary": brand.accent_color, "type": "brand_palette"},
+        "assets": {"logo": logo, "type": "brand_assets"},
+        "messages": {"display_name": brand.display_name, "type": "brand_messages"},
+        "parent": brand_json(parents[0], parents, base_url=base_url) if parents else None,
         "name": brand.name,
         "deleted_at": None,
         "brand_type": brand.brand_type,
         "parents": [parent.id for parent in parents] or None,
         "type": "brand",
+        "hostnames": list(brand.hostnames) or None,
     }
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from idp.accounts.branding import BrandLook, Looks, look_of
 from idp.accounts.mail import Mailer, Message
+from idp.contrast import Palette, palette
 from idp.models import Brand, User
 from idp.store import Store
 
 
-def _html(paragraphs: list[str], *, link: tuple[str, str] | None = None) -> str:
-    """A small HTML body: escaped paragraphs and, optionally, one button-like link."""
+def _html(paragraphs: list[str], *, colors: Palette, link: tuple[str, str] | None = None) -> str:
+    """A small HTML body: escaped paragraphs and, optionally, one button-like link in the brand's colours."""
     body = "".join(f"<p>{escape(text)}</p>\n" for text in paragraphs)
     if link is not None:
         label, url = link
         body += (
             f'<p><a href="{escape(url, quote=True)}" style="display:inline-block;padding:10px 18px;'
-            f'background:#0b57d0;color:#ffffff;border-radius:6px;text-decoration:none">{escape(label)}</a></p>\n'
+            f"background:{colors.button};color:{colors.on_button};border-radius:6px;"
+            f'text-decoration:none">{escape(label)}</a></p>\n'
             f"<p>Or paste this address into your browser: {escape(url)}</p>\n"
         )
     return f'<!doctype html>\n<html><body style="font-family:sans-serif;color:#1a1a1a">\n{body}</body></html>\n'
@@ -29,31 +32,45 @@ class Notices:
     mailer: Mailer
     default_name: str  # IDP_NAME, for a user who belongs to no brand
 
-    def brand_name(self, user: User) -> str:
-        """The name a user knows the service by: their first brand's, else the service's own."""
-        for membership in self.store.memberships_of(user.id):
-            brand = self.store.brand(membership.brand_id)
-            if brand is not None:
-                return brand.name
-        return self.default_name
+    def look(self, user: User) -> BrandLook | None:
+        """The brand a user knows the service by (see idp.accounts.branding); None for no brand."""
+        return Looks(self.store).of_user(user)
 
-    def _send(self, user: User, subject: str, paragraphs: list[str], link: tuple[str, str] | None = None) -> None:
+    def brand_name(self, user: User) -> str:
+        """The name a user knows the service by: their brand's display name, else the service's own."""
+        look = self.look(user)
+        return look.name if look is not None else self.default_name
+
+    def _send(
+        self,
+        user: User,
+        subject: str,
+        paragraphs: list[str],
+        link: tuple[str, str] | None = None,
+        *,
+        look: BrandLook | None = None,
+    ) -> None:
         text = "\n\n".join(paragraphs)
         if link is not None:
             text += f"\n\n{link[0]}: {link[1]}"
-        self.mailer.send(Message(to=user.email, subject=subject, body=text + "\n", html=_html(paragraphs, link=link)))
+        look = look or self.look(user)
+        colors = look.palette if look is not None else palette(None)
+        html = _html(paragraphs, colors=colors, link=link)
+        self.mailer.send(Message(to=user.email, subject=subject, body=text + "\n", html=html))
 
     def invitation(self, user: User, brand: Brand, url: str, *, hours: int) -> None:
+        look = look_of(self.store, brand)
         self._send(
             user,
-            f"You are invited to {brand.name}",
+            f"You are invited to {look.name}",
             [
                 f"Hello {user.first_name},",
-                f"You have been given an account at {brand.name} for {user.email}. "
+                f"You have been given an account at {look.name} for {user.email}. "
                 "Choose your password to start signing in.",
                 f"The link works once, for {hours} hours.",
             ],
             ("Choose your password", url),
+            look=look,
         )
 
     def password_reset(self, user: User, url: str, *, minutes: int) -> None:

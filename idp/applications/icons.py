@@ -37,20 +37,21 @@ STORED_SIDE = 512
 # decode changes global state and is not safe with the threads that serve requests.
 warnings.simplefilter("error", Image.DecompressionBombWarning)
 
-NOT_AN_IMAGE = "icon must be a PNG, JPEG, GIF or WebP image"
+NOT_AN_IMAGE = "{field} must be a PNG, JPEG, GIF or WebP image"
 
 
-def reencode_icon(data: bytes, *, max_bytes: int) -> Icon:
+def reencode_icon(data: bytes, *, max_bytes: int, field: str = "icon") -> Icon:
     """The icon to store for an upload: its first frame, at most STORED_SIDE on a side, as a fresh PNG.
 
-    Refusals name the field `icon`: 413 for too many bytes or pixels, 415 for anything but the accepted
-    formats (SVG included), 400 for an image that does not decode (truncated or corrupt).
+    Refusals name the `field` (an app's `icon`, a brand's `logo`): 413 for too many bytes or pixels,
+    415 for anything but the accepted formats (SVG included), 400 for an image that does not decode
+    (truncated or corrupt).
     """
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"icon must be at most {max_bytes} bytes", field="icon")
+        raise PayloadTooLarge(f"{field} must be at most {max_bytes} bytes", field=field)
     try:
         with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as upload:
-            _check_dimensions(*upload.size)
+            _check_dimensions(*upload.size, field=field)
             # JPEG only: decode straight at a reduced scale, which saves memory and time.
             upload.draft("RGB", (STORED_SIDE, STORED_SIDE))
             upload.load()  # decodes every byte of the first frame: truncation and corruption show here
@@ -61,15 +62,15 @@ def reencode_icon(data: bytes, *, max_bytes: int) -> Icon:
             picture.thumbnail((STORED_SIDE, STORED_SIDE))
             pixels = picture.convert(mode)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _too_many_pixels() from None
+        raise _too_many_pixels(field) from None
     except UnidentifiedImageError:
-        raise UnsupportedMediaType(NOT_AN_IMAGE, field="icon") from None
+        raise UnsupportedMediaType(NOT_AN_IMAGE.format(field=field), field=field) from None
     except IdpError:  # a refusal of our own, from the size check
         raise
     except Exception:
         # Hostile input can make a decoder fail in many ways (OSError, SyntaxError, struct.error, ...);
         # each one means the same thing here: this is not an image we can read.
-        raise ValidationError("icon could not be decoded: the image is truncated or corrupt", field="icon") from None
+        raise ValidationError(f"{field} could not be decoded: the image is truncated or corrupt", field=field) from None
     # A new image from the pixels alone: nothing of the upload's `info` (comments, profiles, EXIF) follows.
     clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
     out = io.BytesIO()
@@ -77,15 +78,15 @@ def reencode_icon(data: bytes, *, max_bytes: int) -> Icon:
     return Icon(CONTENT_TYPE, out.getvalue(), reencoded=True)
 
 
-def _check_dimensions(width: int, height: int) -> None:
+def _check_dimensions(width: int, height: int, *, field: str) -> None:
     if width > MAX_SIDE or height > MAX_SIDE:
-        raise PayloadTooLarge(f"icon must be at most {MAX_SIDE} pixels on each side", field="icon")
+        raise PayloadTooLarge(f"{field} must be at most {MAX_SIDE} pixels on each side", field=field)
     if width * height > MAX_PIXELS:
-        raise _too_many_pixels()
+        raise _too_many_pixels(field)
 
 
-def _too_many_pixels() -> PayloadTooLarge:
-    return PayloadTooLarge(f"icon must have at most {MAX_PIXELS} pixels", field="icon")
+def _too_many_pixels(field: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"{field} must have at most {MAX_PIXELS} pixels", field=field)
 
 
 def _first_copy(upload: Image.Image, mode: str) -> Image.Image:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idp.accounts.services import Accounts
+from idp.applications.brand_settings import BrandSettings
 from idp.applications.service import Applications
 from idp.config import Settings
 from idp.console.account import AccountConsole
@@ -19,6 +20,7 @@ from idp.console.brands import BrandsConsole
 from idp.console.events import EventsConsole
 from idp.console.members import MembersConsole
 from idp.console.seat import Seats
+from idp.console.settings import SettingsConsole
 from idp.keyring import KeyRing
 from idp.store import Store
 
@@ -31,10 +33,18 @@ class Console:
     members: MembersConsole
     events: EventsConsole
     account: AccountConsole
+    settings: SettingsConsole
 
     @classmethod
     def build(
-        cls, store: Store, accounts: Accounts, apps: Applications, *, settings: Settings, keyring: KeyRing
+        cls,
+        store: Store,
+        accounts: Accounts,
+        apps: Applications,
+        *,
+        settings: Settings,
+        keyring: KeyRing,
+        brand_settings: BrandSettings,
     ) -> Console:
         seats = Seats(store, accounts.sessions, accounts.people)
         idp = IdpFacts(settings.base_url, settings.entity_id, certificate_pem=lambda: keyring.certificate_pem)
@@ -45,4 +55,5 @@ class Console:
             members=MembersConsole(seats, store, accounts.people, accounts.second_factor),
             events=EventsConsole(seats, store, accounts.people),
             account=AccountConsole(store, accounts.sessions, accounts.passwords, accounts.mfa, accounts.second_factor),
+            settings=SettingsConsole(seats, store, brand_settings),
         )

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from idp.accounts.branding import BrandLook, Looks
 from idp.accounts.mfa import Mfa
 from idp.accounts.passwords import Passwords
 from idp.accounts.secrets import new_token
@@ -21,6 +22,8 @@ from idp.telemetry import metrics
 
 HALF_LOGIN = "half-login"  # a password accepted, the TOTP step still to come
 HALF_LOGIN_TTL = 300
+# Past this many apps, the launcher offers a search field.
+LAUNCHER_SEARCH_FROM = 13
 _EXPIRED = "your sign-in has expired; please start again"
 
 
@@ -43,11 +46,13 @@ def local_path(target: str | None) -> str:
     return urlunsplit(("", "", parts.path, parts.query, ""))
 
 
-def totp_step(store: Store, user: User, *, destination: str) -> Outcome:
+def totp_step(store: Store, user: User, *, destination: str, brand_hint: str | None = None) -> Outcome:
     """The TOTP step for `user`, after which the browser goes on to `destination` (a local path)
-    signed in with MFA: after the password, or to step up a password-only sign-in."""
+    signed in with MFA: after the password, or to step up a password-only sign-in. The login
+    page's `?brand=` hint, when it had one, dresses the step in the same brand."""
     key = new_token()
-    store.save_transient(HALF_LOGIN, key, {"user_id": user.id, "destination": destination}, HALF_LOGIN_TTL)
+    half = {"user_id": user.id, "destination": destination, "brand": brand_hint}
+    store.save_transient(HALF_LOGIN, key, half, HALF_LOGIN_TTL)
     return Outcome(Redirect("/login/totp", 303), half_login=key)
 
 
@@ -76,15 +81,39 @@ class FrontDoor:
         self.apps = apps
         self.links = links
         self.base_url = base_url
+        self.looks = Looks(store)
 
-    def login_form(self, browser: Browser, *, request_key: str | None, next_path: str | None) -> Outcome:
+    def _dressed(self, host: str | None, brand_hint: str | None) -> dict[str, Any]:
+        """The brand a sign-in page shows (`look`), and the hint to carry on (only one that names a brand)."""
+        look = self.looks.for_request(host=host, hint=brand_hint)
+        kept = brand_hint if brand_hint and self.looks.by_id(brand_hint) is not None else ""
+        return {"look": look, "brand_hint": kept}
+
+    def login_form(
+        self,
+        browser: Browser,
+        *,
+        request_key: str | None,
+        next_path: str | None,
+        host: str | None = None,
+        brand_hint: str | None = None,
+    ) -> Outcome:
         # A kept SP request brings the user here only when a (fresh) sign-in is needed: show the form.
         if self.sessions.signed_in(browser.session_token) is not None and not request_key:
             return Outcome(Redirect(local_path(next_path), 303))
-        return Outcome(Page("login.html", {"request_key": request_key or "", "next": next_path or ""}))
+        data = {"request_key": request_key or "", "next": next_path or "", **self._dressed(host, brand_hint)}
+        return Outcome(Page("login.html", data))
 
     def sign_in(
-        self, browser: Browser, *, email: str, password: str, request_key: str | None, next_path: str | None
+        self,
+        browser: Browser,
+        *,
+        email: str,
+        password: str,
+        request_key: str | None,
+        next_path: str | None,
+        host: str | None = None,
+        brand_hint: str | None = None,
     ) -> Outcome:
         with metrics.signing_in("password") as attempt:
             try:
@@ -99,19 +128,22 @@ class FrontDoor:
                 "email": email,
                 "request_key": request_key or "",
                 "next": next_path or "",
+                **self._dressed(host, brand_hint),
             }
             return Outcome(Page("login.html", data, 401))
         destination = _after_login(request_key, next_path)
         if not user.mfa_enabled:
             return self._signed_in(user, mfa_done=False, destination=destination, browser=browser)
-        return totp_step(self.store, user, destination=destination)
+        kept = self._dressed(host, brand_hint)["brand_hint"] or None
+        return totp_step(self.store, user, destination=destination, brand_hint=kept)
 
-    def totp_form(self, browser: Browser) -> Outcome:
-        self._half_login(browser)
-        return Outcome(Page("totp.html"))
-
-    def totp(self, browser: Browser, *, code: str | None) -> Outcome:
+    def totp_form(self, browser: Browser, *, host: str | None = None) -> Outcome:
         half = self._half_login(browser)
+        return Outcome(Page("totp.html", {"look": self.looks.for_request(host=host, hint=half.get("brand"))}))
+
+    def totp(self, browser: Browser, *, code: str | None, host: str | None = None) -> Outcome:
+        half = self._half_login(browser)
+        look = self.looks.for_request(host=host, hint=half.get("brand"))
         user = self.store.user(half["user_id"])
         if user is None or not user.is_active:
             raise Forbidden(_EXPIRED)
@@ -121,7 +153,8 @@ class FrontDoor:
                 left = self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
             except InvalidCode:
                 attempt.failed()
-                return Outcome(Page("totp.html", {"error": "That code is not right, or was used already."}, 401))
+                data = {"error": "That code is not right, or was used already.", "look": look}
+                return Outcome(Page("totp.html", data, 401))
         self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
         signed_in = self._signed_in(user, mfa_done=True, destination=half["destination"], browser=browser)
         if left is None:
@@ -130,15 +163,49 @@ class FrontDoor:
         page = Page("recovery_code_used.html", {"remaining": left, "destination": half["destination"]})
         return dataclasses.replace(signed_in, view=page)
 
-    def launcher(self, browser: Browser) -> Outcome:
+    def launcher(self, browser: Browser, *, query: str | None = None) -> Outcome:
+        """The agent's apps as tiles in `order`, under a heading per brand when they belong to several,
+        dressed in their brand; past a dozen apps, `query` keeps those whose name contains it."""
         signed_in = self.sessions.signed_in(browser.session_token)
         if signed_in is None:
             return Outcome(Redirect("/login", 303))
+        user = signed_in.user
+        launchable = self.apps.launchable(user)
+        searchable = len(launchable) >= LAUNCHER_SEARCH_FROM
+        needle = (query or "").strip().casefold() if searchable else ""
         tiles = [
             {"app": app, "brand_id": brand_id, "icon": icon_url(self.base_url, app)}
-            for app, brand_id in self.apps.launchable(signed_in.user)
+            for app, brand_id in launchable
+            if needle in app.name.casefold()
         ]
-        return Outcome(Page("launcher.html", {"user": signed_in.user, "tiles": tiles}))
+        data = {
+            "user": user,
+            "tiles": tiles,
+            "groups": self._groups(user, tiles),
+            "look": self.looks.of_user(user),
+            "searchable": searchable,
+            "query": (query or "").strip() if searchable else "",
+            "total": len(launchable),
+        }
+        return Outcome(Page("launcher.html", data))
+
+    def _groups(self, user: User, tiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Tiles under their brand, brands by name, when the agent belongs to more than one; else none."""
+        brand_ids = {m.brand_id for m in self.store.memberships_of(user.id)}
+        if len(brand_ids) < 2:
+            return []
+        looks: dict[str, BrandLook] = {}
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for tile in tiles:
+            brand_id = tile["brand_id"]
+            if brand_id not in looks:
+                look = self.looks.by_id(brand_id)
+                if look is None:
+                    continue
+                looks[brand_id] = look
+            groups.setdefault(brand_id, []).append(tile)
+        ordered = sorted(groups, key=lambda brand_id: (looks[brand_id].name.lower(), brand_id))
+        return [{"look": looks[brand_id], "tiles": groups[brand_id]} for brand_id in ordered]
 
     def open_tile(self, browser: Browser, *, app_id: str, brand_id: str) -> Outcome:
         """Mint a fresh link when a tile is clicked, so a tile never goes stale."""

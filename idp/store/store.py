@@ -18,6 +18,8 @@ T = TypeVar("T", bound="DataclassInstance")
 # Brands, users and clients are also indexed under one value, so that they can be listed.
 _EVERY_KEY = ("every", "*")
 _EVERY = {_EVERY_KEY[0]: [_EVERY_KEY[1]]}
+# The unique value a brand holds for each of its host names is named by this prefix and the name.
+HOSTNAME_CLAIM = "hostname:"
 
 
 def _to_doc(value: DataclassInstance) -> dict[str, Any]:
@@ -42,11 +44,34 @@ class Store:
 
     # brands
     def save_brand(self, brand: Brand) -> None:
+        """Create or update; raises Conflict(field=HOSTNAME_CLAIM + name) when another brand holds one of its
+        host names (each name is a unique value of its own, so a brand holds as many as it lists)."""
         index = {"parent": [brand.parent_id]} if brand.parent_id else {}
-        self.backend.put("brand", brand.id, _to_doc(brand), index={**index, **_EVERY})
+        unique = {HOSTNAME_CLAIM + hostname: hostname for hostname in brand.hostnames}
+        self.backend.put("brand", brand.id, _to_doc(brand), index={**index, **_EVERY}, unique=unique)
 
     def brand(self, brand_id: str) -> Brand | None:
         return _from_doc(Brand, self.backend.get("brand", brand_id))
+
+    def brand_by_hostname(self, hostname: str) -> Brand | None:
+        """The brand that lists `hostname` (lower case, without a port) among its `hostnames`."""
+        brand_id = self.backend.find_unique("brand", HOSTNAME_CLAIM + hostname, hostname)
+        return self.brand(brand_id) if brand_id else None
+
+    def save_brand_logo(self, brand_id: str, logo: Icon) -> None:
+        """A brand's logo: bytes written by idp.applications.icons, never an upload as sent."""
+        self.backend.put(
+            "brand-logo", brand_id, {"content_type": logo.content_type, "data": base64.b64encode(logo.data).decode()}
+        )
+
+    def brand_logo(self, brand_id: str) -> Icon | None:
+        doc = self.backend.get("brand-logo", brand_id)
+        if doc is None:
+            return None
+        return Icon(doc["content_type"], base64.b64decode(doc["data"]), reencoded=True)
+
+    def drop_brand_logo(self, brand_id: str) -> bool:
+        return self.backend.delete("brand-logo", brand_id)
 
     def brands(self) -> list[Brand]:
         """Every brand saved since listing was indexed, by name."""
@@ -57,6 +82,7 @@ class Store:
         return [Brand(**doc) for doc in self.backend.get_many("brand", self.backend.find("brand", "parent", brand_id))]
 
     def drop_brand(self, brand_id: str) -> bool:
+        self.backend.delete("brand-logo", brand_id)
         return self.backend.delete("brand", brand_id)
 
     def brand_lineage(self, brand_id: str) -> list[Brand]:

@@ -8,6 +8,7 @@ from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.accounts.services import Accounts
+from idp.applications.brand_settings import BrandSettings
 from idp.applications.links import LaunchLinks
 from idp.applications.service import Applications
 from idp.config import Settings
@@ -33,6 +34,7 @@ class Services:
     flows: Flows
     scim: Scim
     console: Console
+    brand_settings: BrandSettings
 
 
 def services() -> Services:
@@ -54,8 +56,9 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
     audit.keep_with(accounts.audit_log.keep)  # every audit event recorded from now on is kept in this store
-    console = Console.build(store, accounts, apps, settings=settings, keyring=keyring)
-    return Services(settings, store, keyring, accounts, apps, flows, scim, console)
+    brand_settings = BrandSettings.of(store, settings)
+    console = Console.build(store, accounts, apps, settings=settings, keyring=keyring, brand_settings=brand_settings)
+    return Services(settings, store, keyring, accounts, apps, flows, scim, console, brand_settings)
 
 
 def _observed(store: Store) -> Store:
@@ -102,6 +105,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         admin,
         admin_apps,
         admin_people,
+        admin_settings,
+        brands,
         errors,
         front,
         instrumentation,
@@ -138,6 +143,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         admin_apps.bp,
         admin_people.bp,
         account.bp,
+        admin_settings.bp,
+        brands.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -12,11 +12,20 @@ from idp.web.pages import browser, render
 bp = as_pages(Blueprint("front", __name__), back_link="/login")
 
 
+def _host() -> str:
+    """The host the browser asked for, as the app sees it (behind proxies, after ProxyFix)."""
+    return request.host
+
+
 @bp.get("/login")
 def login_form() -> Response:
     return render(
         services().flows.front_door.login_form(
-            browser(), request_key=request.args.get("request"), next_path=request.args.get("next")
+            browser(),
+            request_key=request.args.get("request"),
+            next_path=request.args.get("next"),
+            host=_host(),
+            brand_hint=request.args.get("brand") or None,
         )
     )
 
@@ -31,24 +40,26 @@ def login() -> Response:
             password=request.form.get("password", ""),
             request_key=request.form.get("request") or None,
             next_path=request.form.get("next") or None,
+            host=_host(),
+            brand_hint=request.form.get("brand") or None,
         )
     )
 
 
 @bp.get("/login/totp")
 def totp_form() -> Response:
-    return render(services().flows.front_door.totp_form(browser()))
+    return render(services().flows.front_door.totp_form(browser(), host=_host()))
 
 
 @bp.post("/login/totp")
 def totp() -> Response:
     check_csrf()
-    return render(services().flows.front_door.totp(browser(), code=request.form.get("code")))
+    return render(services().flows.front_door.totp(browser(), code=request.form.get("code"), host=_host()))
 
 
 @bp.get("/")
 def launcher() -> Response:
-    return render(services().flows.front_door.launcher(browser()))
+    return render(services().flows.front_door.launcher(browser(), query=request.args.get("q")))
 
 
 @bp.post("/launch")
