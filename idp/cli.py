@@ -42,8 +42,10 @@ def _store(settings: Settings) -> Store:
 
 
 def _keys_generate(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    written = keyring.generate(settings.keys_dir, bits=args.bits, common_name=args.common_name, force=args.force)
-    return {"written": [str(path) for path in written], "bits": args.bits}
+    written = keyring.generate(
+        settings.keys_dir, bits=args.bits, common_name=args.common_name, force=args.force, ecdsa=args.ecdsa
+    )
+    return {"written": [str(path) for path in written], "bits": args.bits, "ecdsa": args.ecdsa}
 
 
 def _keys_rotate_link_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -55,12 +57,19 @@ def _keys_rotate_data_key(args: argparse.Namespace, settings: Settings) -> dict[
 
 
 def _keys_stage(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    change = keyring.stage(settings.keys_dir, args.kind, bits=args.bits, common_name=args.common_name)
+    ecdsa = _ecdsa_signing(args)
+    change = keyring.stage(settings.keys_dir, args.kind, bits=args.bits, common_name=args.common_name, ecdsa=ecdsa)
     return change.as_json()
 
 
+def _ecdsa_signing(args: argparse.Namespace) -> bool:
+    if args.ecdsa and args.kind != keyring.SIGNING:
+        raise ValidationError("--ecdsa goes with signing keys only", field="ecdsa")
+    return bool(args.ecdsa)
+
+
 def _keys_promote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    return keyring.promote(settings.keys_dir, args.kind).as_json()
+    return keyring.promote(settings.keys_dir, args.kind, ecdsa=_ecdsa_signing(args)).as_json()
 
 
 def _keys_retire(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -71,7 +80,7 @@ def _keys_retire(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
             "again for them; add --force to go ahead",
             field="force",
         )
-    return keyring.retire(settings.keys_dir, args.kind).as_json()
+    return keyring.retire(settings.keys_dir, args.kind, ecdsa=_ecdsa_signing(args)).as_json()
 
 
 def _keys_status(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -126,7 +135,7 @@ def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         xml = Path(args.file).read_bytes()
     except OSError as error:
         raise ValidationError(f"cannot read {args.file}: {error.strerror}", field="file") from None
-    apps = Applications(_store(settings), settings, links=None)
+    apps = Applications(_store(settings), settings, links=None, keyring=keyring.KeyRing.load(settings.keys_dir))
     imported = apps.import_metadata(None, args.brand, xml, name=args.name, entity_id=args.entity_id)
     app = imported.app
     return {
@@ -192,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096))
     generate.add_argument("--common-name", default="idp", help="the certificate's CN")
     generate.add_argument("--force", action="store_true", help="replace an existing signing key")
+    generate.add_argument("--ecdsa", action="store_true", help="an EC P-256 signing key, beside the RSA one")
     command(keys, "rotate-link-key", _keys_rotate_link_key, "add a new key that seals launch links at once")
     command(keys, "rotate-data-key", _keys_rotate_data_key, "add a new key that seals secrets at rest at once")
     kind = {"nargs": "?", "default": keyring.SIGNING, "choices": keyring.KINDS, "help": "which keys (default: signing)"}
@@ -199,10 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("kind", **kind)  # type: ignore[arg-type]
     stage.add_argument("--bits", type=int, choices=(2048, 3072, 4096), help="default: those of the signing key")
     stage.add_argument("--common-name", help="the certificate's CN (default: the signing certificate's)")
+    ecdsa_help = "the ECDSA signing key (`idp keys generate --ecdsa`), not the RSA one"
+    stage.add_argument("--ecdsa", action="store_true", help=ecdsa_help)
     promote = command(keys, "promote", _keys_promote, "the staged key signs or seals; the old one still verifies")
     promote.add_argument("kind", **kind)  # type: ignore[arg-type]
+    promote.add_argument("--ecdsa", action="store_true", help=ecdsa_help)
     retire = command(keys, "retire", _keys_retire, "drop the keys that no longer sign or seal")
     retire.add_argument("kind", **kind)  # type: ignore[arg-type]
+    retire.add_argument("--ecdsa", action="store_true", help=ecdsa_help)
     retire.add_argument("--force", action="store_true", help="needed to retire data keys")
     command(keys, "status", _keys_status, "what the keys folder holds and what each worker uses")
 
