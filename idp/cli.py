@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from idp import keyring
-from idp.accounts import provisioning
+from idp.accounts import provisioning, resealing
 from idp.accounts.audit_log import AuditLog, EventQuery, moment
 from idp.accounts.custom_attributes import from_assignments
 from idp.applications.service import Applications
@@ -73,14 +73,45 @@ def _keys_promote(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 
 
 def _keys_retire(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    if args.kind == keyring.DATA and not args.force:
+    if args.kind == keyring.DATA:
+        return _retire_data_keys(settings, force=args.force)
+    return keyring.retire(settings.keys_dir, args.kind, ecdsa=_ecdsa_signing(args)).as_json()
+
+
+def _retire_data_keys(settings: Settings, *, force: bool) -> dict[str, Any]:
+    """Seal again under the data key that seals what the retiring ones sealed, then retire them."""
+    data = keyring.read_key_set(settings.keys_dir).data
+    retiring = data.older
+    if not retiring:
+        raise ConfigurationError("no older data key to retire")
+    store = _store(settings)
+    lagging = sorted(
+        str(report.get("worker")) for report in store.key_reports() if report.get("data_key_seals") in retiring
+    )
+    if lagging and not force:
         raise ValidationError(
-            "retiring data keys makes what they sealed unreadable: TOTP secrets set up before the newest "
-            "data key was promoted stop opening, and those users' codes are refused until TOTP is set up "
-            "again for them; add --force to go ahead",
+            f"{', '.join(lagging)} still seal with data key {', '.join(retiring)}: wait until `idp keys status` "
+            "shows every worker up to date (or add --force)",
             field="force",
         )
-    return keyring.retire(settings.keys_dir, args.kind, ecdsa=_ecdsa_signing(args)).as_json()
+    resealed = resealing.reseal(store, data, retiring)
+    if resealed.left and not force:
+        raise ValidationError(
+            f"sealed again under data key {data.sealing}: {resealed.totp_secrets} TOTP secrets and the recovery "
+            f"codes of {resealed.recovery_codes} users; but {resealed.left} users would lose something if "
+            f"{', '.join(retiring)} went now ({resealed.unreadable} values no key opens, "
+            f"{resealed.older_recovery_codes} sets of recovery codes in the older keyed-hash form, which cannot "
+            f"move, {resealed.changed_meanwhile} records that kept changing). Run again, or add --force to go "
+            "ahead (those users set up TOTP or make recovery codes again)",
+            field="force",
+        )
+    retired = keyring.retire(settings.keys_dir, keyring.DATA).as_json()
+    retired["resealed"] = resealed.as_json()
+    retired["changed"] += (
+        f" First sealed again under {data.sealing}: {resealed.totp_secrets} TOTP secrets and the recovery codes "
+        f"of {resealed.recovery_codes} users."
+    )
+    return retired
 
 
 def _keys_status(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -217,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     retire = command(keys, "retire", _keys_retire, "drop the keys that no longer sign or seal")
     retire.add_argument("kind", **kind)  # type: ignore[arg-type]
     retire.add_argument("--ecdsa", action="store_true", help=ecdsa_help)
-    retire.add_argument("--force", action="store_true", help="needed to retire data keys")
+    retire.add_argument(
+        "--force", action="store_true", help="retire data keys even when something sealed with them cannot be moved"
+    )
     command(keys, "status", _keys_status, "what the keys folder holds and what each worker uses")
 
     brands = groups.add_parser("brands", help="brands").add_subparsers(dest="command", required=True)

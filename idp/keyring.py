@@ -772,7 +772,7 @@ def retire(folder: Path, kind: str, *, ecdsa: bool = False) -> Change:
         lost = (
             "launch links sealed with them stop opening (they last minutes)"
             if kind == LINK
-            else "values sealed with them (TOTP secrets, email codes) stop opening"
+            else "whatever is still sealed or keyed with them stops opening (an email code of the last minutes)"
         )
         return Change(
             kind,
