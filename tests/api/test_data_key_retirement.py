@@ -15,9 +15,10 @@ import pyotp
 import pytest
 
 from idp import keyring
-from idp.accounts import resealing
+from idp.accounts import recovery_codes, resealing
 from idp.cli import main
 from idp.errors import StoreUnavailable
+from idp.sealing import newest
 from idp.store.store import Store
 from tests.api.helpers import BACKENDS, on_backend
 from tests.api.mfa_helpers import STEP, Mfa, MfaUser, middle_of_current_step, next_code, pin_mfa_clock
@@ -76,7 +77,7 @@ def key_ids(store: Store, user_id: str) -> set[str]:
     return {value.partition(".")[0] for value in sealed if value}
 
 
-def test_retire_seals_everything_again_first_and_mfa_keeps_working(mfa, make, store, folder, idp):
+def test_retire_seals_everything_again_first_and_mfa_keeps_working(mfa, make, store, folder, idp, client):
     brand = make.brand()
     ann, ann_codes = enabled_with_codes(mfa, make.user(brand=brand))
     bob, bob_codes = enabled_with_codes(mfa, make.user(brand=brand))
@@ -88,6 +89,7 @@ def test_retire_seals_everything_again_first_and_mfa_keeps_working(mfa, make, st
     keyring.promote(folder, keyring.DATA)
     new = keyring.read_key_set(folder).data.sealing
     dan, _ = enabled_with_codes(mfa, make.user(brand=brand))  # after promote: sealed under the new key
+    every_worker_seals_with(client, store, new)
     assert key_ids(store, ann.user.id) == key_ids(store, carol.id) == {old} and key_ids(store, dan.user.id) == {new}
 
     status, retired = idp("keys", "retire", "data")
@@ -204,3 +206,27 @@ def test_a_worker_still_sealing_with_the_old_key_holds_the_retire(make, store, f
     status, refused = idp("keys", "retire", "data")
     assert status == 1 and "host-a:1 still seal with data key" in refused
     assert old in keyring.read_key_set(folder).data.keys
+
+
+def test_recovery_codes_of_the_older_keyed_hash_form_hold_the_retire_until_forced(
+    mfa, make, store, folder, idp, client
+):
+    """Such codes still work, but cannot move to a new key: the retire says so, and --force drops them."""
+    ann, _ = enabled_with_codes(mfa, make.user(brand=make.brand()))
+    old_key = keyring.read_key_set(folder).data.keys
+    older = [recovery_codes._digest(old_key[newest(old_key)], ann.user.id, "abcde-fghjk")]
+    store.save_recovery_codes(ann.user.id, {"hashes": older, "version": "v1"})
+    assert accepted(mfa, ann.user, "abcde-fghjk"), "the older form still works"
+    store.save_recovery_codes(ann.user.id, {"hashes": older, "version": "v2"})
+    keyring.stage(folder, keyring.DATA)
+    keyring.promote(folder, keyring.DATA)
+    every_worker_seals_with(client, store, keyring.read_key_set(folder).data.sealing)
+
+    status, refused = idp("keys", "retire", "data")
+    assert status == 1 and "1 sets of recovery codes in the older keyed-hash form" in refused, refused
+    assert newest(old_key) in keyring.read_key_set(folder).data.keys
+    assert accepted(mfa, ann.user, next_code(ann.secret)), "the TOTP secret moved all the same"
+
+    status, retired = idp("keys", "retire", "data", "--force")
+    assert status == 0 and retired["resealed"]["older_recovery_codes"] == 1, retired
+    assert not accepted(mfa, ann.user, "abcde-fghjk")
