@@ -11,6 +11,7 @@ test and back afterwards.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -191,3 +192,22 @@ def test_node_saml_refuses_ecdsa_sha256(idp, node_saml, ecdsa) -> None:  # noqa:
     saml_response = test_node_saml.launch(idp, node_saml)
     assert signature_methods(saml_response) == [ECDSA_SHA256]
     assert node_saml.validate(saml_response, "both") == {"error": "Invalid document signature"}
+
+
+def test_lasso_refuses_ecdsa_sha256_even_trusting_the_ec_certificate_alone(idp, lasso_sp, ecdsa, tmp_path) -> None:  # noqa: F811
+    """Not a matter of which certificate it tries: with only the EC one in its copy of the metadata
+    (and no metadata signature, which that change would break), Lasso still refuses."""
+    test_lasso.configure(idp, lasso_sp)
+    ecdsa(lasso_sp.app_id)
+    saml_response = test_lasso.launch(idp, lasso_sp)
+    metadata = etree.fromstring((lasso_sp.folder / "idp-metadata.xml").read_bytes())
+    for signature in metadata.findall(f"{{{NAMESPACES['ds']}}}Signature"):
+        metadata.remove(signature)
+    rsa_descriptor, _ = metadata.xpath("md:IDPSSODescriptor/md:KeyDescriptor[@use='signing']", namespaces=NAMESPACES)
+    rsa_descriptor.getparent().remove(rsa_descriptor)
+    alone = dataclasses.replace(lasso_sp, folder=tmp_path)
+    for name in ("sp-metadata.xml", "sp.key", "sp.crt"):
+        (tmp_path / name).write_bytes((lasso_sp.folder / name).read_bytes())
+    (tmp_path / "idp-metadata.xml").write_bytes(etree.tostring(metadata))
+    refused = alone.judge(saml_response)
+    assert refused["accepted"] is False and refused["code"] == test_lasso.SIGNATURE_VERIFICATION_FAILED, refused
