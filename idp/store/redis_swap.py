@@ -37,7 +37,11 @@ if not body then
 end
 local current = cjson.decode(body)
 for field, value in pairs(request.expect) do
-  if current[field] ~= value then
+  local actual = current[field]
+  if actual == nil then
+    actual = cjson.null  -- a field the document lacks is null, as on SQLite
+  end
+  if actual ~= value then
     return 0
   end
 end

@@ -526,6 +526,8 @@ def test_swap_compares_numbers_booleans_and_null_too(backend: Backend) -> None:
         assert backend.swap(KIND, "k1", {**fields, **changed}, [Write(KIND, "k1", doc("no"))]) is False
     assert backend.swap(KIND, "k1", fields, [Write(KIND, "k1", doc("v2"))]) is True
     assert backend.get(KIND, "k1") == doc("v2")
+    # A field the document lacks counts as null.
+    assert backend.swap(KIND, "k1", {"absent": None}, [Write(KIND, "k1", doc("v3"))]) is True
 
 
 def test_documents_a_swap_writes_keep_their_ttl(backend: Backend) -> None:
