@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from idp import keyring
-from idp.accounts import provisioning
+from idp.accounts import provisioning, resealing
 from idp.accounts.audit_log import AuditLog, EventQuery, moment
 from idp.accounts.custom_attributes import from_assignments
 from idp.applications.service import Applications
@@ -42,8 +42,10 @@ def _store(settings: Settings) -> Store:
 
 
 def _keys_generate(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    written = keyring.generate(settings.keys_dir, bits=args.bits, common_name=args.common_name, force=args.force)
-    return {"written": [str(path) for path in written], "bits": args.bits}
+    written = keyring.generate(
+        settings.keys_dir, bits=args.bits, common_name=args.common_name, force=args.force, ecdsa=args.ecdsa
+    )
+    return {"written": [str(path) for path in written], "bits": args.bits, "ecdsa": args.ecdsa}
 
 
 def _keys_rotate_link_key(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -55,23 +57,61 @@ def _keys_rotate_data_key(args: argparse.Namespace, settings: Settings) -> dict[
 
 
 def _keys_stage(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    change = keyring.stage(settings.keys_dir, args.kind, bits=args.bits, common_name=args.common_name)
+    ecdsa = _ecdsa_signing(args)
+    change = keyring.stage(settings.keys_dir, args.kind, bits=args.bits, common_name=args.common_name, ecdsa=ecdsa)
     return change.as_json()
 
 
+def _ecdsa_signing(args: argparse.Namespace) -> bool:
+    if args.ecdsa and args.kind != keyring.SIGNING:
+        raise ValidationError("--ecdsa goes with signing keys only", field="ecdsa")
+    return bool(args.ecdsa)
+
+
 def _keys_promote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    return keyring.promote(settings.keys_dir, args.kind).as_json()
+    return keyring.promote(settings.keys_dir, args.kind, ecdsa=_ecdsa_signing(args)).as_json()
 
 
 def _keys_retire(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    if args.kind == keyring.DATA and not args.force:
+    if args.kind == keyring.DATA:
+        return _retire_data_keys(settings, force=args.force)
+    return keyring.retire(settings.keys_dir, args.kind, ecdsa=_ecdsa_signing(args)).as_json()
+
+
+def _retire_data_keys(settings: Settings, *, force: bool) -> dict[str, Any]:
+    """Seal again under the data key that seals what the retiring ones sealed, then retire them."""
+    data = keyring.read_key_set(settings.keys_dir).data
+    retiring = data.older
+    if not retiring:
+        raise ConfigurationError("no older data key to retire")
+    store = _store(settings)
+    lagging = sorted(
+        str(report.get("worker")) for report in store.key_reports() if report.get("data_key_seals") in retiring
+    )
+    if lagging and not force:
         raise ValidationError(
-            "retiring data keys makes what they sealed unreadable: TOTP secrets set up before the newest "
-            "data key was promoted stop opening, and those users' codes are refused until TOTP is set up "
-            "again for them; add --force to go ahead",
+            f"{', '.join(lagging)} still seal with data key {', '.join(retiring)}: wait until `idp keys status` "
+            "shows every worker up to date (or add --force)",
             field="force",
         )
-    return keyring.retire(settings.keys_dir, args.kind).as_json()
+    resealed = resealing.reseal(store, data, retiring)
+    if resealed.left and not force:
+        raise ValidationError(
+            f"sealed again under data key {data.sealing}: {resealed.totp_secrets} TOTP secrets and the recovery "
+            f"codes of {resealed.recovery_codes} users; but {resealed.left} users would lose something if "
+            f"{', '.join(retiring)} went now ({resealed.unreadable} values no key opens, "
+            f"{resealed.older_recovery_codes} sets of recovery codes in the older keyed-hash form, which cannot "
+            f"move, {resealed.changed_meanwhile} records that kept changing). Run again, or add --force to go "
+            "ahead (those users set up TOTP or make recovery codes again)",
+            field="force",
+        )
+    retired = keyring.retire(settings.keys_dir, keyring.DATA).as_json()
+    retired["resealed"] = resealed.as_json()
+    retired["changed"] += (
+        f" First sealed again under {data.sealing}: {resealed.totp_secrets} TOTP secrets and the recovery codes "
+        f"of {resealed.recovery_codes} users."
+    )
+    return retired
 
 
 def _keys_status(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -126,7 +166,7 @@ def _apps_import(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         xml = Path(args.file).read_bytes()
     except OSError as error:
         raise ValidationError(f"cannot read {args.file}: {error.strerror}", field="file") from None
-    apps = Applications(_store(settings), settings, links=None)
+    apps = Applications(_store(settings), settings, links=None, keyring=keyring.KeyRing.load(settings.keys_dir))
     imported = apps.import_metadata(None, args.brand, xml, name=args.name, entity_id=args.entity_id)
     app = imported.app
     return {
@@ -192,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096))
     generate.add_argument("--common-name", default="idp", help="the certificate's CN")
     generate.add_argument("--force", action="store_true", help="replace an existing signing key")
+    generate.add_argument("--ecdsa", action="store_true", help="an EC P-256 signing key, beside the RSA one")
     command(keys, "rotate-link-key", _keys_rotate_link_key, "add a new key that seals launch links at once")
     command(keys, "rotate-data-key", _keys_rotate_data_key, "add a new key that seals secrets at rest at once")
     kind = {"nargs": "?", "default": keyring.SIGNING, "choices": keyring.KINDS, "help": "which keys (default: signing)"}
@@ -199,11 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("kind", **kind)  # type: ignore[arg-type]
     stage.add_argument("--bits", type=int, choices=(2048, 3072, 4096), help="default: those of the signing key")
     stage.add_argument("--common-name", help="the certificate's CN (default: the signing certificate's)")
+    ecdsa_help = "the ECDSA signing key (`idp keys generate --ecdsa`), not the RSA one"
+    stage.add_argument("--ecdsa", action="store_true", help=ecdsa_help)
     promote = command(keys, "promote", _keys_promote, "the staged key signs or seals; the old one still verifies")
     promote.add_argument("kind", **kind)  # type: ignore[arg-type]
+    promote.add_argument("--ecdsa", action="store_true", help=ecdsa_help)
     retire = command(keys, "retire", _keys_retire, "drop the keys that no longer sign or seal")
     retire.add_argument("kind", **kind)  # type: ignore[arg-type]
-    retire.add_argument("--force", action="store_true", help="needed to retire data keys")
+    retire.add_argument("--ecdsa", action="store_true", help=ecdsa_help)
+    retire.add_argument(
+        "--force", action="store_true", help="retire data keys even when something sealed with them cannot be moved"
+    )
     command(keys, "status", _keys_status, "what the keys folder holds and what each worker uses")
 
     brands = groups.add_parser("brands", help="brands").add_subparsers(dest="command", required=True)

@@ -123,6 +123,18 @@ class Conflict(IdpError):
     code = "Conflict"
 
 
+class SigningKeyMissing(IdpError):
+    """An app asks for a signature with a key the IdP does not hold (ECDSA-SHA256 without an EC key):
+    nothing is signed and the person is told why, never a crash."""
+
+    status = 409
+    code = "SigningKeyMissing"
+    title = "This application cannot be signed in to right now"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="signature_algorithm")
+
+
 class MfaRequired(IdpError):
     """The token pair is not MFA-validated, and the user has MFA."""
 

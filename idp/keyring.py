@@ -10,6 +10,9 @@ the old file or the new one, never half of one. A signing pair is two files name
 `signing-keys`; the pair files are written before that line names them and removed after it no
 longer does, and a key read with a certificate that is not its own (a pair caught between its two
 renames) is not taken: the worker keeps the keys it had and looks again.
+
+An optional EC P-256 pair (`ecdsa.key` + `ecdsa.crt`, rolled over through `ecdsa-keys` as the RSA
+pairs are through `signing-keys`) signs the apps whose `signature_algorithm` is `ecdsa-sha256`.
 """
 
 from __future__ import annotations
@@ -32,13 +35,13 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from idp.errors import ConfigurationError
+from idp.errors import ConfigurationError, SigningKeyMissing
 from idp.saml.algorithms import DEFAULT_SIGNATURE_ALGORITHM, SignatureAlgorithm
-from idp.saml.xmlsig import Signer
+from idp.saml.xmlsig import Signer, key_type_of
 from idp.sealing import newest
 
 SIGNING_KEY = "signing.key"
@@ -51,6 +54,8 @@ ROTATING_KEY_FILES = (LINK_KEYS, DATA_KEYS)
 GENERATE_HINT = "run `idp keys generate` to create them"
 
 FIRST_PAIR = "signing"  # signing.key + signing.crt, as `idp keys generate` writes them
+ECDSA_PAIRS = "ecdsa-keys"
+FIRST_ECDSA_PAIR = "ecdsa"  # ecdsa.key + ecdsa.crt, as `idp keys generate --ecdsa` writes them
 ACTIVE, STAGED, RETIRING = "active", "staged", "retiring"
 SIGNING_ROLES = (ACTIVE, STAGED, RETIRING)
 STAGED_MARK = "staged"  # third word of a link-keys or data-keys line: opens, does not seal yet
@@ -91,6 +96,36 @@ class SigningPair:
 
 
 @dataclass(frozen=True)
+class PairFamily:
+    """The signing pairs of one key type: the file naming their roles and the name of the first pair."""
+
+    roles_file: str
+    first: str
+    key_type: str  # "rsa" or "ec", as xmlsig.key_type_of says
+
+    def is_pair_name(self, name: str) -> bool:
+        prefix = self.first + "-"
+        return name == self.first or (name.startswith(prefix) and name[len(prefix) :].isalnum())
+
+
+RSA_FAMILY = PairFamily(SIGNING_PAIRS, FIRST_PAIR, "rsa")
+EC_FAMILY = PairFamily(ECDSA_PAIRS, FIRST_ECDSA_PAIR, "ec")
+
+
+@dataclass(frozen=True)
+class EcdsaPairs:
+    """The EC P-256 pairs: the one that signs the apps asking for ECDSA-SHA256, and any staged or retiring one."""
+
+    signing: SigningPair
+    staged: SigningPair | None = None
+    retiring: SigningPair | None = None
+
+    @property
+    def published(self) -> list[SigningPair]:
+        return [pair for pair in (self.signing, self.staged, self.retiring) if pair is not None]
+
+
+@dataclass(frozen=True)
 class RotatingKeys:
     """AES-256 keys by id. `keys` is ordered so that the key that seals comes last (what
     `idp.sealing.newest` picks); every key in it opens. `staged` ones open but do not seal yet."""
@@ -120,21 +155,38 @@ class KeySet:
     links: RotatingKeys
     data: RotatingKeys
     pairwise_secret: bytes
+    ecdsa: EcdsaPairs | None = None  # only when the operator made an EC key
 
     @property
     def published(self) -> list[SigningPair]:
-        """The pairs whose certificates metadata publishes, the one that signs first."""
+        """The RSA pairs whose certificates metadata publishes, the one that signs first."""
         return [pair for pair in (self.signing, self.staged, self.retiring) if pair is not None]
+
+    @property
+    def published_certificates(self) -> list[SigningPair]:
+        """Every pair metadata publishes: the RSA ones (the one that signs first), then the EC ones."""
+        return self.published + (self.ecdsa.published if self.ecdsa else [])
 
     @functools.cached_property
     def signer(self) -> Signer:
         return Signer(self.signing.key_pem, self.signing.certificate_pem)
 
     @functools.cached_property
+    def ecdsa_signer(self) -> Signer:
+        """Signs for the apps whose `signature_algorithm` is `ecdsa-sha256`; refused when there is no EC key."""
+        if self.ecdsa is None:
+            raise SigningKeyMissing(
+                "this application is signed with ECDSA-SHA256, and the identity provider has no ECDSA key "
+                "(`idp keys generate --ecdsa`); ask its administrator to make one or to change the "
+                "application's signature_algorithm"
+            )
+        return Signer(self.ecdsa.signing.key_pem, self.ecdsa.signing.certificate_pem)
+
+    @functools.cached_property
     def version(self) -> str:
         """A short digest of what signs, what is published and which keys seal and open: equal on
         two workers exactly when they use the same keys."""
-        parts = [f"{pair.name}={pair.sha256_fingerprint}" for pair in self.published]
+        parts = [f"{pair.name}={pair.sha256_fingerprint}" for pair in self.published_certificates]
         for rotating in (self.links, self.data):
             parts.append(",".join(rotating.keys) + "|" + ",".join(rotating.staged))
         return hashlib.sha256(";".join(parts).encode()).hexdigest()[:12]
@@ -143,6 +195,7 @@ class KeySet:
         return {
             "version": self.version,
             "signing": {role: pair.summary() if pair else None for role, pair in self._signing_roles()},
+            "ecdsa": self._ecdsa_summary(),
             "link_keys": self.links.summary(),
             "data_keys": self.data.summary(),
         }
@@ -152,19 +205,28 @@ class KeySet:
         yield STAGED, self.staged
         yield RETIRING, self.retiring
 
+    def _ecdsa_summary(self) -> dict[str, Any] | None:
+        if self.ecdsa is None:
+            return None
+        pairs = zip(SIGNING_ROLES, (self.ecdsa.signing, self.ecdsa.staged, self.ecdsa.retiring), strict=True)
+        return {role: pair.summary() if pair else None for role, pair in pairs}
 
-def read_signing_roles(folder: Path) -> dict[str, str]:
-    """`signing-keys`: one `ROLE NAME` line per pair in use. Without the file, `signing.key` and
-    `signing.crt` are the one pair and sign."""
-    path = folder / SIGNING_PAIRS
+
+def read_signing_roles(folder: Path, family: PairFamily = RSA_FAMILY) -> dict[str, str]:
+    """`signing-keys` (or `ecdsa-keys`): one `ROLE NAME` line per pair in use. Without the file,
+    `signing.key` and `signing.crt` are the one pair and sign (and `ecdsa.key` and `ecdsa.crt`, when
+    they exist; else there is no EC pair: no roles)."""
+    path = folder / family.roles_file
     if not path.exists():
-        return {ACTIVE: FIRST_PAIR}
+        if family is EC_FAMILY and not (folder / f"{family.first}.key").exists():
+            return {}
+        return {ACTIVE: family.first}
     roles: dict[str, str] = {}
     for line in path.read_text().splitlines():
         words = line.split()
         if not words or words[0].startswith("#"):
             continue
-        if len(words) != 2 or words[0] not in SIGNING_ROLES or words[0] in roles or not _is_pair_name(words[1]):
+        if len(words) != 2 or words[0] not in SIGNING_ROLES or words[0] in roles or not family.is_pair_name(words[1]):
             raise ConfigurationError(f"{path}: cannot read the line {line!r}")
         roles[words[0]] = words[1]
     if ACTIVE not in roles:
@@ -172,11 +234,7 @@ def read_signing_roles(folder: Path) -> dict[str, str]:
     return roles
 
 
-def _is_pair_name(name: str) -> bool:
-    return name == FIRST_PAIR or (name.startswith("signing-") and name[8:].isalnum())
-
-
-def _read_pair(folder: Path, name: str) -> SigningPair:
+def _read_pair(folder: Path, name: str, family: PairFamily = RSA_FAMILY) -> SigningPair:
     key_path, cert_path = folder / f"{name}.key", folder / f"{name}.crt"
     if not key_path.exists() or not cert_path.exists():
         raise ConfigurationError(f"no {key_path.name} and {cert_path.name} in {folder}/: {GENERATE_HINT}")
@@ -186,6 +244,8 @@ def _read_pair(folder: Path, name: str) -> SigningPair:
         certificate_key = pair.certificate.public_key()
     except ValueError as error:
         raise ConfigurationError(f"{key_path.name} or {cert_path.name} cannot be read: {error}") from None
+    if key_type_of(key) != family.key_type:
+        raise ConfigurationError(f"{key_path.name} is not an {family.key_type.upper()} key")
     public = serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(serialization.Encoding.DER, public) != certificate_key.public_bytes(
         serialization.Encoding.DER, public
@@ -225,6 +285,9 @@ def read_key_set(folder: Path) -> KeySet:
         raise ConfigurationError(f"no {', '.join(missing)} in {folder}/: {GENERATE_HINT}")
     roles = read_signing_roles(folder)
     pairs = {role: _read_pair(folder, name) for role, name in roles.items()}
+    ec_roles = read_signing_roles(folder, EC_FAMILY)
+    ec_pairs = {role: _read_pair(folder, name, EC_FAMILY) for role, name in ec_roles.items()}
+    ecdsa = EcdsaPairs(ec_pairs[ACTIVE], ec_pairs.get(STAGED), ec_pairs.get(RETIRING)) if ec_pairs else None
     return KeySet(
         signing=pairs[ACTIVE],
         staged=pairs.get(STAGED),
@@ -232,6 +295,7 @@ def read_key_set(folder: Path) -> KeySet:
         links=read_rotating_keys(folder / LINK_KEYS),
         data=read_rotating_keys(folder / DATA_KEYS),
         pairwise_secret=base64.b64decode((folder / PAIRWISE_SECRET).read_text().strip()),
+        ecdsa=ecdsa,
     )
 
 
@@ -309,7 +373,9 @@ class KeyRing:
             return
         try:
             keys = read_key_set(self.folder)
-            keys.signer  # noqa: B018 - parse the key now, not in the middle of a request
+            keys.signer  # noqa: B018 - parse the keys now, not in the middle of a request
+            if keys.ecdsa is not None:
+                keys.ecdsa_signer  # noqa: B018
         except (ConfigurationError, OSError, ValueError) as error:
             # A file between two renames, or one an operator is editing: keep what works, look again.
             log.warning("keys in %s not reloaded (trying again): %s", self.folder, error)
@@ -345,7 +411,8 @@ class KeyRing:
             "worker": worker_name(),
             "version": keys.version,
             "signs_with": keys.signing.name,
-            "publishes": [pair.name for pair in keys.published],
+            "publishes": [pair.name for pair in keys.published_certificates],
+            "ecdsa_signs_with": keys.ecdsa.signing.name if keys.ecdsa else None,
             "link_key_seals": keys.links.sealing,
             "data_key_seals": keys.data.sealing,
             "loaded_at": self._loaded_at,
@@ -367,7 +434,11 @@ class KeyRing:
 
     @property
     def published_certificates(self) -> list[str]:
-        return [pair.certificate_base64 for pair in self.current.published]
+        return [pair.certificate_base64 for pair in self.current.published_certificates]
+
+    @property
+    def has_ecdsa_key(self) -> bool:
+        return self.current.ecdsa is not None
 
     @property
     def link_keys(self) -> dict[str, bytes]:
@@ -414,9 +485,11 @@ class FollowingSigner(Signer):
         return signature
 
     def sign(self, element: etree._Element, algorithm: SignatureAlgorithm = DEFAULT_SIGNATURE_ALGORITHM) -> None:
-        """Sign with the active key, by the app's `signature_algorithm` (RSA-SHA256 unless given)."""
+        """Sign with the active key, by the app's `signature_algorithm` (RSA-SHA256 unless given; the
+        active EC key for ECDSA-SHA256)."""
         started = time.perf_counter()
-        self._ring.current.signer.sign(element, algorithm)
+        keys = self._ring.current
+        (keys.ecdsa_signer if algorithm.signing_method.key_type == "ec" else keys.signer).sign(element, algorithm)
         self._timed("xml", started)
 
 
@@ -425,7 +498,15 @@ class FollowingSigner(Signer):
 
 def make_signing_pair(bits: int, common_name: str) -> tuple[bytes, bytes]:
     """A new RSA key and a self-signed certificate for it, both PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return _self_signed(rsa.generate_private_key(public_exponent=65537, key_size=bits), common_name)
+
+
+def make_ecdsa_pair(common_name: str) -> tuple[bytes, bytes]:
+    """A new EC P-256 key and a self-signed certificate for it (ECDSA-SHA256), both PEM."""
+    return _self_signed(ec.generate_private_key(ec.SECP256R1()), common_name)
+
+
+def _self_signed(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, common_name: str) -> tuple[bytes, bytes]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
@@ -469,17 +550,20 @@ def new_key_line() -> str:
     return f"{secrets.token_hex(4)} {base64.b64encode(secrets.token_bytes(32)).decode()}\n"
 
 
-def has_signing_key(folder: Path) -> bool:
-    return (folder / SIGNING_PAIRS).exists() or (folder / SIGNING_KEY).exists()
+def has_signing_key(folder: Path, family: PairFamily = RSA_FAMILY) -> bool:
+    return (folder / family.roles_file).exists() or (folder / f"{family.first}.key").exists()
 
 
-def generate(folder: Path, *, bits: int = 2048, common_name: str = "idp", force: bool = False) -> list[Path]:
+def generate(
+    folder: Path, *, bits: int = 2048, common_name: str = "idp", force: bool = False, ecdsa: bool = False
+) -> list[Path]:
     """Write whatever is missing: the signing pair, the rotating key files, the pairwise secret.
 
     An existing signing pair is replaced only with `force` (which also forgets a staged or retiring
-    pair); asking for nothing new without it is an error. The rotating keys and the pairwise secret
-    are never replaced here (replacing the latter would change every persistent NameID).
-    Returns the files written.
+    pair); asking for nothing new without it is an error. With `ecdsa` the pair in question is the
+    EC P-256 one, written beside the RSA pair (which is then only written if missing). The rotating
+    keys and the pairwise secret are never replaced here (replacing the latter would change every
+    persistent NameID). Returns the files written.
     """
     if bits not in (2048, 3072, 4096):
         raise ConfigurationError("--bits must be 2048, 3072 or 4096")
@@ -492,19 +576,30 @@ def generate(folder: Path, *, bits: int = 2048, common_name: str = "idp", force:
     if not (folder / PAIRWISE_SECRET).exists():
         write_atomically(folder / PAIRWISE_SECRET, base64.b64encode(secrets.token_bytes(32)) + b"\n")
         written.append(folder / PAIRWISE_SECRET)
+    if ecdsa:
+        if not has_signing_key(folder):
+            written += _write_first_pair(folder, RSA_FAMILY, make_signing_pair(bits, common_name))
+        if has_signing_key(folder, EC_FAMILY) and not force:
+            raise ConfigurationError(f"{folder / FIRST_ECDSA_PAIR}.key exists; add --force to replace the ECDSA key")
+        return _write_first_pair(folder, EC_FAMILY, make_ecdsa_pair(common_name)) + written
     if has_signing_key(folder) and not force:
         if written:
             return written
         raise ConfigurationError(f"{folder / SIGNING_KEY} exists; add --force to replace the signing key")
-    previous = set(read_signing_roles(folder).values()) if (folder / SIGNING_PAIRS).exists() else set()
-    key_path, cert_path = folder / SIGNING_KEY, folder / SIGNING_CERT
-    key_pem, cert_pem = make_signing_pair(bits, common_name)
-    write_atomically(key_path, key_pem)
-    write_atomically(cert_path, cert_pem, 0o644)
+    return _write_first_pair(folder, RSA_FAMILY, make_signing_pair(bits, common_name)) + written
+
+
+def _write_first_pair(folder: Path, family: PairFamily, pair: tuple[bytes, bytes]) -> list[Path]:
+    """The family's first pair, replacing the active one and forgetting any staged or retiring one."""
+    roles_file = folder / family.roles_file
+    previous = set(read_signing_roles(folder, family).values()) if roles_file.exists() else set()
+    key_path, cert_path = folder / f"{family.first}.key", folder / f"{family.first}.crt"
+    write_atomically(key_path, pair[0])
+    write_atomically(cert_path, pair[1], 0o644)
     if previous:
-        _write_signing_roles(folder, {ACTIVE: FIRST_PAIR})
-        _remove_pairs(folder, previous - {FIRST_PAIR})
-    return [key_path, cert_path, *written]
+        _write_signing_roles(folder, {ACTIVE: family.first}, family)
+        _remove_pairs(folder, previous - {family.first})
+    return [key_path, cert_path]
 
 
 def rotate(folder: Path, name: str) -> str:
@@ -530,10 +625,10 @@ def _rotating_lines(keys: RotatingKeys, *, exclude: tuple[str, ...], promote: st
     return lines
 
 
-def _write_signing_roles(folder: Path, roles: dict[str, str]) -> None:
+def _write_signing_roles(folder: Path, roles: dict[str, str], family: PairFamily = RSA_FAMILY) -> None:
     text = "# What each signing pair NAME.key + NAME.crt does; `idp keys stage|promote|retire` write this.\n"
     text += "".join(f"{role} {roles[role]}\n" for role in SIGNING_ROLES if role in roles)
-    write_atomically(folder / SIGNING_PAIRS, text.encode(), 0o644)
+    write_atomically(folder / family.roles_file, text.encode(), 0o644)
 
 
 def _remove_pairs(folder: Path, names: set[str]) -> None:
@@ -565,7 +660,23 @@ class Change:
 _NO_SP_NEWS = "nothing: these keys never leave the IdP"
 
 
-def stage(folder: Path, kind: str, *, bits: int | None = None, common_name: str | None = None) -> Change:
+def _pairs_of(keys: KeySet, family: PairFamily) -> tuple[SigningPair, SigningPair | None, SigningPair | None]:
+    """A family's active, staged and retiring pairs."""
+    if family is RSA_FAMILY:
+        return keys.signing, keys.staged, keys.retiring
+    if keys.ecdsa is None:
+        raise ConfigurationError("there is no ECDSA signing key: run `idp keys generate --ecdsa` first")
+    return keys.ecdsa.signing, keys.ecdsa.staged, keys.ecdsa.retiring
+
+
+def _words(family: PairFamily) -> tuple[str, str, str]:
+    """How a family's messages name it: its pairs, the flag of its commands, its part of the summary."""
+    return ("signing pair", "", "signing") if family is RSA_FAMILY else ("ECDSA signing pair", " --ecdsa", "ecdsa")
+
+
+def stage(
+    folder: Path, kind: str, *, bits: int | None = None, common_name: str | None = None, ecdsa: bool = False
+) -> Change:
     """The next key: published (signing) or able to open (link, data), not yet signing or sealing."""
     keys = read_key_set(folder)
     if kind in _ROTATING_FILES:
@@ -584,9 +695,12 @@ def stage(folder: Path, kind: str, *, bits: int | None = None, common_name: str 
             _NO_SP_NEWS,
             read_rotating_keys(path).summary(),
         )
-    if keys.staged is not None:
-        raise ConfigurationError(f"signing pair {keys.staged.name} is staged already: promote it first")
-    certificate = keys.signing.certificate
+    family = EC_FAMILY if ecdsa else RSA_FAMILY
+    what, flag, part = _words(family)
+    signing, staged_pair, _ = _pairs_of(keys, family)
+    if staged_pair is not None:
+        raise ConfigurationError(f"{what} {staged_pair.name} is staged already: promote it first")
+    certificate = signing.certificate
     public_key = certificate.public_key()
     bits = bits or (public_key.key_size if isinstance(public_key, rsa.RSAPublicKey) else 2048)
     if bits not in (2048, 3072, 4096):
@@ -594,23 +708,23 @@ def stage(folder: Path, kind: str, *, bits: int | None = None, common_name: str 
     if common_name is None:
         names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         common_name = str(names[0].value) if names else "idp"
-    name = f"signing-{secrets.token_hex(4)}"
-    key_pem, cert_pem = make_signing_pair(bits, common_name)
+    name = f"{family.first}-{secrets.token_hex(4)}"
+    key_pem, cert_pem = make_ecdsa_pair(common_name) if ecdsa else make_signing_pair(bits, common_name)
     write_atomically(folder / f"{name}.key", key_pem)
     write_atomically(folder / f"{name}.crt", cert_pem, 0o644)
-    _write_signing_roles(folder, {**read_signing_roles(folder), STAGED: name})
-    staged = _read_pair(folder, name)
+    _write_signing_roles(folder, {**read_signing_roles(folder, family), STAGED: name}, family)
+    staged = _read_pair(folder, name, family)
     return Change(
         SIGNING,
-        f"staged signing pair {name}: every metadata document now publishes its certificate beside the "
-        f"one of {keys.signing.name}, which still signs.",
+        f"staged {what} {name}: every metadata document now publishes its certificate beside the "
+        f"one of {signing.name}, which still signs.",
         "refresh the IdP's metadata now (or add the new certificate, SHA-256 fingerprint "
-        f"{staged.sha256_fingerprint}); after `idp keys promote` only SPs that did will accept logins.",
-        read_key_set(folder).summary()["signing"],
+        f"{staged.sha256_fingerprint}); after `idp keys promote{flag}` only SPs that did will accept logins.",
+        read_key_set(folder).summary()[part],
     )
 
 
-def promote(folder: Path, kind: str) -> Change:
+def promote(folder: Path, kind: str, *, ecdsa: bool = False) -> Change:
     """The staged key signs (or seals) from now on; the one before still verifies (or opens)."""
     keys = read_key_set(folder)
     if kind in _ROTATING_FILES:
@@ -627,22 +741,25 @@ def promote(folder: Path, kind: str) -> Change:
             _NO_SP_NEWS,
             read_rotating_keys(path).summary(),
         )
-    if keys.staged is None:
-        raise ConfigurationError("no signing pair is staged: run `idp keys stage` first")
-    if keys.retiring is not None:
-        raise ConfigurationError(f"signing pair {keys.retiring.name} is still retiring: run `idp keys retire` first")
-    _write_signing_roles(folder, {ACTIVE: keys.staged.name, RETIRING: keys.signing.name})
+    family = EC_FAMILY if ecdsa else RSA_FAMILY
+    what, flag, part = _words(family)
+    signing, staged, retiring = _pairs_of(keys, family)
+    if staged is None:
+        raise ConfigurationError(f"no {what} is staged: run `idp keys stage{flag}` first")
+    if retiring is not None:
+        raise ConfigurationError(f"{what} {retiring.name} is still retiring: run `idp keys retire{flag}` first")
+    _write_signing_roles(folder, {ACTIVE: staged.name, RETIRING: signing.name}, family)
     return Change(
         SIGNING,
-        f"signing pair {keys.staged.name} signs from now on; the certificate of {keys.signing.name} stays "
-        "published until `idp keys retire`.",
-        "SPs that refreshed the metadata after `idp keys stage` notice nothing; any other SP refuses logins "
-        f"until it refreshes (new certificate SHA-256 fingerprint {keys.staged.sha256_fingerprint}).",
-        read_key_set(folder).summary()["signing"],
+        f"{what} {staged.name} signs from now on; the certificate of {signing.name} stays "
+        f"published until `idp keys retire{flag}`.",
+        f"SPs that refreshed the metadata after `idp keys stage{flag}` notice nothing; any other SP refuses logins "
+        f"until it refreshes (new certificate SHA-256 fingerprint {staged.sha256_fingerprint}).",
+        read_key_set(folder).summary()[part],
     )
 
 
-def retire(folder: Path, kind: str) -> Change:
+def retire(folder: Path, kind: str, *, ecdsa: bool = False) -> Change:
     """Drop the keys that no longer sign or seal."""
     keys = read_key_set(folder)
     if kind in _ROTATING_FILES:
@@ -655,7 +772,7 @@ def retire(folder: Path, kind: str) -> Change:
         lost = (
             "launch links sealed with them stop opening (they last minutes)"
             if kind == LINK
-            else "values sealed with them (TOTP secrets, email codes) stop opening"
+            else "whatever is still sealed or keyed with them stops opening (an email code of the last minutes)"
         )
         return Change(
             kind,
@@ -663,14 +780,17 @@ def retire(folder: Path, kind: str) -> Change:
             _NO_SP_NEWS,
             read_rotating_keys(path).summary(),
         )
-    if keys.retiring is None:
-        raise ConfigurationError("no signing pair is retiring: `idp keys promote` makes one")
-    roles = {role: name for role, name in read_signing_roles(folder).items() if role != RETIRING}
-    _write_signing_roles(folder, roles)
-    _remove_pairs(folder, {keys.retiring.name})
+    family = EC_FAMILY if ecdsa else RSA_FAMILY
+    what, flag, part = _words(family)
+    _, _, retiring = _pairs_of(keys, family)
+    if retiring is None:
+        raise ConfigurationError(f"no {what} is retiring: `idp keys promote{flag}` makes one")
+    roles = {role: name for role, name in read_signing_roles(folder, family).items() if role != RETIRING}
+    _write_signing_roles(folder, roles, family)
+    _remove_pairs(folder, {retiring.name})
     return Change(
         SIGNING,
-        f"retired signing pair {keys.retiring.name}: its certificate is no longer published and its key is deleted.",
+        f"retired {what} {retiring.name}: its certificate is no longer published and its key is deleted.",
         "SPs may refresh the metadata to drop the old certificate; nothing stops working if they do not.",
-        read_key_set(folder).summary()["signing"],
+        read_key_set(folder).summary()[part],
     )

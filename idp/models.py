@@ -120,7 +120,7 @@ class SsoApplication:
     require_mfa: bool = False  # every sign-in to this app must be MFA (launch links and AuthnRequests)
     slo_url: str | None = None
     slo_binding: str | None = None
-    signature_algorithm: str | None = None  # "rsa-sha256" (None), "rsa-sha384" or "rsa-sha512"
+    signature_algorithm: str | None = None  # "rsa-sha256" (None), "rsa-sha384", "rsa-sha512" or "ecdsa-sha256"
     affiliations: list[str] = field(default_factory=list)  # affiliation entityIDs a NameIDPolicy may name
     # AttributeConsumingService indexes from the SP's metadata that its AuthnRequests may name.
     attribute_consuming_services: list[int] = field(default_factory=list)

@@ -68,6 +68,12 @@ def open_secret(keyring: KeyRing, user_id: str, sealed: str) -> str:
     return unseal(keyring.data_keys, sealed, context=_context(user_id)).decode()
 
 
+def reseal_secret(keys: dict[str, bytes], user_id: str, sealed: str) -> str:
+    """The same secret sealed under the data key that seals now (SealBroken if no key opens it)."""
+    context = _context(user_id)
+    return seal(keys, newest(keys), unseal(keys, sealed, context=context), context=context)
+
+
 class Mfa:
     def __init__(
         self,

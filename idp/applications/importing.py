@@ -15,11 +15,16 @@ _NAME_FORMAT_NAMES = {uri: name for name, uri in NAME_FORMATS.items()}
 
 
 def fields_from_metadata(
-    meta: SpMetadata, *, allow_http: bool, existing: SsoApplication | None = None
+    meta: SpMetadata,
+    *,
+    allow_http: bool,
+    existing: SsoApplication | None = None,
+    key_types: frozenset[str] = frozenset({"rsa"}),
 ) -> dict[str, Any]:
     """The app fields the metadata decides: entityID, ACS URLs, certificates, SLO endpoint, the
-    signature algorithm, the attribute consuming services; and, where the app (`existing`, or a new
-    one) has none yet, the NameID format and the mappings of the well-known attributes it requests."""
+    signature algorithm (one the IdP has a key for: `key_types`), the attribute consuming services;
+    and, where the app (`existing`, or a new one) has none yet, the NameID format and the mappings of
+    the well-known attributes it requests."""
     acs = meta.assertion_consumer_services
     slo = sorted(meta.single_logout_services, key=lambda e: e.binding != BINDING_HTTP_REDIRECT)
     mappings = _mappings(meta, (existing.mappings if existing else None) or {})
@@ -47,7 +52,7 @@ def fields_from_metadata(
     }
     if mappings:
         fields["mappings"] = checked["mappings"]
-    algorithm = signature_algorithm_for(meta.signing_methods, meta.digest_methods)
+    algorithm = signature_algorithm_for(meta.signing_methods, meta.digest_methods, key_types=key_types)
     if algorithm is not None:
         fields["signature_algorithm"] = algorithm
     name_id_format = next((f for f in meta.name_id_formats if f in NAMEID_FORMATS), None)

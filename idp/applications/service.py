@@ -17,7 +17,9 @@ from idp.applications.importing import fields_from_metadata
 from idp.applications.links import LaunchLinks
 from idp.config import Settings
 from idp.errors import Forbidden, IdpError, NotFound, ValidationError
+from idp.keyring import KeyRing
 from idp.models import Brand, Icon, SsoApplication, User
+from idp.saml.algorithms import signature_algorithm
 from idp.saml.sp_metadata import parse_sp_metadata
 from idp.store import Store
 
@@ -52,11 +54,13 @@ class Imported:
 class Applications:
     """A brand's SSO applications as its admins manage them and its members see them."""
 
-    def __init__(self, store: Store, settings: Settings, links: LaunchLinks | None) -> None:
-        """`links` None: no launch links are minted (the `idp` command, which shows no app to a user)."""
+    def __init__(self, store: Store, settings: Settings, links: LaunchLinks | None, *, keyring: KeyRing) -> None:
+        """`links` None: no launch links are minted (the `idp` command, which shows no app to a user).
+        `keyring` says which signing keys exist: an app may only ask for a signature the IdP can make."""
         self.store = store
         self.settings = settings
         self.links = links
+        self.keyring = keyring
 
     # reading
     def page(self, caller: Caller, brand_id: str, *, start: int = 0, limit: int | None = None) -> AppPage:
@@ -112,6 +116,7 @@ class Applications:
         self._require_manager(caller.user, brand_id)
         fields = {"brands": [brand_id], **clean_fields(payload, allow_http=self.settings.allow_http_urls)}
         check_complete(fields)
+        self._check_signing_key(fields)
         self._check_brands(caller.user, fields["brands"])
         app = self._new_app(brand_id, fields, now=time.time())
         self.store.save_app(app)
@@ -126,6 +131,7 @@ class Applications:
             changes["issuer"] = app.issuer
         merged = {**dataclasses.asdict(app), **changes}
         check_complete(merged)
+        self._check_signing_key(changes)
         if "brands" in changes:
             self._check_brands(caller.user, [b for b in changes["brands"] if b not in app.brands])
         if "acs_url" in changes and changes["acs_url"] not in {e["url"] for e in app.acs_endpoints}:
@@ -181,7 +187,9 @@ class Applications:
             self._require_brand(brand_id)
         meta = parse_sp_metadata(xml, entity_id=entity_id)
         existing = next((app for app in self.store.apps_owned_by(brand_id) if app.entity_id == meta.entity_id), None)
-        fields = fields_from_metadata(meta, allow_http=self.settings.allow_http_urls, existing=existing)
+        fields = fields_from_metadata(
+            meta, allow_http=self.settings.allow_http_urls, existing=existing, key_types=self._key_types()
+        )
         if name is not None:
             fields["name"] = clean_fields({"name": name}, allow_http=False)["name"]
         now = time.time()
@@ -195,6 +203,20 @@ class Applications:
         return Imported(shown, app, created=existing is None)
 
     # rules
+    def _key_types(self) -> frozenset[str]:
+        """The kinds of signing key the IdP holds: "rsa", and "ec" once `idp keys generate --ecdsa` made one."""
+        return frozenset({"rsa", "ec"} if self.keyring.has_ecdsa_key else {"rsa"})
+
+    def _check_signing_key(self, fields: Mapping[str, Any]) -> None:
+        """An app chooses ECDSA-SHA256 only when there is an EC key to sign with."""
+        algorithm = fields.get("signature_algorithm")
+        if algorithm is not None and signature_algorithm(algorithm).signing_method.key_type not in self._key_types():
+            raise ValidationError(
+                f"signature_algorithm {algorithm} needs the identity provider's ECDSA key, and there is none "
+                "(an operator makes one with `idp keys generate --ecdsa`)",
+                field="signature_algorithm",
+            )
+
     def _require_brand(self, brand_id: str) -> None:
         if self.store.brand(brand_id) is None:
             raise NotFound("no such brand", field="brand")

@@ -116,6 +116,8 @@ _SIGNATURE_ALGORITHMS = (
     SignatureAlgorithm("rsa-sha256", _SIGNING_METHODS[0], _DIGEST_METHODS[0]),
     SignatureAlgorithm("rsa-sha384", _SIGNING_METHODS[1], _DIGEST_METHODS[1]),
     SignatureAlgorithm("rsa-sha512", _SIGNING_METHODS[2], _DIGEST_METHODS[2]),
+    # Signed with the IdP's EC P-256 key, which exists only when the operator made one.
+    SignatureAlgorithm("ecdsa-sha256", _SIGNING_METHODS[3], _DIGEST_METHODS[0]),
 )
 SIGNATURE_ALGORITHM_NAMES = tuple(algorithm.name for algorithm in _SIGNATURE_ALGORITHMS)
 DEFAULT_SIGNATURE_ALGORITHM = _SIGNATURE_ALGORITHMS[0]
@@ -131,12 +133,16 @@ def signature_algorithm(name: str | None) -> SignatureAlgorithm:
     raise UnknownAlgorithm(f"no signature algorithm {name!r}; known: {', '.join(SIGNATURE_ALGORITHM_NAMES)}")
 
 
-def signature_algorithm_for(signing_method_uris: list[str], digest_method_uris: list[str]) -> str | None:
+def signature_algorithm_for(
+    signing_method_uris: list[str], digest_method_uris: list[str], *, key_types: frozenset[str] = frozenset({"rsa"})
+) -> str | None:
     """The name of the first algorithm an SP's metadata lists (alg:SigningMethod, in its order of
-    preference) that the IdP signs with, and whose digest it lists too when it lists any; None if none."""
+    preference) that the IdP signs with, with a key it has (`key_types`: "rsa", "ec"), and whose
+    digest it lists too when it lists any; None if none."""
     for uri in signing_method_uris:
         for algorithm in _SIGNATURE_ALGORITHMS:
             digest_ok = not digest_method_uris or algorithm.digest_method.uri in digest_method_uris
+            digest_ok = digest_ok and algorithm.signing_method.key_type in key_types
             if algorithm.signing_method.uri == uri and digest_ok:
                 return algorithm.name
     return None

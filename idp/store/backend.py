@@ -13,13 +13,15 @@ IndexValues = Mapping[str, Iterable[str]]
 
 @dataclass(frozen=True)
 class Write:
-    """One document to create or replace as part of a `swap`, as `put` would (unique values aside)."""
+    """One document to create or replace as part of a `swap`, as `put` would. Its `unique` values must
+    be free or its own already: a swap that would take one from another document writes nothing."""
 
     kind: str
     key: str
     doc: Document
     ttl: float | None = None
     index: Mapping[str, Sequence[str]] | None = None
+    unique: Mapping[str, str] | None = None
 
 
 def writes_of_one_kind(kind: str, writes: Sequence[Write]) -> None:
@@ -65,9 +67,10 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
-        """If the live document under (kind, key) has each field of `expect` at the value given,
-        make every write at once and return True; otherwise write nothing and return False.
+    def swap(self, kind: str, key: str, expect: Mapping[str, Any], writes: Sequence[Write]) -> bool:
+        """If the live document under (kind, key) has each field of `expect` at the value given (a
+        string, number, boolean or None), make every write at once and return True; otherwise (or
+        when a write's unique value is held by another key) write nothing and return False.
 
         Every write is of the swap's own `kind` (ValueError otherwise, see `writes_of_one_kind`): a
         kind is what a backend keeps together, so that Redis Cluster can hold it in one slot.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from idp.store.backend import Backend, Document, IndexValues, Write
 
@@ -52,7 +52,7 @@ class ObservedBackend(Backend):
     ) -> None:
         self._timed("put", self.inner.put, kind, key, doc, ttl=ttl, index=index, unique=unique)
 
-    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+    def swap(self, kind: str, key: str, expect: Mapping[str, Any], writes: Sequence[Write]) -> bool:
         return self._timed("swap", self.inner.swap, kind, key, expect, writes)
 
     def delete(self, kind: str, key: str) -> bool:

@@ -354,7 +354,7 @@ class RedisBackend(Backend):
         return self._optimistically(attempt)
 
     @_guarded
-    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+    def swap(self, kind: str, key: str, expect: Mapping[str, Any], writes: Sequence[Write]) -> bool:
         writes_of_one_kind(kind, writes)
         doc_key = self._doc_key(kind, key)
         master = self._master_of(doc_key)  # the deadline is on the clock of the server that runs the script
@@ -389,6 +389,7 @@ class RedisBackend(Backend):
 
     def _staged(self, write: Write, now: float) -> StagedWrite:
         index_values = [(name, value) for name, values in (write.index or {}).items() for value in values]
+        unique = dict(write.unique or {})
         return StagedWrite(
             kind=write.kind,
             key=write.key,
@@ -399,8 +400,10 @@ class RedisBackend(Backend):
             body=json.dumps(write.doc, separators=(",", ":")),
             ttl_ms=_ttl_ms(write.ttl) if write.ttl is not None else None,
             expires_at=now + write.ttl if write.ttl is not None else math.inf,
-            entries=[_SEP.join(("i", name, value)) for name, value in index_values],
+            entries=[_SEP.join(("u", name, value)) for name, value in unique.items()]
+            + [_SEP.join(("i", name, value)) for name, value in index_values],
             index_keys=sorted({self._kind_key("i", write.kind, name, value) for name, value in index_values}),
+            unique_keys=[self._kind_key("u", write.kind, name, value) for name, value in unique.items()],
         )
 
     @_guarded

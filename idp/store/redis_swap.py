@@ -37,8 +37,20 @@ if not body then
 end
 local current = cjson.decode(body)
 for field, value in pairs(request.expect) do
-  if current[field] ~= value then
+  local actual = current[field]
+  if actual == nil then
+    actual = cjson.null  -- a field the document lacks is null, as on SQLite
+  end
+  if actual ~= value then
     return 0
+  end
+end
+for _, w in ipairs(request.writes) do
+  for _, target in ipairs(w.unique_keys) do
+    local holder = redis.call('GET', target)
+    if holder and holder ~= w.key then
+      return 0
+    end
   end
 end
 for _, w in ipairs(request.writes) do
@@ -56,6 +68,13 @@ for _, w in ipairs(request.writes) do
     redis.call('SET', w.doc_key, w.body, 'PX', w.ttl_ms)
   else
     redis.call('SET', w.doc_key, w.body)
+  end
+  for _, target in ipairs(w.unique_keys) do
+    if w.ttl_ms then
+      redis.call('SET', target, w.key, 'PX', w.ttl_ms)
+    else
+      redis.call('SET', target, w.key)
+    end
   end
   for _, target in ipairs(w.index_keys) do
     local latest = redis.call('ZREVRANGE', target, 0, 0, 'WITHSCORES')[2]
@@ -98,6 +117,7 @@ class StagedWrite:
     expires_at: float
     entries: list[str]
     index_keys: list[str]
+    unique_keys: list[str]
 
     def as_argument(self) -> dict[str, Any]:
         staged: dict[str, Any] = {
@@ -110,13 +130,14 @@ class StagedWrite:
             "score": "+inf" if math.isinf(self.expires_at) else repr(self.expires_at),
             "entries": self.entries,
             "index_keys": self.index_keys,
+            "unique_keys": self.unique_keys,
         }
         if self.ttl_ms is not None:
             staged["ttl_ms"] = str(self.ttl_ms)
         return staged
 
 
-def swap_argument(*, expect: Mapping[str, str], writes: Sequence[StagedWrite], now: float, deadline_us: int) -> str:
+def swap_argument(*, expect: Mapping[str, Any], writes: Sequence[StagedWrite], now: float, deadline_us: int) -> str:
     """The script's one argument, as JSON."""
     return json.dumps(
         {

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from idp.errors import Conflict
 from idp.store.backend import Backend, Document, IndexValues, Write, writes_of_one_kind
@@ -166,7 +167,7 @@ class SqliteBackend(Backend):
             self._write(db, kind, key, doc, now=now, ttl=ttl, index=index, unique=unique)
 
     @_guarded
-    def swap(self, kind: str, key: str, expect: Mapping[str, str], writes: Sequence[Write]) -> bool:
+    def swap(self, kind: str, key: str, expect: Mapping[str, Any], writes: Sequence[Write]) -> bool:
         writes_of_one_kind(kind, writes)
         now = time.time()
         with self._transaction() as db:
@@ -174,7 +175,16 @@ class SqliteBackend(Backend):
             if current is None or any(current.get(field) != value for field, value in expect.items()):
                 return False
             for write in writes:
-                self._write(db, write.kind, write.key, write.doc, now=now, ttl=write.ttl, index=write.index)
+                for name, value in (write.unique or {}).items():
+                    holder = db.execute(
+                        "SELECT key FROM uniques WHERE kind = ? AND name = ? AND value = ?", (write.kind, name, value)
+                    ).fetchone()
+                    if holder is not None and holder[0] != write.key:
+                        return False
+            for write in writes:
+                self._write(
+                    db, write.kind, write.key, write.doc, now=now, ttl=write.ttl, index=write.index, unique=write.unique
+                )
             return True
 
     def _write(

@@ -105,6 +105,13 @@ class Store:
         address = user.email.lower() if user.deleted_at is None else f"\0deleted:{user.id}"
         self.backend.put("user", user.id, _to_doc(user), index=_EVERY, unique={"email": address})
 
+    def replace_user_if(self, user: User, expect: Mapping[str, Any]) -> bool:
+        """Save `user` only if the stored record still has each field of `expect` (strings, numbers,
+        booleans, None) at the value given; False, and nothing written, when one changed meanwhile."""
+        address = user.email.lower() if user.deleted_at is None else f"\0deleted:{user.id}"
+        write = Write("user", user.id, _to_doc(user), index=_EVERY, unique={"email": address})
+        return self.backend.swap("user", user.id, expect, [write])
+
     def user(self, user_id: str) -> User | None:
         """A user that is not deleted (disabled ones included)."""
         user = _from_doc(User, self.backend.get("user", user_id))

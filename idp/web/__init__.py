@@ -46,7 +46,7 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     """Every service and flow, built once for the life of the process."""
     accounts = Accounts.build(settings, store, keyring)
     links = LaunchLinks(settings, keyring)
-    apps = Applications(store, settings, links)
+    apps = Applications(store, settings, links, keyring=keyring)
     idp = IdpIdentity(
         entity_id=settings.entity_id,
         signer=FollowingSigner(keyring, on_signature=metrics.signature_made),

@@ -211,6 +211,25 @@ def test_a_signing_rollover_says_what_changed_and_what_to_tell_sps(cli_env):
     assert "--force" in refused(cli_env, "keys", "generate")
 
 
+def test_an_ecdsa_key_is_made_beside_the_rsa_one_and_rolls_over_with_ecdsa(cli_env):
+    ok(cli_env, "keys", "generate")
+    rsa_key = (Path(cli_env["IDP_KEYS_DIR"]) / "signing.key").read_bytes()
+    written = ok(cli_env, "keys", "generate", "--ecdsa")["written"]
+    assert [Path(p).name for p in written] == ["ecdsa.key", "ecdsa.crt"]
+    assert (Path(cli_env["IDP_KEYS_DIR"]) / "signing.key").read_bytes() == rsa_key
+    assert "--force" in refused(cli_env, "keys", "generate", "--ecdsa")
+
+    staged = ok(cli_env, "keys", "stage", "--ecdsa")
+    assert staged["keys"]["active"]["name"] == "ecdsa" and "ECDSA" in staged["changed"]
+    assert "idp keys promote --ecdsa" in staged["tell_service_providers"]
+    new = staged["keys"]["staged"]["name"]
+    assert ok(cli_env, "keys", "promote", "--ecdsa")["keys"]["active"]["name"] == new
+    assert ok(cli_env, "keys", "retire", "--ecdsa")["keys"]["retiring"] is None
+    status = ok(cli_env, "keys", "status")["folder"]
+    assert status["ecdsa"]["active"]["name"] == new and status["signing"]["active"]["name"] == "signing"
+    assert "--ecdsa goes with signing keys only" in refused(cli_env, "keys", "stage", "link", "--ecdsa")
+
+
 @pytest.mark.parametrize("kind", ["link", "data"])
 def test_link_and_data_keys_roll_over_the_same_way(cli_env, kind):
     ok(cli_env, "keys", "generate")
@@ -222,11 +241,13 @@ def test_link_and_data_keys_roll_over_the_same_way(cli_env, kind):
     assert ok(cli_env, *retire)["keys"] == {"seals": new, "staged": [], "older": []}
 
 
-def test_retiring_data_keys_needs_force(cli_env):
+def test_retiring_data_keys_needs_no_force_and_says_what_it_sealed_again(cli_env):
     ok(cli_env, "keys", "generate")
     ok(cli_env, "keys", "stage", "data")
     ok(cli_env, "keys", "promote", "data")
-    assert "TOTP" in refused(cli_env, "keys", "retire", "data")
+    retired = ok(cli_env, "keys", "retire", "data")
+    assert retired["resealed"]["totp_secrets"] == 0 and retired["resealed"]["recovery_codes"] == 0
+    assert "0 TOTP secrets" in retired["changed"]
 
 
 def test_a_step_out_of_turn_is_refused_with_what_to_do(cli_env):

@@ -201,7 +201,8 @@ def idp_metadata(idp: Deployment, app: dict | None = None) -> IdpMetadata:
     (sso_url,) = root.xpath(
         f"md:IDPSSODescriptor/md:SingleSignOnService[@Binding='{HTTP_REDIRECT}']/@Location", namespaces=NAMESPACES
     )
-    (certificate,) = root.xpath(
+    # The first signing certificate is the one that signs (an EC one, if any, comes after the RSA ones).
+    certificate, *_ = root.xpath(
         "md:IDPSSODescriptor/md:KeyDescriptor[not(@use) or @use='signing']//ds:X509Certificate/text()",
         namespaces=NAMESPACES,
     )

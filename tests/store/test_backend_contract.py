@@ -493,6 +493,43 @@ def test_swap_frees_the_unique_values_of_a_document_it_rewrites(backend: Backend
     assert backend.find_unique(KIND, "email", "a@example.com") == "k2"
 
 
+def test_swap_keeps_the_unique_values_a_write_names(backend: Backend) -> None:
+    backend.put(KIND, "k1", doc("v1", state="fresh"), unique={"email": "a@example.com"})
+
+    write = Write(KIND, "k1", doc("v2", state="spent"), unique={"email": "a@example.com"})
+    assert backend.swap(KIND, "k1", {"state": "fresh"}, [write]) is True
+
+    assert backend.get(KIND, "k1") == doc("v2", state="spent")
+    assert backend.find_unique(KIND, "email", "a@example.com") == "k1"
+    with pytest.raises(Conflict):
+        backend.put(KIND, "k2", doc("two"), unique={"email": "a@example.com"})
+    backend.swap(KIND, "k1", {"state": "spent"}, [Write(KIND, "k1", doc("v3", state="again"))])
+    assert backend.find_unique(KIND, "email", "a@example.com") is None, "and frees them when rewritten without"
+
+
+def test_swap_never_takes_a_unique_value_of_another_document(backend: Backend) -> None:
+    backend.put(KIND, "k1", doc("v1", state="fresh"))
+    backend.put(KIND, "k2", doc("two"), unique={"email": "a@example.com"})
+
+    write = Write(KIND, "k1", doc("v2"), unique={"email": "a@example.com"})
+    assert backend.swap(KIND, "k1", {"state": "fresh"}, [write]) is False
+
+    assert backend.get(KIND, "k1") == doc("v1", state="fresh")
+    assert backend.find_unique(KIND, "email", "a@example.com") == "k2"
+
+
+def test_swap_compares_numbers_booleans_and_null_too(backend: Backend) -> None:
+    fields = {"at": 1796139571.123456, "active": True, "secret": None, "state": "fresh"}
+    backend.put(KIND, "k1", {**doc("v1"), **fields})
+
+    for changed in ({"at": 1796139571.123457}, {"active": False}, {"secret": "x"}):
+        assert backend.swap(KIND, "k1", {**fields, **changed}, [Write(KIND, "k1", doc("no"))]) is False
+    assert backend.swap(KIND, "k1", fields, [Write(KIND, "k1", doc("v2"))]) is True
+    assert backend.get(KIND, "k1") == doc("v2")
+    # A field the document lacks counts as null.
+    assert backend.swap(KIND, "k1", {"absent": None}, [Write(KIND, "k1", doc("v3"))]) is True
+
+
 def test_documents_a_swap_writes_keep_their_ttl(backend: Backend) -> None:
     backend.put(KIND, "old", doc("old", state="fresh"))
 

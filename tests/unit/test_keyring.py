@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from idp import keyring
-from idp.errors import ConfigurationError, LinkInvalid
+from idp.errors import ConfigurationError, IdpError, LinkInvalid
 from idp.keyring import KeyRing
 from idp.saml.algorithms import signature_algorithm
 from idp.saml.links import open_link, seal_link
@@ -258,3 +258,53 @@ def test_the_following_signer_signs_by_the_apps_algorithm_with_whichever_key_is_
     ring.refresh()
     assert xmlsec1_verifies(signed(), certificate(folder, staged), "Response")
     assert timed == ["xml", "xml"]
+
+
+def ecdsa_signed(ring: KeyRing) -> bytes:
+    root = etree.Element(f"{{{SAMLP}}}Response", {"ID": "_r1", "Version": "2.0"}, nsmap={"samlp": SAMLP})
+    etree.SubElement(root, f"{{{SAML}}}Issuer").text = "https://idp.example.com/metadata"
+    ring.signer.sign(root, signature_algorithm("ecdsa-sha256"))
+    return etree.tostring(root)
+
+
+def test_the_ecdsa_pair_rolls_over_beside_the_rsa_one(ring, folder):
+    with pytest.raises(ConfigurationError, match="generate --ecdsa"):
+        keyring.stage(folder, keyring.SIGNING, ecdsa=True)
+    with pytest.raises(IdpError, match="no ECDSA key") as refused:
+        ecdsa_signed(ring)
+    assert refused.value.status == 409 and refused.value.field == "signature_algorithm"
+
+    keyring.generate(folder, ecdsa=True)
+    with pytest.raises(ConfigurationError, match="--force"):
+        keyring.generate(folder, ecdsa=True)
+    ring.refresh()
+    assert [pair.name for pair in ring.current.published_certificates] == ["signing", "ecdsa"]
+    assert xmlsec1_verifies(ecdsa_signed(ring), certificate(folder, "ecdsa"), "Response")
+    assert xmlsec1_verifies(signed_by(ring), certificate(folder, "signing"), "Response"), "RSA still signs the rest"
+
+    keyring.stage(folder, keyring.SIGNING, ecdsa=True)
+    staged = keyring.read_signing_roles(folder, keyring.EC_FAMILY)["staged"]
+    assert staged.startswith("ecdsa-")
+    ring.refresh()
+    assert [pair.name for pair in ring.current.published_certificates] == ["signing", "ecdsa", staged]
+    assert xmlsec1_verifies(ecdsa_signed(ring), certificate(folder, "ecdsa"), "Response")
+
+    change = keyring.promote(folder, keyring.SIGNING, ecdsa=True)
+    assert change.keys["active"]["name"] == staged and change.keys["retiring"]["name"] == "ecdsa"
+    ring.refresh()
+    assert xmlsec1_verifies(ecdsa_signed(ring), certificate(folder, staged), "Response")
+
+    keyring.retire(folder, keyring.SIGNING, ecdsa=True)
+    ring.refresh()
+    assert [pair.name for pair in ring.current.published_certificates] == ["signing", staged]
+    assert not (folder / "ecdsa.key").exists()
+    assert roles(folder) == {"active": "signing"}, "the RSA pairs never moved"
+    assert ring.report()["ecdsa_signs_with"] == staged
+
+
+def test_an_rsa_key_where_the_ec_key_belongs_is_not_taken(folder):
+    (folder / "signing.key").rename(folder / "ecdsa.key")
+    (folder / "signing.crt").rename(folder / "ecdsa.crt")
+    keyring.generate(folder)
+    with pytest.raises(ConfigurationError, match=r"ecdsa\.key is not an EC key"):
+        keyring.read_key_set(folder)
