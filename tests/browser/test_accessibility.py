@@ -227,6 +227,8 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "admin-members-invite": lambda page, site: site.as_admin(page, "/admin/brands/{office}/members/invite"),
     "admin-member": admin_member,
     "admin-events": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/events"),
+    "admin-settings": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/settings"),
+    "login-branded": lambda page, site: site.open(page, "/login?brand={brokerage}"),
     "account": lambda page, site: site.as_member(page, "/account"),
     "account-mfa": lambda page, site: site.as_member(page, "/account/mfa"),
 }
@@ -235,6 +237,8 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
 @pytest.fixture(scope="module")
 def site(idp: Deployment, mailbox: Mailbox, app: dict, sp: str, agent: Person, make_person) -> Site:
     lone_brand = cli(idp.env, "brands", "create", "Harbour Homes")["id"]
+    # A light accent, the hardest for contrast: the pages must keep text readable whatever an admin picks.
+    cli(idp.env, "brands", "update", idp.brokerage, "--display-name", "Acme Realty", "--accent-color", "#ffd400")
     return Site(
         idp,
         mailbox,
