@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS uniques (
 );
 CREATE INDEX IF NOT EXISTS uniques_by_key ON uniques (kind, key);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+-- What the sweep of expired rows looks up: without them, each sweep reads every document and claim.
+CREATE INDEX IF NOT EXISTS documents_by_expiry ON documents (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
 CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_key ON events (key, at);
 """
