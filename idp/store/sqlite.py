@@ -198,14 +198,12 @@ class SqliteBackend(Backend):
             "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
             (kind, key, json.dumps(doc, separators=(",", ":")), now + ttl if ttl is not None else None),
         )
-        db.executemany(
-            "INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)",
-            [(kind, name, value, key) for name, value in (unique or {}).items()],
-        )
-        db.executemany(
-            "INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)",
-            [(kind, name, value, key) for name, values in (index or {}).items() for value in values],
-        )
+        uniques = [(kind, name, value, key) for name, value in (unique or {}).items()]
+        if uniques:
+            db.executemany("INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)", uniques)
+        entries = [(kind, name, value, key) for name, values in (index or {}).items() for value in values]
+        if entries:
+            db.executemany("INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)", entries)
         if ttl is not None:
             self._sweep_now_and_then(db, now)
 
