@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
     parser.add_argument("--sizes", default="10,1000,100000", help="apps and users in the store, for the scale runs")
-    parser.add_argument("--backends", default="sqlite,redis")
+    parser.add_argument("--backends", default="sqlite,redis", help="empty: no runs at scale")
     args = parser.parse_args(argv)
     for tool in ("wrk", "taskset", "redis-server"):
         if shutil.which(tool) is None:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  worker memory after {launched:,} launches: {service.worker_rss_mb():.0f} MB")
 
         print("\nthe same launch with more apps and users in the store (signed=assertion)")
-        for backend in args.backends.split(","):
+        for backend in [name for name in args.backends.split(",") if name]:
             rates = {}
             for size in sizes:
                 with deployed(root, size=size, signed="assertion", backend=backend) as (service, population, workdir):
