@@ -39,4 +39,6 @@ def clean_text(field: str, value: object, *, max_length: int, multiline: bool = 
 
 def xml_safe(text: str) -> str:
     """`text` with whatever XML cannot carry replaced by U+FFFD, so a stored value never breaks a message."""
+    if text.isascii() and text.isprintable():
+        return text  # printable ASCII (U+0020 to U+007E) is all XML can carry: no regex to run
     return _NOT_XML.sub("\ufffd", text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlencode
 
-from idp.accounts.sessions import Sessions
+from idp.accounts.sessions import Sessions, SignedIn
 from idp.applications.access import Placement, may_launch
 from idp.applications.links import LaunchLinks
 from idp.errors import AccessRevoked, LinkInvalid, MfaSetupNeeded
@@ -23,6 +23,10 @@ from idp.telemetry import metrics
 
 PENDING_LAUNCH = "pending-launch"  # a link opened, waiting for the TOTP step
 PENDING_LAUNCH_TTL = 5 * 60
+
+
+def _mfa_session_of(signed_in: SignedIn | None, user: User) -> bool:
+    return signed_in is not None and signed_in.user.id == user.id and signed_in.session.mfa
 
 
 class LaunchFlow:
@@ -56,7 +60,9 @@ class LaunchFlow:
         assert app is not None and user is not None  # may_launch refused otherwise
         if user.access_revoked_at is not None and link.expires_at - self.links.ttl <= user.access_revoked_at:
             raise AccessRevoked("this application or account is no longer available")  # minted before revocation
-        mfa = link.mfa or self._mfa_session_of(user, browser)
+        # The browser's IdP session, read once: it may stand for the MFA, and the SP joins it.
+        signed_in = self.sessions.signed_in(browser.session_token) if browser.session_token else None
+        mfa = link.mfa or _mfa_session_of(signed_in, user)
         if (user.mfa_enabled or app.require_mfa) and not mfa:
             if not user.mfa_enabled:
                 raise MfaSetupNeeded(app.name)
@@ -66,7 +72,7 @@ class LaunchFlow:
             return totp_step(
                 self.store, user, destination="/sso_applications/open/resume?" + urlencode({"launch": key})
             )
-        return self._launch(app, user, placement, mfa, browser)
+        return self._launch(app, user, placement, mfa, browser, signed_in)
 
     def resume(self, key: str | None, browser: Browser) -> Outcome:
         """Back from the TOTP step: the launch that was kept, once, for the user now signed in with MFA."""
@@ -77,22 +83,26 @@ class LaunchFlow:
         app, user = self.store.app(doc["app_id"]), self.store.user(doc["user_id"])
         placement = may_launch(self.store, app, user, self.store.brand(doc["brand_id"]))
         assert app is not None and user is not None
-        if not self._mfa_session_of(user, browser):
-            raise LinkInvalid("the second factor was not given in this browser")
-        return self._launch(app, user, placement, True, browser)
-
-    def _mfa_session_of(self, user: User, browser: Browser) -> bool:
         signed_in = self.sessions.signed_in(browser.session_token)
-        return signed_in is not None and signed_in.user.id == user.id and signed_in.session.mfa
+        if not _mfa_session_of(signed_in, user):
+            raise LinkInvalid("the second factor was not given in this browser")
+        return self._launch(app, user, placement, True, browser, signed_in)
 
-    def _launch(self, app: SsoApplication, user: User, placement: Placement, mfa: bool, browser: Browser) -> Outcome:
+    def _launch(
+        self,
+        app: SsoApplication,
+        user: User,
+        placement: Placement,
+        mfa: bool,
+        browser: Browser,
+        signed_in: SignedIn | None,
+    ) -> Outcome:
         if not app.is_saml:
             return Outcome(Redirect(app.url or ""))
         now = browser.now
         login = Login(user, placement.brand, placement.role, mfa, now, placement.member_of)
         issued = issue(app, login, self.idp, Answering(relay_state=app.start_url), now=now)
         # When the browser has an IdP session of the same user, the SP joins it, for single logout.
-        signed_in = self.sessions.signed_in(browser.session_token)
         if signed_in is not None and signed_in.user.id == user.id:
             self.sessions.add_participant(signed_in, issued.participant)
         return Outcome(issued.form)

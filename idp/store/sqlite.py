@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS uniques (
 );
 CREATE INDEX IF NOT EXISTS uniques_by_key ON uniques (kind, key);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+-- What the sweep of expired rows looks up: without them, each sweep reads every document and claim.
+CREATE INDEX IF NOT EXISTS documents_by_expiry ON documents (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
 CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_key ON events (key, at);
 """
@@ -205,14 +208,12 @@ class SqliteBackend(Backend):
             "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
             (kind, key, json.dumps(doc, separators=(",", ":")), now + ttl if ttl is not None else None),
         )
-        db.executemany(
-            "INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)",
-            [(kind, name, value, key) for name, value in (unique or {}).items()],
-        )
-        db.executemany(
-            "INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)",
-            [(kind, name, value, key) for name, values in (index or {}).items() for value in values],
-        )
+        uniques = [(kind, name, value, key) for name, value in (unique or {}).items()]
+        if uniques:
+            db.executemany("INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)", uniques)
+        entries = [(kind, name, value, key) for name, values in (index or {}).items() for value in values]
+        if entries:
+            db.executemany("INSERT OR IGNORE INTO entries (kind, name, value, key) VALUES (?, ?, ?, ?)", entries)
         if ttl is not None:
             self._sweep_now_and_then(db, now)
 

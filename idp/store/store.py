@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,10 +27,15 @@ def _to_doc(value: DataclassInstance) -> dict[str, Any]:
     return dataclasses.asdict(value)
 
 
+@functools.cache
+def _field_names(cls: type[DataclassInstance]) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def _from_doc(cls: type[T], doc: dict[str, Any] | None) -> T | None:
     if doc is None:
         return None
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _field_names(cls)
     return cls(**{k: v for k, v in doc.items() if k in names})
 
 
@@ -80,6 +86,10 @@ class Store:
 
     def child_brands(self, brand_id: str) -> list[Brand]:
         return [Brand(**doc) for doc in self.backend.get_many("brand", self.backend.find("brand", "parent", brand_id))]
+
+    def brands_by_id(self, brand_ids: Iterable[str]) -> list[Brand]:
+        """The brands that exist among `brand_ids`, in one read."""
+        return [Brand(**doc) for doc in self.backend.get_many("brand", brand_ids)]
 
     def drop_brand(self, brand_id: str) -> bool:
         self.backend.delete("brand-logo", brand_id)

@@ -84,6 +84,12 @@ def configure(log_format: str) -> None:
     """Set up structlog and the root logger once per process; calling it again only changes the format."""
     from idp.gunicorn_logging import RedactingFilter
 
+    # No line shows where in the source it was logged from, or the thread's name: logging need not
+    # walk the stack or look them up for every record (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -7,6 +7,7 @@ of that folder, and `exposition()` adds them all up, whichever worker answers th
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,20 +83,37 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 def request_answered(route: str, method: str, status: int, seconds: float) -> None:
-    REQUEST_DURATION.labels(route, method if method in METHODS else "other", str(status)).observe(seconds)
+    _request_duration(route, method if method in METHODS else "other", status).observe(seconds)
+
+
+@functools.cache
+def _request_duration(route: str, method: str, status: int) -> Histogram:
+    """Found once per route, method and status: a bounded set (URL rules, METHODS, HTTP statuses)."""
+    return REQUEST_DURATION.labels(route, method, str(status))
+
+
+@functools.cache
+def _store_duration(operation: str) -> Histogram:
+    """The operation's histogram, found once (`labels` finds the same one each time, at a cost)."""
+    return STORE_DURATION.labels(operation)
 
 
 def store_operation(operation: str, seconds: float, error: BaseException | None) -> None:
     """The store's observer (see idp.store.observed): each backend call, its time and what it raised."""
-    STORE_DURATION.labels(operation).observe(seconds)
+    _store_duration(operation).observe(seconds)
     if isinstance(error, StoreUnavailable):
         STORE_ERRORS.labels(operation, "unavailable").inc()
     elif error is not None and not isinstance(error, IdpError):  # a Conflict is an answer, not a failure
         STORE_ERRORS.labels(operation, type(error).__name__).inc()
 
 
+@functools.cache
+def _signature_duration(kind: str) -> Histogram:
+    return SIGNATURE_DURATION.labels(kind)
+
+
 def signature_made(kind: str, seconds: float) -> None:
-    SIGNATURE_DURATION.labels(kind).observe(seconds)
+    _signature_duration(kind).observe(seconds)
 
 
 def throttled(action: str) -> None:

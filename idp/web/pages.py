@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from typing import Any, TypedDict, cast
@@ -27,7 +28,12 @@ class _CookieFlags(TypedDict):
 
 def _secure() -> bool:
     """Cookies are Secure unless the service is on loopback, where tests and development run over http."""
-    return not is_loopback_host(urlsplit(services().settings.base_url).hostname)
+    return _secure_for(services().settings.base_url)
+
+
+@functools.cache
+def _secure_for(base_url: str) -> bool:
+    return not is_loopback_host(urlsplit(base_url).hostname)
 
 
 def browser() -> Browser:
@@ -40,9 +46,12 @@ def browser() -> Browser:
     )
 
 
-def page(template: str, status: int = 200, **context: Any) -> Response:
+def page(template: str, status: int = 200, *, csrf: bool = True, **context: Any) -> Response:
+    """One of our pages; `csrf` False for a page with no form posting back to us (the auto-post form),
+    which needs no CSRF token and sets no CSRF cookie."""
     nonce = secrets.token_urlsafe(16)
-    body = render_template(template, nonce=nonce, csrf_token=csrf_token(), **context)
+    token = csrf_token() if csrf else ""
+    body = render_template(template, nonce=nonce, csrf_token=token, **context)
     # A stored value that UTF-8 cannot carry (a lone surrogate kept from before the text rules)
     # becomes U+FFFD's stand-in rather than taking the whole page down.
     response = Response(body.encode("utf-8", "replace"), status=status, content_type="text/html; charset=utf-8")
@@ -55,8 +64,8 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if request.cookies.get(CSRF_COOKIE) != csrf_token():
-        response.set_cookie(CSRF_COOKIE, csrf_token(), httponly=True, samesite="Strict", secure=_secure())
+    if csrf and request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure())
     return response
 
 
@@ -65,7 +74,7 @@ def _view(view: PostForm | Redirect | Page) -> Response:
         return page(view.template, view.status, **view.data)
     if isinstance(view, PostForm):
         # The page that carries a SAML message to an SP by auto-post; its URL never leaves in a Referer.
-        response = page("post_form.html", form=view)
+        response = page("post_form.html", csrf=False, form=view)
     else:
         # Within an app, flask.redirect builds the app's response_class; Flask types it as werkzeug's Response.
         response = cast(Response, redirect(view.location, code=view.status))

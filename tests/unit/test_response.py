@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 
 import pytest
+import xmlsec
 from lxml import etree
 from onelogin.saml2.utils import OneLogin_Saml2_ValidationError
 
 from idp.keyring import KeyRing
+from idp.saml.algorithms import signature_algorithm
 from idp.saml.attributes import Subject
 from idp.saml.names import AC_PASSWORD_PROTECTED_TRANSPORT, ATTRNAME_BASIC, ATTRNAME_URI, NAMEID_EMAIL, SAML, SAMLP
+from idp.saml.outbound import Sign, protect, serialize
 from idp.saml.response import AssertionSpec, build_response
 from idp.saml.xmlsig import Signer
 from tests.independent import python3_saml_accepts, xmlsec1_verifies
@@ -147,3 +151,38 @@ def test_attribute_values_are_escaped_not_injected(ring, signer):
     values = etree.fromstring(xml).findall(".//saml:Attribute", NS)
     assert [v.get("Name") for v in values] == ["note"]
     assert accept(xml, ring, "both").attributes == {"note": [hostile]}
+
+
+@pytest.mark.parametrize("signed", ["assertion", "response"])
+@pytest.mark.parametrize("algorithm", ["rsa-sha256", "rsa-sha384", "rsa-sha512"])
+def test_each_digest_is_the_one_python_xmlsec_computes_and_xmlsec1_verifies(algorithm, signed, ring, signer):
+    """The signature is made from parts prepared once (lxml's c14n, the key parsed once); python-xmlsec,
+    signing a copy of the same element itself, must reach the same digest, over text that needs escaping."""
+    chosen = signature_algorithm(algorithm)
+    odd = Subject(
+        "o'neil&co@example.com",
+        NAMEID_EMAIL,
+        single_values({"displayName": 'Zoë "Z" <O\'Neil> & Co\r\n\ttab', "urn:oid:2.5.4.10": "Ünïcode ✓"}),
+    )
+    built = build_response(spec(subject=odd))
+    reference = copy.deepcopy(built.root)
+    root = protect(built, Sign(signed), signer, algorithm=chosen)
+
+    element = reference.find("saml:Assertion", NS) if signed == "assertion" else reference
+    template = xmlsec.template.create(element, xmlsec.constants.TransformExclC14N, chosen.signing_method.transform)
+    element.find("saml:Issuer", NS).addnext(template)
+    ref = xmlsec.template.add_reference(template, chosen.digest_method.transform, uri="#" + element.get("ID"))
+    xmlsec.template.add_transform(ref, xmlsec.constants.TransformEnveloped)
+    xmlsec.template.add_transform(ref, xmlsec.constants.TransformExclC14N)
+    xmlsec.tree.add_ids(element, ["ID"])
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(ring.signing_key_pem, xmlsec.constants.KeyDataFormatPem)
+    context.sign(template)
+
+    def digests(tree: etree._Element) -> list[str]:
+        found = tree.iterfind(".//{http://www.w3.org/2000/09/xmldsig#}DigestValue")
+        return ["".join((value.text or "").split()) for value in found]
+
+    assert len(digests(root)) == 1
+    assert digests(root) == digests(reference)
+    assert xmlsec1_verifies(serialize(root), ring.certificate_pem, signed.capitalize())
