@@ -1,5 +1,5 @@
 """The pages of people signed in, over the same services as the API: the admin console, where brand
-admins manage their brands' apps and people.
+admins manage their brands' apps and people, and a user's own passkeys.
 
 Like the sign-in flows, each console flow takes plain values (a `Browser`, what a form sent) and
 returns an `Outcome`; refusals are errors of `idp.errors` (a browser without a session is sent to
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from idp.accounts.services import Accounts
 from idp.applications.service import Applications
 from idp.console.brands import BrandsConsole
+from idp.console.passkeys import PasskeysConsole
 from idp.console.seat import Seats
 from idp.store import Store
 
@@ -21,8 +22,13 @@ from idp.store import Store
 class Console:
     seats: Seats
     brands: BrandsConsole
+    passkeys: PasskeysConsole
 
     @classmethod
     def build(cls, store: Store, accounts: Accounts, apps: Applications) -> Console:
         seats = Seats(store, accounts.sessions, accounts.people)
-        return cls(seats=seats, brands=BrandsConsole(seats, store))
+        return cls(
+            seats=seats,
+            brands=BrandsConsole(seats, store),
+            passkeys=PasskeysConsole(accounts.sessions, accounts.passkeys),
+        )

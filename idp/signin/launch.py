@@ -1,8 +1,9 @@
 """Opening a launch link: from the `hash` to the auto-posted Response (or the plain link).
 
-A user with MFA, or anyone opening an app with `require_mfa`, needs an MFA sign-in: a link minted
-from a token pair that is not MFA-validated (and no MFA session in the browser) leads to the TOTP
-step first, then on to the app; a user without MFA is told the app needs it.
+A user with a second factor (TOTP or a passkey), or anyone opening an app with `require_mfa`, needs
+an MFA sign-in: a link minted from a token pair that is not MFA-validated (and no MFA session in the
+browser) leads to the second-factor step first, then on to the app; a user without one is told the
+app needs it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlencode
 
+from idp.accounts.passkeys import has_second_factor
 from idp.accounts.sessions import Sessions
 from idp.applications.access import Placement, may_launch
 from idp.applications.links import LaunchLinks
@@ -57,8 +59,9 @@ class LaunchFlow:
         if user.access_revoked_at is not None and link.expires_at - self.links.ttl <= user.access_revoked_at:
             raise AccessRevoked("this application or account is no longer available")  # minted before revocation
         mfa = link.mfa or self._mfa_session_of(user, browser)
-        if (user.mfa_enabled or app.require_mfa) and not mfa:
-            if not user.mfa_enabled:
+        has_factor = has_second_factor(self.store, user)
+        if (has_factor or app.require_mfa) and not mfa:
+            if not has_factor:
                 raise MfaSetupNeeded(app.name)
             key = secrets.token_urlsafe(24)
             pending = {"user_id": user.id, "app_id": app.id, "brand_id": placement.brand.id}

@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         launch,
         oauth,
         operations,
+        passkeys,
         passwords,
         people,
         published,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         operations.bp,
         scim.bp,
         admin.bp,
+        passkeys.bp,
     ):
         app.register_blueprint(blueprint)
     return app
