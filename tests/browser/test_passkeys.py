@@ -19,6 +19,8 @@ from tests.browser.conftest import APP_NAME, MAPPINGS, Person
 from tests.deployment import Deployment, deploy
 
 REFEDS_MFA = "https://refeds.org/profile/mfa"
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 720}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_register_a_passkey_then_sign_in_with_it_as_second_factor_and_alone(
     page = context.new_page()
     cdp, authenticator_id = virtual_authenticator(context, page)
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))  # the passkey script never throws
 
     # Signed in with the password (no second factor yet), the agent adds a passkey.
     page.goto(f"{idp.base_url}/account/passkeys")
@@ -92,6 +94,10 @@ def test_register_a_passkey_then_sign_in_with_it_as_second_factor_and_alone(
     expect(page.get_by_role("status").filter(has_text="Your passkey was added.")).to_be_visible()
     expect(page.get_by_role("heading", name="Chromium")).to_be_visible()
     page.screenshot(path=screenshots / "passkeys.png", full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=screenshots / "phone-passkeys.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the page scrolls sideways"
+    page.set_viewport_size(DESKTOP)
     [credential] = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"]
     assert credential["isResidentCredential"] is True
     assert credential["rpId"] == "localhost"
@@ -117,7 +123,7 @@ def test_register_a_passkey_then_sign_in_with_it_as_second_factor_and_alone(
 
     # Signing in without a password, once turned on.
     page.goto(f"{idp.base_url}/account/passkeys")
-    page.get_by_label(re.compile("Sign in without a password")).check()
+    page.get_by_role("checkbox", name=re.compile("Sign in without a password")).check()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="You can now sign in with a passkey alone.")).to_be_visible()
     sign_out(page, idp)
