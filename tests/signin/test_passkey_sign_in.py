@@ -6,6 +6,7 @@ login page for users who turn it on, and to step up for an SP that asks for MFA 
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from lxml import html
@@ -246,3 +247,58 @@ def test_options_for_signing_in_alone_name_no_credential(services):
     options = services.accounts.passkeys.authentication_options(Purpose.SIGN_IN)
     assert options.get("allowCredentials", []) == []
     assert options["userVerification"] == "required"
+
+
+def test_a_launch_link_of_a_require_mfa_app_is_finished_with_a_passkey(
+    client, api, services, admin, brand, agent, sp_app, idp_certificate
+):
+    apps = Apps(client, api)
+    apps.update(admin, brand, sp_app["id"], {"require_mfa": True})
+    authenticator = with_passkey(services, agent)
+    link = urlsplit(next(item["open_url"] for item in apps.listed(agent, brand) if item["id"] == sp_app["id"]))
+
+    step = client.get(f"{link.path}?{link.query}")
+    assert step.status_code == 303 and step.headers["Location"] == STEP
+    _, encoded, _ = posted(follow(client, passkey_answer(client, STEP, "/login/totp/passkey", authenticator)))
+
+    assert asserted_class(encoded) == MFA
+    assert accepted(encoded, idp_certificate, issuer=sp_app["issuer"]).name_id == agent.email
+
+
+def test_an_admins_mfa_reset_removes_the_passkeys_too(app, client, services, admin, agent):
+    authenticator = with_passkey(services, agent, sign_in_alone=True)
+    services.accounts.people.reset_mfa(admin, agent.id)
+
+    assert services.store.passkeys_of(agent.id) == []
+    assert services.store.user(agent.id).passkey_sign_in is False
+    assert sign_in(client, agent).headers["Location"] == "/", "the password alone signs in again"
+    elsewhere = app.test_client()
+    assert passkey_answer(elsewhere, "/login", "/login/passkey", authenticator).status_code == 401
+
+
+HOSTILE = [
+    "",
+    "null",
+    "[]",
+    '"text"',
+    '{"id": 1}',
+    '{"id": "a", "rawId": "a", "type": "public-key", "response": {}}',
+    '{"id": "a", "rawId": "!!", "type": "public-key", "response": {"clientDataJSON": "!!",'
+    ' "authenticatorData": "", "signature": "", "userHandle": "%%%"}}',
+    '{"id": "a", "rawId": "a", "type": "x", "response": {"clientDataJSON": "e30", "authenticatorData": "",'
+    ' "signature": ""}}',
+    "{" * 50_000,
+    '{"id": "\\ud800", "rawId": "\\u0000", "type": "public-key", "response": {"clientDataJSON": "\\u0000"}}',
+]
+
+
+@pytest.mark.parametrize("credential", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_hostile_answer_is_refused_without_a_server_error(client, services, agent, credential):
+    with_passkey(services, agent, sign_in_alone=True)
+    token = dict(forms_of(client.get("/login"))["/login/passkey"].form_values())["csrf_token"]
+    alone = client.post("/login/passkey", data={"csrf_token": token, "credential": credential}, headers=SAME_ORIGIN)
+    sign_in(client, agent)
+    step = client.post("/login/totp/passkey", data={"csrf_token": token, "credential": credential}, headers=SAME_ORIGIN)
+
+    assert alone.status_code == 401 and step.status_code == 401
+    assert session_of(services, client) is None
