@@ -30,5 +30,5 @@ class Console:
         return cls(
             seats=seats,
             brands=BrandsConsole(seats, store),
-            passkeys=PasskeysConsole(accounts.sessions, accounts.passkeys),
+            passkeys=PasskeysConsole(store, accounts.sessions, accounts.passkeys),
         )

@@ -1,17 +1,24 @@
 """A signed-in user's passkeys (/account/passkeys): list them, register one more, rename and remove them,
-and choose whether a passkey alone may sign them in."""
+and choose whether a passkey alone may sign them in.
+
+A user who has a second factor already (TOTP or a passkey) manages passkeys only from a session that
+gave it: a password-only session (begun before the factor was added) is sent through the
+second-factor step first, so that a session without it cannot plant a key of its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from idp.accounts.passkeys import Passkeys
+from idp.accounts.passkeys import Passkeys, has_second_factor
 from idp.accounts.sessions import Sessions, SignedIn
-from idp.errors import Conflict, InvalidCode, SignInRequired, ValidationError
+from idp.errors import Conflict, Forbidden, InvalidCode, SignInRequired, ValidationError
 from idp.models import Passkey, User
+from idp.signin.front_door import totp_step
 from idp.signin.outcomes import Browser, Outcome, Page, Redirect
+from idp.store import Store
 
 PATH = "/account/passkeys"
 # What the page says after a change; the query names one of these, never free text.
@@ -41,18 +48,32 @@ def _row(passkey: Passkey) -> dict[str, Any]:
 
 
 class PasskeysConsole:
-    def __init__(self, sessions: Sessions, passkeys: Passkeys) -> None:
+    def __init__(self, store: Store, sessions: Sessions, passkeys: Passkeys) -> None:
+        self.store = store
         self.sessions = sessions
         self.passkeys = passkeys
 
-    def _signed_in(self, browser: Browser) -> SignedIn:
+    def _session(self, browser: Browser) -> SignedIn:
         signed_in = self.sessions.signed_in(browser.session_token)
         if signed_in is None:
             raise SignInRequired(PATH)
         return signed_in
 
+    def _needs_step_up(self, signed_in: SignedIn) -> bool:
+        return not signed_in.session.mfa and has_second_factor(self.store, signed_in.user)
+
+    def _signed_in(self, browser: Browser) -> SignedIn:
+        """The session a change is made from: one that gave the user's second factor, if they have one."""
+        signed_in = self._session(browser)
+        if self._needs_step_up(signed_in):
+            raise Forbidden("Confirm it is you with your second factor first: open your passkeys page again.")
+        return signed_in
+
     def page(self, browser: Browser, *, done: str | None = None) -> Outcome:
-        return self._page(self._signed_in(browser).user, notice=NOTICES.get(done or ""))
+        signed_in = self._session(browser)
+        if self._needs_step_up(signed_in):
+            return totp_step(self.store, signed_in.user, destination=PATH)
+        return self._page(signed_in.user, notice=NOTICES.get(done or ""))
 
     def _page(self, user: User, *, status: int = 200, **data: Any) -> Outcome:
         passkeys = self.passkeys.of(user)
@@ -77,7 +98,17 @@ class PasskeysConsole:
             return self._page(
                 signed_in.user, status=refused.status, error=refused.message, error_field=field, name=name
             )
+        if not signed_in.session.mfa:
+            # The first second factor, just proven by the ceremony (user verified): the session now
+            # counts as MFA, as verifying a TOTP setup validates the token pair it was made with.
+            return self._with_mfa(signed_in, browser, self._done("added"))
         return self._done("added")
+
+    def _with_mfa(self, signed_in: SignedIn, browser: Browser, outcome: Outcome) -> Outcome:
+        session = signed_in.session
+        upgraded = self.sessions.start(signed_in.user, mfa=True, now=browser.now, participants=session.participants)
+        self.sessions.end(signed_in.token)
+        return dataclasses.replace(outcome, new_session=upgraded.token)
 
     def rename(self, browser: Browser, *, credential_id: str, name: str | None) -> Outcome:
         signed_in = self._signed_in(browser)

@@ -156,3 +156,37 @@ def test_every_form_refuses_a_cross_site_post(tree, signed_in, path, fields):
     without_token = browser.post(path, data=fields, headers=SAME_ORIGIN)
     assert cross_site.status_code == 403
     assert without_token.status_code == 403
+
+
+def test_registering_the_first_passkey_makes_the_session_an_mfa_one(app, tree, signed_in):
+    browser = signed_in(tree.agent)
+    sessions = app.extensions["idp"].accounts.sessions
+    before = browser.get_cookie("idp_session").value
+    assert sessions.load(before).mfa is False
+
+    add_passkey(browser, SoftwareAuthenticator())
+
+    after = browser.get_cookie("idp_session").value
+    assert after != before and sessions.load(before) is None
+    assert sessions.load(after).mfa is True
+    assert browser.get(PAGE).status_code == 200
+
+
+def test_a_session_without_the_users_second_factor_is_stepped_up_before_it_may_change_passkeys(
+    app, tree, signed_in, store
+):
+    browser = signed_in(tree.agent)  # password only
+    token = csrf(browser)
+    # A passkey registered meanwhile in another browser: this session never gave it.
+    elsewhere = signed_in(tree.agent)
+    add_passkey(elsewhere, SoftwareAuthenticator())
+    [passkey] = store.passkeys_of(tree.agent.id)
+
+    step = browser.get(PAGE)
+    assert step.status_code == 303 and step.headers["Location"] == "/login/totp"
+    for path, fields in FORMS:
+        refused = browser.post(
+            path, data={"csrf_token": token, **fields, "passkey": passkey.credential_id}, headers=SAME_ORIGIN
+        )
+        assert refused.status_code == 403, path
+    assert store.passkeys_of(tree.agent.id) == [passkey]
