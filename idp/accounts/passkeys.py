@@ -225,8 +225,6 @@ class Passkeys:
         owner = self.store.user(passkey.user_id)
         if owner is None or not owner.is_active or (user is not None and owner.id != user.id):
             raise InvalidCode(_REFUSED, field="credential")
-        if user is None and not owner.passkey_sign_in:
-            raise InvalidCode("this passkey is not set up for signing in without a password", field="credential")
         handle = parsed.response.user_handle
         if handle is not None and handle != owner.id.encode():
             raise InvalidCode(_REFUSED, field="credential")  # the authenticator names someone else
@@ -243,6 +241,9 @@ class Passkeys:
         except _UNREADABLE as error:
             log.info("a passkey assertion was refused: %s", error)
             raise InvalidCode(_REFUSED, field="credential") from None
+        if user is None and not owner.passkey_sign_in:
+            # Said only to whoever holds the key: the signature is good.
+            raise InvalidCode("this passkey is not set up for signing in without a password", field="credential")
         counted = verified.new_sign_count
         if (counted > 0 or passkey.sign_count > 0) and counted <= passkey.sign_count:
             self._counter_went_back(passkey, counted)

@@ -379,3 +379,16 @@ def test_a_credential_registered_twice_is_a_conflict(passkeys, make, store):
     answer["response"]["attestationObject"] = b64url(attestation.replace(new_id, unb64url(first_id)))
     with pytest.raises(Conflict):
         passkeys.register(user, json.dumps(answer), name="Again", now=time.time())
+
+
+def test_whether_passkey_sign_in_is_on_is_told_only_to_a_good_signature(passkeys, make):
+    user = make.user(password=None)
+    authenticator = SoftwareAuthenticator()
+    register(passkeys, user, authenticator)
+    options = passkeys.authentication_options(Purpose.SIGN_IN)
+    answer = json.loads(authenticator.get(options, ORIGIN))
+    answer["response"]["signature"] = b64url(b"\x30\x06\x02\x01\x01\x02\x01\x01")
+
+    with pytest.raises(InvalidCode) as refused:
+        passkeys.authenticate(json.dumps(answer), Purpose.SIGN_IN, address=None, now=time.time())
+    assert "not set up" not in refused.value.message
