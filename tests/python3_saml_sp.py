@@ -35,8 +35,7 @@ class SpOptions:
     errors: list[str] = field(default_factory=list)
 
 
-def _settings(base_url: str, idp_metadata: bytes, options: SpOptions) -> dict:
-    idp = OneLogin_Saml2_IdPMetadataParser.parse(idp_metadata)
+def _sp(base_url: str, options: SpOptions) -> dict:
     sp = {
         "entityId": f"{base_url}/metadata",
         "assertionConsumerService": {
@@ -51,10 +50,15 @@ def _settings(base_url: str, idp_metadata: bytes, options: SpOptions) -> dict:
     }
     if options.key_pem and options.cert_pem:
         sp["privateKey"], sp["x509cert"] = options.key_pem, options.cert_pem
+    return sp
+
+
+def _settings(base_url: str, idp_metadata: bytes | None, options: SpOptions) -> dict:
+    idp = OneLogin_Saml2_IdPMetadataParser.parse(idp_metadata) if idp_metadata is not None else {"idp": {}}
     return {
         "strict": True,
         "debug": False,
-        "sp": sp,
+        "sp": _sp(base_url, options),
         "idp": idp["idp"],
         "security": {
             "authnRequestsSigned": options.sign_requests,
@@ -158,6 +162,16 @@ def make_sp(base_url: str, idp_metadata: bytes, options: SpOptions) -> Flask:
         return app.response_class(xml, content_type="application/samlmetadata+xml")
 
     return app
+
+
+def sp_metadata(base_url: str, options: SpOptions | None = None) -> bytes:
+    """The metadata python3-saml writes for the SP at `base_url`, before it knows its IdP: what an
+    SP's administrator hands the IdP to register it."""
+    from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+    settings = _settings(base_url, None, options or SpOptions())
+    xml = OneLogin_Saml2_Settings(settings, sp_validation_only=True).get_sp_metadata()
+    return xml if isinstance(xml, bytes) else xml.encode()
 
 
 @contextlib.contextmanager

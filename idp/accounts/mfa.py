@@ -37,7 +37,17 @@ _USED_STEP_TTL = (2 * totp.DRIFT_STEPS + 2) * totp.STEP_SECONDS
 class MfaSetup:
     user: User
     url: str  # otpauth:// URI
-    qr_code: str  # data: URI of a PNG QR code of `url`
+    secret: str  # base32, in `url` too: for typing into an authenticator app that cannot scan
+
+    @property
+    def qr_code(self) -> str:
+        """A data: URI of a PNG QR code of `url`, for API clients."""
+        return str(segno.make(self.url, error="m").png_data_uri(scale=5, border=2))
+
+    @property
+    def qr_svg(self) -> str:
+        """The same QR code as an inline <svg> element, for our pages (their CSP allows no data: images)."""
+        return str(segno.make(self.url, error="m").svg_inline(scale=5, border=4, title="QR code of the setup key"))
 
 
 @dataclass(frozen=True)
@@ -130,12 +140,25 @@ class Mfa:
             user, mfa_pending_secret=seal_secret(self.keyring, user.id, secret), updated_at=time.time()
         )
         self.store.save_user(updated)
-        url = totp.provisioning_uri(secret, account=user.email, issuer=self.issuer)
-        return MfaSetup(updated, url, segno.make(url, error="m").png_data_uri(scale=5, border=2))
+        return self._setup(updated, secret)
 
-    def verify_setup(self, user: User, grant: Grant, code: object, *, address: str | None, now: float) -> MfaEnabled:
-        """Enable MFA with a code from the pending secret, count the current pair as validated, and
-        answer ten fresh recovery codes."""
+    def _setup(self, user: User, secret: str) -> MfaSetup:
+        return MfaSetup(user, totp.provisioning_uri(secret, account=user.email, issuer=self.issuer), secret)
+
+    def pending_setup(self, user: User) -> MfaSetup | None:
+        """The setup begun and not yet verified, shown again; None when there is none (or its key is gone)."""
+        if user.mfa_enabled or not user.mfa_pending_secret:
+            return None
+        try:
+            return self._setup(user, open_secret(self.keyring, user.id, user.mfa_pending_secret))
+        except SealBroken:
+            return None
+
+    def verify_setup(
+        self, user: User, grant: Grant | None, code: object, *, address: str | None, now: float
+    ) -> MfaEnabled:
+        """Enable MFA with a code from the pending secret, count the current pair (when a token pair
+        asks) as validated, and answer ten fresh recovery codes."""
         if user.mfa_enabled:
             raise Conflict("MFA is already enabled", field="mfa")
         if not user.mfa_pending_secret:
@@ -145,7 +168,8 @@ class Mfa:
             user, mfa_secret=user.mfa_pending_secret, mfa_pending_secret=None, updated_at=time.time()
         )
         self.store.save_user(enabled)
-        self.tokens.mark_pair_mfa_validated(grant)
+        if grant is not None:
+            self.tokens.mark_pair_mfa_validated(grant)
         codes = self.recovery.issue(user.id)
         record(AuditEvent("mfa.enable", actor=user.id, target=f"user:{user.id}"))
         return MfaEnabled(enabled, codes)

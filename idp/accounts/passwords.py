@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from idp.accounts.lifecycle import Lifecycle
 from idp.accounts.secrets import check_password, hash_password
 from idp.accounts.throttle import Throttle
 from idp.accounts.tokens import Tokens
@@ -31,10 +32,11 @@ def check_new_password(password: str, *, email: str, first_name: str, last_name:
 
 
 class Passwords:
-    def __init__(self, store: Store, throttle: Throttle, tokens: Tokens) -> None:
+    def __init__(self, store: Store, throttle: Throttle, tokens: Tokens, lifecycle: Lifecycle) -> None:
         self.store = store
         self.throttle = throttle
         self.tokens = tokens
+        self.lifecycle = lifecycle
 
     def sign_in(self, username: str, password: str, *, address: str | None, now: float) -> User:
         """The active user with this email and password; InvalidGrant (the same for every cause) otherwise."""
@@ -48,6 +50,29 @@ class Passwords:
                 raise refused
         return user
 
+    def confirm(
+        self, user: User, password: object, *, address: str | None, now: float, field: str = "password"
+    ) -> None:
+        """The user's own password, asked again before a sensitive change; a wrong one counts as a failed sign-in."""
+        if not isinstance(password, str) or not password:
+            raise ValidationError(f"{field} is required", field=field)
+        with self.throttle.attempt("password", user.email.lower(), address, now=now):
+            if not check_password(user.password_hash, password):
+                raise ValidationError(f"{field} is wrong", field=field)
+
+    def _replace(
+        self, user: User, *, old_password: object, new_password: object, address: str | None, now: float
+    ) -> User:
+        """Check the old password (throttled) and the new one's rules; the user with the new one, not yet saved."""
+        self.confirm(user, old_password, address=address, now=now, field="old_password")
+        if not isinstance(new_password, str):
+            raise ValidationError("new_password is required", field="new_password")
+        try:
+            check_new_password(new_password, email=user.email, first_name=user.first_name, last_name=user.last_name)
+        except ValidationError as error:
+            raise ValidationError(error.message.replace("password", "new_password", 1), field="new_password") from None
+        return dataclasses.replace(user, password_hash=hash_password(new_password), updated_at=time.time())
+
     def change(
         self,
         user: User,
@@ -59,19 +84,18 @@ class Passwords:
         now: float,
     ) -> User:
         """Check the old password (throttled), set the new one, and end every other session of the user."""
-        if not isinstance(old_password, str) or not old_password:
-            raise ValidationError("old_password is required", field="old_password")
-        if not isinstance(new_password, str):
-            raise ValidationError("new_password is required", field="new_password")
-        with self.throttle.attempt("password", user.email.lower(), address, now=now):
-            if not check_password(user.password_hash, old_password):
-                raise ValidationError("old_password is wrong", field="old_password")
-        try:
-            check_new_password(new_password, email=user.email, first_name=user.first_name, last_name=user.last_name)
-        except ValidationError as error:
-            raise ValidationError(error.message.replace("password", "new_password", 1), field="new_password") from None
-        changed = dataclasses.replace(user, password_hash=hash_password(new_password), updated_at=time.time())
+        changed = self._replace(user, old_password=old_password, new_password=new_password, address=address, now=now)
         self.store.save_user(changed)
         self.tokens.end_other_sessions(user.id, keep_pair_id)
         record(AuditEvent("password.change", actor=user.id, target=f"user:{user.id}"))
         return changed
+
+    def change_everywhere(
+        self, user: User, *, old_password: object, new_password: object, address: str | None, now: float
+    ) -> User:
+        """Change the password as a reset link does: every IdP session, token family, email code, password
+        link and launch link of the user ends, the caller's own included (a browser starts a fresh session)."""
+        changed = self._replace(user, old_password=old_password, new_password=new_password, address=address, now=now)
+        revoked = self.lifecycle.revoke_access(changed, now=now)
+        record(AuditEvent("password.change", actor=user.id, target=f"user:{user.id}"))
+        return revoked

@@ -144,6 +144,14 @@ class People:
             raise Forbidden("you cannot disable, delete or reset your own account here")
         return user
 
+    def refusal_to_manage(self, actor: User, user_id: str) -> str | None:
+        """Why the actor may not disable, enable or reset this account (None when they may), to say so up front."""
+        try:
+            self._managed(actor, user_id)
+        except (Forbidden, NotFound) as refusal:
+            return refusal.message
+        return None
+
     # members
     def members(
         self, actor: User | None, brand_id: str, *, start: int = 0, limit: int | None = None, query: str | None = None

@@ -47,9 +47,9 @@ class Accounts:
         notices = Notices(store, mailer, settings.issuer_name)
         recovery = RecoveryCodes(store, keyring)
         mfa = Mfa(store, keyring, throttle, tokens, issuer=settings.issuer_name, recovery=recovery, notices=notices)
-        passwords = Passwords(store, throttle, tokens)
         sessions = Sessions(store, ttl=settings.session_ttl)
         lifecycle = Lifecycle(store, tokens, sessions)
+        passwords = Passwords(store, throttle, tokens, lifecycle)
         password_links = PasswordLinks(
             store,
             throttle,

@@ -40,6 +40,15 @@ class HeldSession:
     participant: Participant
 
 
+@dataclass(frozen=True)
+class OpenSession:
+    """One of a user's live sessions as they see it listed: `current` when it is the asking browser's."""
+
+    key: str
+    session: IdpSession
+    current: bool
+
+
 def sp_session_key(app_id: str, session_index: str) -> str:
     return f"{app_id}:{session_index}"
 
@@ -92,12 +101,30 @@ class Sessions:
         if token:
             self.store.drop_session(token_hash(token))
 
-    def end_all_of(self, user_id: str) -> int:
-        """End every IdP session of the user, in every browser."""
-        keys = self.store.sessions_of(user_id)
+    def end_all_of(self, user_id: str, *, keep_token: str | None = None) -> int:
+        """End every IdP session of the user, in every browser but the one holding `keep_token`."""
+        kept = token_hash(keep_token) if keep_token else None
+        keys = [key for key in self.store.sessions_of(user_id) if key != kept]
         for key in keys:
             self.store.drop_session(key)
         return len(keys)
+
+    def of(self, user_id: str, *, current_token: str | None = None) -> list[OpenSession]:
+        """The user's live sessions, the newest first; the one `current_token` names is marked."""
+        current = token_hash(current_token) if current_token else None
+        found = []
+        for key in self.store.sessions_of(user_id):
+            session = self._load_by_key(key)
+            if session is not None and session.user_id == user_id:
+                found.append(OpenSession(key, session, current=key == current))
+        return sorted(found, key=lambda open_session: -open_session.session.authn_instant)
+
+    def restart(self, signed_in: SignedIn, *, mfa: bool, now: float) -> SignedIn:
+        """A fresh session (a new cookie) for the same browser, keeping the SPs it signed in to for single
+        logout; the old one ends. After a step that changes what the session proves, or voids it."""
+        fresh = self.start(signed_in.user, mfa=mfa, now=now, participants=signed_in.session.participants)
+        self.end(signed_in.token)
+        return fresh
 
     def holding(self, app_id: str, session_index: str) -> list[HeldSession]:
         """The live sessions that signed in to this app with this SessionIndex, with what was asserted

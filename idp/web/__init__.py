@@ -54,7 +54,7 @@ def build_services(settings: Settings, store: Store, keyring: KeyRing) -> Servic
     flows = Flows.build(settings, store, accounts, apps, links, idp)
     scim = Scim(store, ScimTokens(store), accounts.lifecycle, base_url=settings.base_url)
     audit.keep_with(accounts.audit_log.keep)  # every audit event recorded from now on is kept in this store
-    console = Console.build(store, accounts, apps)
+    console = Console.build(store, accounts, apps, settings=settings, keyring=keyring)
     return Services(settings, store, keyring, accounts, apps, flows, scim, console)
 
 
@@ -98,7 +98,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         )
 
     from idp.web import (
+        account,
         admin,
+        admin_apps,
+        admin_people,
         errors,
         front,
         instrumentation,
@@ -133,6 +136,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         operations.bp,
         scim.bp,
         admin.bp,
+        admin_apps.bp,
+        admin_people.bp,
+        account.bp,
         passkeys.bp,
     ):
         app.register_blueprint(blueprint)

@@ -28,6 +28,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.api.smtp_fixtures import Mailbox, make_pki, smtp_server
 from tests.deployment import Deployment, cli, deploy
 from tests.python3_saml_sp import SpOptions, running_sp
 from tests.support import PASSWORD, free_port, http_ok, wait_until
@@ -110,6 +111,28 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
 
 
 @pytest.fixture(scope="module")
+def mailbox_and_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mailbox, Deployment]]:
+    """The deployment of `idp`, sending its mail through a real SMTP server over STARTTLS. A module that
+    needs mail overrides `idp` (and adds `mailbox`) with this one's halves."""
+    pki = make_pki(tmp_path_factory.mktemp("smtp-pki"))
+    with smtp_server(pki) as smtp:
+        extra = {"SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file)}
+        with deploy(tmp_path_factory.mktemp("browser-idp-mail"), None, extra) as deployment:
+            yield smtp.mailbox, deployment
+
+
+PASSWORD_LINK = re.compile(r"https?://[^\s\"<>]+/password\?token=[A-Za-z0-9_%\-]+")
+
+
+def link_mailed_to(mailbox: Mailbox, email: str, count: int = 1) -> str:
+    """The password link of the `count`-th mail to `email`, waited for (gunicorn sends it while answering)."""
+    wait_until(lambda: len(mailbox.to(email)) >= count, timeout=10, what=f"mail number {count} to {email}")
+    text = mailbox.to(email)[count - 1].message.get_body(("plain",)).get_content()
+    (link,) = set(PASSWORD_LINK.findall(text))
+    return link
+
+
+@pytest.fixture(scope="module")
 def sp_port() -> int:
     """The SP's port, known before the SP starts: its app is registered first, then it reads the app's metadata."""
     return free_port()
@@ -167,6 +190,7 @@ class Person:
     display_name: str
     password: str = PASSWORD
     totp: pyotp.TOTP | None = None
+    recovery_codes: list[str] = field(default_factory=list)  # as shown when MFA was turned on
     used_steps: set[int] = field(default_factory=set)
 
     def code(self) -> str:
@@ -211,6 +235,7 @@ def turn_on_mfa(idp: Deployment, person: Person) -> None:
     )
     assert verify.status_code == 200, verify.text
     assert verify.json()["data"]["mfa_enabled"] is True
+    person.recovery_codes = list(verify.json()["data"]["mfa_recovery_codes"])
 
 
 @pytest.fixture(scope="module")
@@ -226,9 +251,9 @@ _serial = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def make_person(idp: Deployment) -> Callable[..., Person]:
-    """Another agent of the office, made with the `idp` command; with MFA unless told otherwise."""
+    """Another agent of the office (or of `brand`), made with the `idp` command; with MFA unless told otherwise."""
 
-    def make(*, mfa: bool = True) -> Person:
+    def make(*, mfa: bool = True, brand: str | None = None) -> Person:
         number = next(_serial)
         email = f"agent{number}@acme.example"
         cli(
@@ -242,7 +267,7 @@ def make_person(idp: Deployment) -> Callable[..., Person]:
             f"Agent{number}",
             "--password-stdin",
             "--brand",
-            idp.office,
+            brand or idp.office,
             "--role",
             "Agent",
             stdin=PASSWORD + "\n",

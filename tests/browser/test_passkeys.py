@@ -15,12 +15,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import APP_NAME, MAPPINGS, Person
 from tests.deployment import Deployment, deploy
 
 REFEDS_MFA = "https://refeds.org/profile/mfa"
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 720}
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +92,8 @@ def test_register_a_passkey_then_sign_in_with_it_as_second_factor_and_alone(
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.get_by_role("status").filter(has_text="Your passkey was added.")).to_be_visible()
     expect(page.get_by_role("heading", name="Chromium")).to_be_visible()
-    page.screenshot(path=screenshots / "passkeys.png", full_page=True)
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=screenshots / "phone-passkeys.png", full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the page scrolls sideways"
-    page.set_viewport_size(DESKTOP)
+    looked = assert_accessible(page, "passkeys-one", screenshots)
+    assert not any(look.scrolls_sideways for look in looked.looks), "the page scrolls sideways on a phone"
     [credential] = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"]
     assert credential["isResidentCredential"] is True
     assert credential["rpId"] == "localhost"
@@ -109,7 +105,7 @@ def test_register_a_passkey_then_sign_in_with_it_as_second_factor_and_alone(
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{idp.base_url}/login/totp")
     expect(page.get_by_role("heading", name="Use your passkey")).to_be_visible()
-    page.screenshot(path=screenshots / "passkey-step.png", full_page=True)
+    assert_accessible(page, "passkey-step", screenshots)
     page.get_by_role("button", name="Use a passkey").click()
     expect(page.get_by_role("heading", name="Your applications")).to_be_visible()
 
@@ -127,7 +123,7 @@ def test_register_a_passkey_then_sign_in_with_it_as_second_factor_and_alone(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="You can now sign in with a passkey alone.")).to_be_visible()
     sign_out(page, idp)
-    page.screenshot(path=screenshots / "login-with-passkey.png", full_page=True)
+    assert_accessible(page, "login-with-passkey", screenshots)
     page.get_by_role("button", name="Use a passkey").click()
     expect(page.get_by_role("heading", name="Your applications")).to_be_visible()
     expect(page.get_by_text(person.display_name)).to_be_visible()

@@ -4,30 +4,17 @@ with the mails taken from a real SMTP server (aiosmtpd) and their links opened i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.api.smtp_fixtures import Mailbox, make_pki, smtp_server
-from tests.browser.conftest import Person
-from tests.deployment import Deployment, deploy
-from tests.support import wait_until
+from tests.api.smtp_fixtures import Mailbox
+from tests.browser.conftest import Person, link_mailed_to
+from tests.deployment import Deployment
 
 NEW_PASSWORD = "quiet violet harbour 7"
-LINK = re.compile(r"https?://[^\s\"<>]+/password\?token=[A-Za-z0-9_%\-]+")
-
-
-@pytest.fixture(scope="module")
-def mailbox_and_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mailbox, Deployment]]:
-    """The deployment of conftest, sending its mail through a real SMTP server over STARTTLS."""
-    pki = make_pki(tmp_path_factory.mktemp("smtp-pki"))
-    with smtp_server(pki) as smtp:
-        extra = {"SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file)}
-        with deploy(tmp_path_factory.mktemp("browser-idp-mail"), None, extra) as deployment:
-            yield smtp.mailbox, deployment
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +25,6 @@ def idp(mailbox_and_idp: tuple[Mailbox, Deployment]) -> Deployment:
 @pytest.fixture(scope="module")
 def mailbox(mailbox_and_idp: tuple[Mailbox, Deployment]) -> Mailbox:
     return mailbox_and_idp[0]
-
-
-def link_mailed_to(mailbox: Mailbox, email: str, count: int = 1) -> str:
-    """The password link of the `count`-th mail to `email`, waited for (gunicorn sends it while answering)."""
-    wait_until(lambda: len(mailbox.to(email)) >= count, timeout=10, what=f"mail number {count} to {email}")
-    text = mailbox.to(email)[count - 1].message.get_body(("plain",)).get_content()
-    (link,) = set(LINK.findall(text))
-    return link
 
 
 def sign_in(page: Page, email: str, password: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from lxml import html
 
 from idp.models import User
+from tests.api.conftest import pki, smtp  # noqa: F401  (the real SMTP server, for pages that mail)
 from tests.api.people_helpers import Tree, browser_sign_in, make_tree
 
 
