@@ -59,6 +59,8 @@ class User:
     access_revoked_at: float | None = None
     # Custom attributes: a flat object of strings or lists of strings (accounts.custom_attributes checks them).
     attributes: dict[str, str | list[str]] = field(default_factory=dict)
+    # Whether a passkey alone (a discoverable credential with user verification) may sign this user in.
+    passkey_sign_in: bool = False
 
     @property
     def mfa_enabled(self) -> bool:
@@ -74,6 +76,26 @@ class Membership:
     user_id: str
     brand_id: str
     role: str
+
+
+@dataclass(frozen=True)
+class Passkey:
+    """A WebAuthn credential registered by a user: what verifies its assertions, and what the user calls it.
+
+    `credential_id` and `public_key` (COSE) are base64url; `version` changes with every write, so that
+    two sign-ins with the same credential at once never both move its counter (the store swaps on it).
+    """
+
+    credential_id: str
+    user_id: str
+    public_key: str
+    sign_count: int
+    name: str
+    created_at: float
+    version: str
+    transports: list[str] = field(default_factory=list)
+    last_used_at: float | None = None
+    backed_up: bool = False  # a synced (multi-device) passkey
 
 
 @dataclass(frozen=True)

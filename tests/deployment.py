@@ -81,10 +81,13 @@ def procfile_web_command() -> str:
 
 
 @contextlib.contextmanager
-def deploy(workdir: Path, redis_url: str | None, extra_env: dict[str, str] | None = None):
-    """`extra_env`: further settings for the service (SMTP_URL, ...)."""
+def deploy(
+    workdir: Path, redis_url: str | None, extra_env: dict[str, str] | None = None, *, host_name: str = "127.0.0.1"
+):
+    """`extra_env`: further settings for the service (SMTP_URL, ...); `host_name`: how its URL names the
+    loopback host (WebAuthn takes a domain such as `localhost` as its RP id, never an IP address)."""
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://{host_name}:{port}"
     env = {
         **os.environ,
         "PATH": f"{Path(venv_bin('gunicorn')).parent}:{os.environ.get('PATH', '')}",

@@ -102,6 +102,7 @@ def make_sp(base_url: str, idp_metadata: bytes, options: SpOptions) -> Flask:
             name_id=session.get("name_id"),
             name_id_format=session.get("name_id_format"),
             attributes=session.get("attributes", {}),
+            authn_contexts=session.get("authn_contexts", []),
             errors=options.errors,
         )
 
@@ -128,6 +129,7 @@ def make_sp(base_url: str, idp_metadata: bytes, options: SpOptions) -> Flask:
             name_id_format=saml.get_nameid_format(),
             session_index=saml.get_session_index(),
             attributes=saml.get_attributes(),
+            authn_contexts=saml.get_last_authn_contexts(),
         )
         return redirect("/")
 

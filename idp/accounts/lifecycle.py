@@ -43,8 +43,10 @@ class Lifecycle:
         return enabled
 
     def delete(self, user: User, *, now: float) -> User:
-        """Soft: the record stays for history, its address is freed, and every lookup treats it as gone."""
+        """Soft: the record stays for history, its address is freed, and every lookup treats it as gone.
+        Its passkeys go for good (a disabled account keeps them, unusable until it is enabled)."""
         revoked = self.revoke_access(dataclasses.replace(user, is_active=False), now=now)
+        self.store.drop_passkeys_of(user.id)
         deleted = dataclasses.replace(revoked, deleted_at=now)
         self.store.save_user(deleted)
         return deleted

@@ -189,10 +189,14 @@ class Mfa:
         return codes
 
     def reset(self, user: User, *, now: float) -> User:
-        """Remove the user's MFA without a code of theirs (an admin's act, who proved their own factor)."""
-        removed = dataclasses.replace(user, mfa_secret=None, mfa_pending_secret=None, updated_at=now)
+        """Remove the user's MFA without a code of theirs (an admin's act, who proved their own factor):
+        TOTP, recovery codes and passkeys, every second factor they could have lost."""
+        removed = dataclasses.replace(
+            user, mfa_secret=None, mfa_pending_secret=None, passkey_sign_in=False, updated_at=now
+        )
         self.store.save_user(removed)
         self.recovery.drop(user.id)
+        self.store.drop_passkeys_of(user.id)
         return removed
 
     def validate(self, user: User, grant: Grant, code: object, *, address: str | None, now: float) -> None:

@@ -21,6 +21,7 @@ from idp.accounts.custom_attributes import clean_attributes
 from idp.accounts.lifecycle import Lifecycle
 from idp.accounts.mfa import Mfa
 from idp.accounts.notices import Notices
+from idp.accounts.passkeys import has_second_factor
 from idp.accounts.password_links import PasswordLinks
 from idp.accounts.passwords import check_new_password
 from idp.accounts.provisioning import create_user
@@ -267,9 +268,9 @@ class People:
         self.lifecycle.delete(user, now=time.time())
 
     def reset_mfa(self, actor: User | None, user_id: str) -> User:
-        """Remove the user's MFA; through the API only once the admin gave their own second factor."""
+        """Remove the user's TOTP and passkeys; through the API only once the admin gave their own second factor."""
         user = self._managed(actor, user_id)
-        if not user.mfa_enabled:
+        if not has_second_factor(self.store, user):
             raise ValidationError("MFA is not enabled for this user", field="mfa")
         reset = self.mfa.reset(user, now=time.time())
         _audit(actor, "mfa.reset", f"user:{user.id}")

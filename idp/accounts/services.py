@@ -9,6 +9,7 @@ from idp.accounts.lifecycle import Lifecycle
 from idp.accounts.mail import mailer_for
 from idp.accounts.mfa import Mfa
 from idp.accounts.notices import Notices
+from idp.accounts.passkeys import Passkeys, RelyingParty
 from idp.accounts.password_links import PasswordLinks
 from idp.accounts.passwords import Passwords
 from idp.accounts.people import People
@@ -36,6 +37,7 @@ class Accounts:
     password_links: PasswordLinks
     people: People
     audit_log: AuditLog
+    passkeys: Passkeys
 
     @classmethod
     def build(cls, settings: Settings, store: Store, keyring: KeyRing) -> Accounts:
@@ -70,4 +72,5 @@ class Accounts:
             password_links=password_links,
             people=People(store, lifecycle, mfa, password_links, notices, audit_log),
             audit_log=audit_log,
+            passkeys=Passkeys(store, throttle, RelyingParty.of(settings.base_url, settings.issuer_name)),
         )

@@ -1,5 +1,6 @@
 """The pages of people signed in, over the same services as the API: the admin console, where brand
-admins manage their brands' apps and people, and the account page, where anyone manages their own sign-in.
+admins manage their brands' apps and people, and the account page, where anyone manages their own sign-in
+(their passkeys among it).
 
 Like the sign-in flows, each console flow takes plain values (a `Browser`, what a form sent) and
 returns an `Outcome`; refusals are errors of `idp.errors` (a browser without a session is sent to
@@ -19,6 +20,7 @@ from idp.console.applications import ApplicationsConsole, IdpFacts
 from idp.console.brands import BrandsConsole
 from idp.console.events import EventsConsole
 from idp.console.members import MembersConsole
+from idp.console.passkeys import PasskeysConsole
 from idp.console.seat import Seats
 from idp.console.settings import SettingsConsole
 from idp.keyring import KeyRing
@@ -34,6 +36,7 @@ class Console:
     events: EventsConsole
     account: AccountConsole
     settings: SettingsConsole
+    passkeys: PasskeysConsole
 
     @classmethod
     def build(
@@ -56,4 +59,5 @@ class Console:
             events=EventsConsole(seats, store, accounts.people),
             account=AccountConsole(store, accounts.sessions, accounts.passwords, accounts.mfa, accounts.second_factor),
             settings=SettingsConsole(seats, store, brand_settings),
+            passkeys=PasskeysConsole(store, accounts.sessions, accounts.passkeys),
         )

@@ -45,7 +45,14 @@ class Flows:
             launch=LaunchFlow(store, links, sessions, idp, single_use=settings.link_single_use),
             authn_requests=AuthnRequestFlow(store, sessions, idp, skew=settings.clock_skew),
             front_door=FrontDoor(
-                store, accounts.passwords, accounts.mfa, sessions, apps, links, base_url=settings.base_url
+                store,
+                accounts.passwords,
+                accounts.mfa,
+                sessions,
+                apps,
+                links,
+                accounts.passkeys,
+                base_url=settings.base_url,
             ),
             logout=LogoutFlow(store, sessions, idp, skew=settings.clock_skew),
             passwords=PasswordFlow(accounts.password_links),

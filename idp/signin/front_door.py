@@ -1,4 +1,5 @@
-"""The front door for people: sign in (password, then TOTP when the user has MFA), the app launcher."""
+"""The front door for people: sign in (password, then the second factor when the user has one: a TOTP
+code or a passkey; or a passkey alone, for those who turn it on), the app launcher."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from idp.accounts.branding import BrandLook, Looks
 from idp.accounts.mfa import Mfa
+from idp.accounts.passkeys import Passkeys, Purpose, has_second_factor
 from idp.accounts.passwords import Passwords
 from idp.accounts.secrets import new_token
 from idp.accounts.sessions import Sessions
@@ -20,7 +22,7 @@ from idp.signin.outcomes import Browser, Outcome, Page, Redirect
 from idp.store import Store
 from idp.telemetry import metrics
 
-HALF_LOGIN = "half-login"  # a password accepted, the TOTP step still to come
+HALF_LOGIN = "half-login"  # a password accepted, the second factor (the TOTP step) still to come
 HALF_LOGIN_TTL = 300
 # Past this many apps, the launcher offers a search field.
 LAUNCHER_SEARCH_FROM = 13
@@ -71,12 +73,14 @@ class FrontDoor:
         sessions: Sessions,
         apps: Applications,
         links: LaunchLinks,
+        passkeys: Passkeys,
         *,
         base_url: str,
     ) -> None:
         self.store = store
         self.passwords = passwords
         self.mfa = mfa
+        self.passkeys = passkeys
         self.sessions = sessions
         self.apps = apps
         self.links = links
@@ -132,29 +136,38 @@ class FrontDoor:
             }
             return Outcome(Page("login.html", data, 401))
         destination = _after_login(request_key, next_path)
-        if not user.mfa_enabled:
+        if not has_second_factor(self.store, user):
             return self._signed_in(user, mfa_done=False, destination=destination, browser=browser)
         kept = self._dressed(host, brand_hint)["brand_hint"] or None
         return totp_step(self.store, user, destination=destination, brand_hint=kept)
 
     def totp_form(self, browser: Browser, *, host: str | None = None) -> Outcome:
         half = self._half_login(browser)
-        return Outcome(Page("totp.html", {"look": self.looks.for_request(host=host, hint=half.get("brand"))}))
+        return self._second_factor_page(self._user_of(half), self._look(half, host))
+
+    def _look(self, half: dict[str, Any], host: str | None) -> BrandLook | None:
+        """The brand the second-factor step shows: the one the sign-in began with (host or hint)."""
+        return self.looks.for_request(host=host, hint=half.get("brand"))
+
+    def _second_factor_page(
+        self, user: User, look: BrandLook | None, error: str | None = None, status: int = 200
+    ) -> Outcome:
+        """The second-factor step: the code form when the user has TOTP, "Use a passkey" when they have one."""
+        data = {"totp": user.mfa_enabled, "passkey": bool(self.passkeys.of(user)), "error": error, "look": look}
+        return Outcome(Page("totp.html", data, status))
 
     def totp(self, browser: Browser, *, code: str | None, host: str | None = None) -> Outcome:
         half = self._half_login(browser)
-        look = self.looks.for_request(host=host, hint=half.get("brand"))
-        user = self.store.user(half["user_id"])
-        if user is None or not user.is_active:
-            raise Forbidden(_EXPIRED)
+        user = self._user_of(half)
         with metrics.signing_in("totp") as attempt:
             attempt.user_id = user.id
             try:
                 left = self.mfa.check_code(user, user.mfa_secret, code, address=browser.address, now=browser.now)
             except InvalidCode:
                 attempt.failed()
-                data = {"error": "That code is not right, or was used already.", "look": look}
-                return Outcome(Page("totp.html", data, 401))
+                return self._second_factor_page(
+                    user, self._look(half, host), "That code is not right, or was used already.", 401
+                )
         self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
         signed_in = self._signed_in(user, mfa_done=True, destination=half["destination"], browser=browser)
         if left is None:
@@ -162,6 +175,58 @@ class FrontDoor:
         # A recovery code: say how many are left before going on.
         page = Page("recovery_code_used.html", {"remaining": left, "destination": half["destination"]})
         return dataclasses.replace(signed_in, view=page)
+
+    def second_factor_options(self, browser: Browser) -> dict[str, Any]:
+        """What navigator.credentials.get() takes at the second-factor step: the user's own passkeys."""
+        return self.passkeys.authentication_options(Purpose.SECOND_FACTOR, self._half_login_user(browser))
+
+    def passkey_second_factor(self, browser: Browser, *, credential: str | None, host: str | None = None) -> Outcome:
+        """A passkey instead of the code: signed in with MFA, on to where the sign-in was going."""
+        half = self._half_login(browser)
+        user = self._user_of(half)
+        with metrics.signing_in("passkey") as attempt:
+            attempt.user_id = user.id
+            try:
+                self.passkeys.authenticate(
+                    credential, Purpose.SECOND_FACTOR, user=user, address=browser.address, now=browser.now
+                )
+            except InvalidCode as refused:
+                attempt.failed()
+                error = f"The passkey did not sign you in: {refused.message}."
+                return self._second_factor_page(user, self._look(half, host), error, 401)
+        self.store.drop_transient(HALF_LOGIN, browser.half_login_token or "")
+        return self._signed_in(user, mfa_done=True, destination=half["destination"], browser=browser)
+
+    def passkey_options(self) -> dict[str, Any]:
+        """What navigator.credentials.get() takes to sign in with a passkey alone: any of this site's."""
+        return self.passkeys.authentication_options(Purpose.SIGN_IN)
+
+    def passkey_sign_in(
+        self,
+        browser: Browser,
+        *,
+        credential: str | None,
+        request_key: str | None,
+        next_path: str | None,
+        host: str | None = None,
+        brand_hint: str | None = None,
+    ) -> Outcome:
+        """A passkey alone (discoverable, user verified): something the user has and is or knows, so MFA."""
+        with metrics.signing_in("passkey") as attempt:
+            try:
+                user = self.passkeys.authenticate(credential, Purpose.SIGN_IN, address=browser.address, now=browser.now)
+                attempt.user_id = user.id
+            except InvalidCode as refused:
+                attempt.failed()
+                data = {
+                    "error": f"The passkey did not sign you in: {refused.message}.",
+                    "request_key": request_key or "",
+                    "next": next_path or "",
+                    **self._dressed(host, brand_hint),
+                }
+                return Outcome(Page("login.html", data, 401))
+        destination = _after_login(request_key, next_path)
+        return self._signed_in(user, mfa_done=True, destination=destination, browser=browser)
 
     def launcher(self, browser: Browser, *, query: str | None = None) -> Outcome:
         """The agent's apps as tiles in `order`, under a heading per brand when they belong to several,
@@ -223,6 +288,16 @@ class FrontDoor:
         if half is None:
             raise Forbidden(_EXPIRED)
         return half
+
+    def _half_login_user(self, browser: Browser) -> User:
+        return self._user_of(self._half_login(browser))
+
+    def _user_of(self, half: dict[str, Any]) -> User:
+        """The user a sign-in half done is for, while their account is active."""
+        user = self.store.user(half["user_id"])
+        if user is None or not user.is_active:
+            raise Forbidden(_EXPIRED)
+        return user
 
     def _signed_in(self, user: User, *, mfa_done: bool, destination: str, browser: Browser) -> Outcome:
         """A new session (a new cookie, whatever the browser held), keeping the SPs of the one it

@@ -1,8 +1,9 @@
 """Opening a launch link: from the `hash` to the auto-posted Response (or the plain link).
 
-A user with MFA, or anyone opening an app with `require_mfa`, needs an MFA sign-in: a link minted
-from a token pair that is not MFA-validated (and no MFA session in the browser) leads to the TOTP
-step first, then on to the app; a user without MFA is told the app needs it.
+A user with a second factor (TOTP or a passkey), or anyone opening an app with `require_mfa`, needs
+an MFA sign-in: a link minted from a token pair that is not MFA-validated (and no MFA session in the
+browser) leads to the second-factor step first, then on to the app; a user without one is told the
+app needs it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlencode
 
+from idp.accounts.passkeys import has_second_factor
 from idp.accounts.sessions import Sessions, SignedIn
 from idp.applications.access import Placement, may_launch
 from idp.applications.links import LaunchLinks
@@ -63,15 +65,17 @@ class LaunchFlow:
         # The browser's IdP session, read once: it may stand for the MFA, and the SP joins it.
         signed_in = self.sessions.signed_in(browser.session_token) if browser.session_token else None
         mfa = link.mfa or _mfa_session_of(signed_in, user)
-        if (user.mfa_enabled or app.require_mfa) and not mfa:
-            if not user.mfa_enabled:
+        if not mfa:
+            has_factor = has_second_factor(self.store, user)  # TOTP, or a passkey
+            if app.require_mfa and not has_factor:
                 raise MfaSetupNeeded(app.name)
-            key = secrets.token_urlsafe(24)
-            pending = {"user_id": user.id, "app_id": app.id, "brand_id": placement.brand.id}
-            self.store.save_transient(PENDING_LAUNCH, key, pending, PENDING_LAUNCH_TTL)
-            return totp_step(
-                self.store, user, destination="/sso_applications/open/resume?" + urlencode({"launch": key})
-            )
+            if has_factor:
+                key = secrets.token_urlsafe(24)
+                pending = {"user_id": user.id, "app_id": app.id, "brand_id": placement.brand.id}
+                self.store.save_transient(PENDING_LAUNCH, key, pending, PENDING_LAUNCH_TTL)
+                return totp_step(
+                    self.store, user, destination="/sso_applications/open/resume?" + urlencode({"launch": key})
+                )
         return self._launch(app, user, placement, mfa, browser, signed_in)
 
     def resume(self, key: str | None, browser: Browser) -> Outcome:

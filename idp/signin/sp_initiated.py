@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from idp.accounts.passkeys import has_second_factor
 from idp.accounts.sessions import Sessions, SignedIn
 from idp.applications.access import placement_for, sender_apps
 from idp.errors import AnsweredInSaml, MfaSetupNeeded, SamlRequestRefused
@@ -269,16 +270,18 @@ class AuthnRequestFlow:
         refusal = self._subject_refusal(pending, app, login, terms)
         if refusal is not None:
             return self._refuse(pending, refusal, now)
-        # A user with MFA always answers with it; an app with require_mfa asks it of everyone.
-        floor = Strength.MFA if user.mfa_enabled or app.require_mfa else Strength.PASSWORD_PROTECTED_TRANSPORT
+        # A user with a second factor (TOTP or a passkey) always answers with it; an app with
+        # require_mfa asks it of everyone.
+        has_factor = has_second_factor(self.store, user)
+        floor = Strength.MFA if has_factor or app.require_mfa else Strength.PASSWORD_PROTECTED_TRANSPORT
         asserted = authn_context.answer(pending.requested_context, login.strength) if login.strength >= floor else None
         if asserted is None:
-            if user.mfa_enabled and not login.mfa and authn_context.answer(pending.requested_context, Strength.MFA):
+            if has_factor and not login.mfa and authn_context.answer(pending.requested_context, Strength.MFA):
                 if pending.is_passive:
                     passive = Refusal(STATUS_RESPONDER, STATUS_NO_PASSIVE, "the second factor is needed")
                     return self._refuse(pending, passive, now)
                 return totp_step(self.store, user, destination=resume_path(self._keep(pending)))
-            return self._refuse(pending, self._unmet(pending, app, user.mfa_enabled), now)
+            return self._refuse(pending, self._unmet(pending, app, has_factor), now)
         answering = pending.answering(candidate, terms, asserted)
         issued = issue(app, login, self.idp, answering, now=now)
         self.sessions.add_participant(signed_in, issued.participant)

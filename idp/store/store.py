@@ -8,7 +8,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from idp.models import Brand, Client, Grant, Icon, Membership, SsoApplication, User
+from idp.models import Brand, Client, Grant, Icon, Membership, Passkey, SsoApplication, User
 from idp.store.backend import Backend, Write
 
 if TYPE_CHECKING:
@@ -277,6 +277,45 @@ class Store:
 
     def drop_recovery_codes(self, user_id: str) -> None:
         self.backend.delete("recovery-codes", user_id)
+
+    # passkeys (WebAuthn credentials), by credential id, findable by user
+    def save_passkey(self, passkey: Passkey) -> None:
+        self.backend.put("passkey", passkey.credential_id, _to_doc(passkey), index={"user": [passkey.user_id]})
+
+    def passkey(self, credential_id: str) -> Passkey | None:
+        return _from_doc(Passkey, self.backend.get("passkey", credential_id))
+
+    def passkeys_of(self, user_id: str) -> list[Passkey]:
+        """The user's passkeys, oldest first."""
+        docs = self.backend.get_many("passkey", self.backend.find("passkey", "user", user_id))
+        found = (_from_doc(Passkey, doc) for doc in docs)
+        return sorted((p for p in found if p is not None), key=lambda p: (p.created_at, p.credential_id))
+
+    def replace_passkey_if(self, passkey: Passkey, version: str) -> bool:
+        """Write `passkey` only if the stored one is still at `version`: of two uses at once, one moves its counter."""
+        write = Write("passkey", passkey.credential_id, _to_doc(passkey), index={"user": [passkey.user_id]})
+        return self.backend.swap("passkey", passkey.credential_id, {"version": version}, [write])
+
+    def drop_passkey(self, credential_id: str) -> bool:
+        return self.backend.delete("passkey", credential_id)
+
+    def drop_passkeys_of(self, user_id: str) -> int:
+        keys = self.backend.find("passkey", "user", user_id)
+        for key in keys:
+            self.backend.delete("passkey", key)
+        return len(keys)
+
+    # WebAuthn challenges: each answers one ceremony, once, for a few minutes
+    def save_passkey_challenge(self, challenge: str, doc: dict[str, Any], ttl: float) -> None:
+        self.backend.put("passkey-challenge", challenge, doc, ttl=ttl)
+
+    def take_passkey_challenge(self, challenge: str) -> dict[str, Any] | None:
+        """The challenge's document, to the first caller only; None when unknown, expired or taken already."""
+        doc = self.backend.get("passkey-challenge", challenge)
+        if doc is None or not self.backend.claim_once(f"passkey-challenge:{challenge}", 3600):
+            return None
+        self.backend.delete("passkey-challenge", challenge)
+        return doc
 
     # single-use links that set a password (reset, invitation), by the hash of their token
     def save_password_link(self, key: str, doc: dict[str, Any], ttl: float, user_id: str) -> None:

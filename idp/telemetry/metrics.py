@@ -35,7 +35,7 @@ SP_ANSWERS = Counter(
 )
 SIGNINS = Counter(
     "idp_signins",
-    "Sign-ins, by method (password, totp, refresh_token) and outcome (success, failure, throttled, refused).",
+    "Sign-ins, by method (password, totp, passkey, refresh_token) and outcome (success, failure, throttled, refused).",
     ["method", "outcome"],
 )
 THROTTLE_REFUSALS = Counter(

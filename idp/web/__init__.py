@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         launch,
         oauth,
         operations,
+        passkeys,
         passwords,
         people,
         published,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         account.bp,
         admin_settings.bp,
         brands.bp,
+        passkeys.bp,
     ):
         app.register_blueprint(blueprint)
     return app

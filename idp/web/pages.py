@@ -58,7 +58,9 @@ def page(template: str, status: int = 200, *, csrf: bool = True, **context: Any)
     response.headers["Content-Security-Policy"] = (
         # No form-action: Chromium applies it to every redirect after a submit, and our forms
         # lead on to SPs (sign-out through their SLO endpoints, plain-link apps).
+        # connect-src: the passkey script fetches its WebAuthn options from this origin.
         f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self'; "
+        "connect-src 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     )
     response.headers["Cache-Control"] = "no-store"

@@ -231,6 +231,7 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "login-branded": lambda page, site: site.open(page, "/login?brand={brokerage}"),
     "account": lambda page, site: site.as_member(page, "/account"),
     "account-mfa": lambda page, site: site.as_member(page, "/account/mfa"),
+    "account-passkeys": lambda page, site: site.as_member(page, "/account/passkeys"),
 }
 
 
