@@ -47,7 +47,7 @@ def test_the_login_page_reached_with_a_brand_hint_shows_the_brand(app, tree, dre
     page = document(app.test_client().get(f"/login?brand={tree.root.id}"))
     assert brand_mark(page) == ("Acme Group", [f"/brands/{tree.root.id}/logo?v=1"])
     assert page.xpath("string(//h1)") == "Sign in to Acme Group"
-    assert page.xpath("//input[@name='brand']/@value") == [tree.root.id]
+    assert page.xpath("//form[@action='/login']//input[@name='brand']/@value") == [tree.root.id]
     assert app.test_client().get(brand_mark(page)[1][0]).mimetype == "image/png"
 
 
@@ -59,7 +59,7 @@ def test_an_office_shows_what_it_left_unset_as_its_brokerage_does(app, tree, dre
 def test_an_unknown_hint_shows_no_brand_and_is_not_kept(app, dressed):
     page = document(app.test_client().get("/login?brand=no-such-brand"))
     assert page.xpath("//div[@class='brand-mark']") == []
-    assert page.xpath("//input[@name='brand']/@value") == [""]
+    assert page.xpath("//form[@action='/login']//input[@name='brand']/@value") == [""]
 
 
 def test_the_login_page_reached_through_a_brand_s_host_name_shows_the_brand(app, tree, dressed):
@@ -106,7 +106,7 @@ def test_a_failed_sign_in_keeps_the_brand(app, tree, dressed):
     assert answer.status_code == 401
     page = document(answer)
     assert brand_mark(page)[0] == "Acme Group"
-    assert page.xpath("//input[@name='brand']/@value") == [tree.office.id]
+    assert page.xpath("//form[@action='/login']//input[@name='brand']/@value") == [tree.office.id]
 
 
 def test_the_totp_step_and_its_errors_keep_the_brand(app, client, api, tree, dressed):
