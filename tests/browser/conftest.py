@@ -24,7 +24,7 @@ from pathlib import Path
 import pyotp
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -110,15 +110,25 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         yield deployment
 
 
+@contextlib.contextmanager
+def mailing_deployment(
+    tmp_path_factory: pytest.TempPathFactory, *, host_name: str = "127.0.0.1"
+) -> Iterator[tuple[Mailbox, Deployment]]:
+    """A deployment like `idp`'s, sending its mail through a real SMTP server over STARTTLS; `host_name`
+    as in `deploy` (`localhost` where passkeys are used)."""
+    pki = make_pki(tmp_path_factory.mktemp("smtp-pki"))
+    with smtp_server(pki) as smtp:
+        extra = {"SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file)}
+        with deploy(tmp_path_factory.mktemp("browser-idp-mail"), None, extra, host_name=host_name) as deployment:
+            yield smtp.mailbox, deployment
+
+
 @pytest.fixture(scope="module")
 def mailbox_and_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mailbox, Deployment]]:
     """The deployment of `idp`, sending its mail through a real SMTP server over STARTTLS. A module that
     needs mail overrides `idp` (and adds `mailbox`) with this one's halves."""
-    pki = make_pki(tmp_path_factory.mktemp("smtp-pki"))
-    with smtp_server(pki) as smtp:
-        extra = {"SMTP_URL": smtp.url, "SMTP_CA_FILE": str(pki.ca_file)}
-        with deploy(tmp_path_factory.mktemp("browser-idp-mail"), None, extra) as deployment:
-            yield smtp.mailbox, deployment
+    with mailing_deployment(tmp_path_factory) as mailbox_and_deployment:
+        yield mailbox_and_deployment
 
 
 PASSWORD_LINK = re.compile(r"https?://[^\s\"<>]+/password\?token=[A-Za-z0-9_%\-]+")
@@ -292,6 +302,37 @@ def sign_in(page: Page, person: Person) -> None:
         expect(page).to_have_url(re.compile(r"/login/totp$"))
         page.get_by_label("Code").fill(person.code())
         page.get_by_role("button", name="Continue").click()
+
+
+def sign_out(page: Page, idp: Deployment) -> None:
+    """Sign out from the launcher; the launcher then asks to sign in."""
+    page.goto(f"{idp.base_url}/")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
+    page.goto(f"{idp.base_url}/")
+    expect(page).to_have_url(f"{idp.base_url}/login")
+
+
+def virtual_authenticator(context: BrowserContext, page: Page) -> tuple[CDPSession, str]:
+    """A platform authenticator in the page's Chromium (through the DevTools protocol: CTAP2, internal
+    transport) that holds discoverable keys and verifies its user; the session and the authenticator's id.
+    WebAuthn takes a domain as its RP id, never an IP address: the IdP must be deployed as `localhost`."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, added["authenticatorId"]
 
 
 @contextlib.contextmanager

@@ -8,15 +8,15 @@ The IdP here is named `localhost`: WebAuthn takes a domain as its RP id, never a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import expect
 
 from tests.browser.accessibility import assert_accessible
-from tests.browser.conftest import APP_NAME, MAPPINGS, Person
+from tests.browser.conftest import APP_NAME, MAPPINGS, Person, sign_out, virtual_authenticator
+from tests.browser.test_front_door import sp_state
 from tests.deployment import Deployment, deploy
 
 REFEDS_MFA = "https://refeds.org/profile/mfa"
@@ -36,39 +36,6 @@ def app(idp: Deployment, sp_port: int) -> dict:
     return idp.create_app(
         name=APP_NAME, acs_url=f"{sp}/acs", entity_id=f"{sp}/metadata", mappings=MAPPINGS, require_mfa=True
     )
-
-
-def virtual_authenticator(context: BrowserContext, page: Page) -> tuple[object, str]:
-    """A platform authenticator in the page's Chromium that holds discoverable keys and verifies its user."""
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp, added["authenticatorId"]
-
-
-def sp_state(page: Page, sp: str) -> dict:
-    expect(page).to_have_url(f"{sp}/")
-    return json.loads(page.locator("body > pre").first.inner_text())
-
-
-def sign_out(page: Page, idp: Deployment) -> None:
-    page.goto(f"{idp.base_url}/")
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
-    page.goto(f"{idp.base_url}/")
-    expect(page).to_have_url(f"{idp.base_url}/login")
 
 
 def test_register_a_passkey_then_sign_in_with_it_as_second_factor_and_alone(
