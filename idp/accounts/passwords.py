@@ -83,10 +83,14 @@ class Passwords:
         address: str | None,
         now: float,
     ) -> User:
-        """Check the old password (throttled), set the new one, and end every other session of the user."""
+        """Check the old password (throttled), set the new one, and end every other way in that the old
+        password opened: the user's other token families, their IdP sessions in browsers, and any
+        password link still unused. The caller's own token pair is kept."""
         changed = self._replace(user, old_password=old_password, new_password=new_password, address=address, now=now)
         self.store.save_user(changed)
         self.tokens.end_other_sessions(user.id, keep_pair_id)
+        self.lifecycle.sessions.end_all_of(user.id)
+        self.store.drop_password_links(user.id)
         record(AuditEvent("password.change", actor=user.id, target=f"user:{user.id}"))
         return changed
 

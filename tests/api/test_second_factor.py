@@ -552,6 +552,17 @@ def test_password_change_ends_the_users_other_sessions_and_keeps_the_current_one
     assert renewed.status_code == 200, renewed.json
 
 
+def test_password_change_through_the_api_signs_the_users_browsers_out(app, client, api, user) -> None:
+    from tests.api.people_helpers import browser_sign_in, is_signed_in  # it builds on this module's sign_in
+
+    browser = browser_sign_in(app, user.email)
+    assert is_signed_in(browser)
+
+    assert Caller(client, api, user).change_password(by_password()).status_code == 204
+
+    assert not is_signed_in(browser), "a browser session opened with the old password outlived the change"
+
+
 def test_a_refused_password_change_ends_no_session(client, api, user) -> None:
     current, other = Caller(client, api, user), Caller(client, api, user)
 
