@@ -79,7 +79,7 @@ class SqliteBackend(Backend):
         if self._path != ":memory:":
             _prepare_private_file(Path(self._path))
         self._local = threading.local()
-        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        self._opened: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
         self._opened_lock = threading.Lock()
         self._connection().executescript(_SCHEMA)
 
@@ -88,7 +88,8 @@ class SqliteBackend(Backend):
         # must never reuse its parent's handle.
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            # Each connection stays on its thread; check_same_thread is off only so close() can end them all.
+            # Each connection stays on its thread; check_same_thread is off only so close() can end those
+            # of threads that have finished.
             conn = sqlite3.connect(
                 self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
@@ -97,8 +98,19 @@ class SqliteBackend(Backend):
             conn.execute(f"PRAGMA busy_timeout={round(self._busy_timeout * 1000)}")
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._opened_lock:
-                self._opened.append((os.getpid(), conn))
+                self._opened = [*self._still_used(), (os.getpid(), threading.current_thread(), conn)]
         return conn
+
+    def _still_used(self) -> list[tuple[int, threading.Thread, sqlite3.Connection]]:
+        """The opened connections whose thread still runs; those of threads that ended are closed here, so
+        short-lived threads (one per key report) never pile up open files. Called under `_opened_lock`."""
+        kept = []
+        for pid, thread, conn in self._opened:
+            if pid == os.getpid() and not thread.is_alive():
+                conn.close()
+            else:
+                kept.append((pid, thread, conn))
+        return kept
 
     class _Tx:
         def __init__(self, conn: sqlite3.Connection) -> None:
@@ -305,11 +317,16 @@ class SqliteBackend(Backend):
         db.execute("DELETE FROM documents WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
 
     def close(self) -> None:
-        """Close the connections this process opened, on every thread."""
+        """Close the connections this process opened: this thread's, and those of threads that have ended.
+
+        A connection another live thread holds (a worker's key report, say) is left to that thread:
+        closing a connection while another thread runs a statement on it crashes the process. It is
+        closed when the thread ends and its thread-local goes.
+        """
         with self._opened_lock:
             opened, self._opened = self._opened, []
-        for pid, conn in opened:
+        for pid, thread, conn in opened:
             # A connection inherited through fork belongs to the parent: leave it alone.
-            if pid == os.getpid():
+            if pid == os.getpid() and (thread is threading.current_thread() or not thread.is_alive()):
                 conn.close()
         self._local = threading.local()

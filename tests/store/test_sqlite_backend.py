@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +84,58 @@ def test_a_write_to_a_file_locked_past_the_busy_timeout_raises_store_unavailable
         assert backend.get("thing", "k1") == {"n": 3}
     finally:
         backend.close()
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_threads_that_come_and_go_leave_no_connection_open(tmp_path: Path) -> None:
+    """A worker starts a short-lived thread for each key report; each opens a connection of its own,
+    which must be closed once its thread has ended, not kept until the process exits."""
+    backend = SqliteBackend(tmp_path / "idp.sqlite3")
+    try:
+        backend.put("k", "warm", {"n": 0})
+        before = open_files()
+        for n in range(30):
+            thread = threading.Thread(target=backend.put, args=("k", f"key{n}", {"n": n}))
+            thread.start()
+            thread.join()
+        backend.get("k", "key0")
+        assert open_files() <= before + 3, "connections of ended threads are still open"
+        assert backend.get("k", "key29") == {"n": 29}
+    finally:
+        backend.close()
+
+
+def test_closing_while_another_thread_writes_does_not_pull_its_connection_away(tmp_path: Path) -> None:
+    """close() (a test's teardown, a shutdown) while a background thread is in a statement: closing
+    that thread's connection under it would crash the process; its writes go on and land."""
+    for attempt in range(20):
+        backend = SqliteBackend(tmp_path / f"idp{attempt}.sqlite3")
+        started, stop = threading.Event(), threading.Event()
+        written: list[int] = []
+
+        def write(
+            backend: SqliteBackend = backend,
+            started: threading.Event = started,
+            stop: threading.Event = stop,
+            written: list[int] = written,
+        ) -> None:
+            n = 0
+            while not stop.is_set():
+                backend.put("k", f"key{n}", {"n": n})
+                written.append(n)
+                started.set()
+                n += 1
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert started.wait(10)
+        backend.close()
+        stop.set()
+        writer.join(10)
+        assert not writer.is_alive() and written
+        reopened = SqliteBackend(tmp_path / f"idp{attempt}.sqlite3")
+        assert reopened.get("k", f"key{written[-1]}") == {"n": written[-1]}
+        reopened.close()
