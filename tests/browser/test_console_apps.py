@@ -4,17 +4,17 @@ IdP metadata URL the console shows, and test-launches into the SP as themselves.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.accessibility import DESKTOP, PHONE
-from tests.browser.conftest import Person, png, sign_in
+from tests.browser.conftest import Person
+from tests.browser.console_steps import import_sp, map_attributes, to_applications, upload_icon
 from tests.browser.test_front_door import sp_state
 from tests.deployment import Deployment
-from tests.python3_saml_sp import running_sp, sp_metadata
+from tests.python3_saml_sp import running_sp
 
 APP_NAME = "Listings from metadata"
 WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll("body *")]
@@ -44,39 +44,15 @@ def test_an_admin_imports_an_sp_gives_it_an_icon_and_test_launches_into_it(
     admin = Person(idp.admin_email, "Ann Admin")
     sp = f"http://127.0.0.1:{sp_port}"
 
-    page.goto(f"{idp.base_url}/admin")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    sign_in(page, admin)
-    expect(page.get_by_role("heading", name="Brands you administer")).to_be_visible()
-    page.get_by_role("link", name="Acme Realty").click()
-    page.get_by_role("navigation", name="Acme Realty").get_by_role("link", name="Applications").click()
-    expect(page.get_by_role("heading", name="Applications")).to_be_visible()
-
-    # The SP's own metadata, as python3-saml writes it, pasted into the import form.
-    page.get_by_role("link", name="Import from SP metadata").click()
-    at_both_widths(page, screenshots, "console-apps-import")
-    page.get_by_label("Metadata XML").fill(sp_metadata(sp).decode())
-    page.get_by_label("Name (optional)").fill(APP_NAME)
-    page.get_by_role("button", name="Import").click()
-    expect(page.get_by_role("status")).to_have_text("The application was created from the SP's metadata.")
-    expect(page.get_by_role("heading", name=APP_NAME)).to_be_visible()
-    app_page = page.url.split("?")[0]
-
-    icon = tmp_path / "icon.png"
-    icon.write_bytes(png(64, 64, (180, 40, 40)))
-    page.get_by_label("Image file").set_input_files(str(icon))
-    page.get_by_role("button", name="Upload icon").click()
-    expect(page.get_by_role("status")).to_have_text("The icon was uploaded.")
-    shown = page.locator("h1 img")
-    expect(shown).to_be_visible()
-    assert shown.evaluate("image => image.complete && image.naturalWidth") == 64, "the re-encoded icon loads"
+    to_applications(page, idp, admin)
+    app_page = import_sp(page, sp, APP_NAME)
+    upload_icon(page, tmp_path, (180, 40, 40))
 
     # python3-saml wants an AttributeStatement: the admin maps one attribute in the edit form.
     page.get_by_role("link", name="Edit").click()
     at_both_widths(page, screenshots, "console-apps-edit")
-    page.get_by_label("Attribute mappings (JSON)").fill('{"mail": "email"}')
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status")).to_have_text("Your changes were saved.")
+    page.goto(app_page)
+    map_attributes(page, '{"mail": "email"}')
     assert page.url.split("?")[0] == app_page
 
     # What the SP's administrator is handed: the app's metadata URL, copied from its read-only field.

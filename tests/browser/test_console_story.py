@@ -23,12 +23,13 @@ from playwright.sync_api import Page, expect
 
 from tests.api.smtp_fixtures import Mailbox
 from tests.browser.accessibility import assert_accessible
-from tests.browser.conftest import Person, link_mailed_to, mailing_deployment, png, sign_in, sign_out
+from tests.browser.conftest import Person, link_mailed_to, mailing_deployment, sign_in, sign_out
 from tests.browser.conftest import virtual_authenticator as add_virtual_authenticator
+from tests.browser.console_steps import import_sp, map_attributes, to_applications, upload_icon
 from tests.browser.test_front_door import sp_state
 from tests.browser.test_passwords import choose_password
 from tests.deployment import Deployment
-from tests.python3_saml_sp import running_sp, sp_metadata
+from tests.python3_saml_sp import running_sp
 
 REFEDS_MFA = "https://refeds.org/profile/mfa"
 APP_NAME = "Listings portal"
@@ -59,32 +60,12 @@ def test_an_admin_registers_an_app_invites_an_agent_who_signs_in_with_a_passkey_
     # 1. The admin signs in at /admin and registers the SP from its own metadata, pasted.
     console = new_context().new_page()
     console.on("pageerror", lambda error: problems.append(f"console: {error}"))
-    console.goto(f"{idp.base_url}/admin")
-    expect(console).to_have_url(re.compile(r"/login\?next="))
-    sign_in(console, admin)
-    expect(console.get_by_role("heading", name="Brands you administer")).to_be_visible()
-    console.get_by_role("link", name="Acme Realty").click()
-    console.get_by_role("navigation", name="Acme Realty").get_by_role("link", name="Applications").click()
-    console.get_by_role("link", name="Import from SP metadata").click()
-    console.get_by_label("Metadata XML").fill(sp_metadata(sp).decode())
-    console.get_by_label("Name (optional)").fill(APP_NAME)
-    console.get_by_role("button", name="Import").click()
-    expect(console.get_by_role("status")).to_have_text("The application was created from the SP's metadata.")
-    expect(console.get_by_role("heading", name=APP_NAME)).to_be_visible()
-    app_page = console.url.split("?")[0]
-
-    icon = tmp_path / "icon.png"
-    icon.write_bytes(png(64, 64, (20, 120, 60)))
-    console.get_by_label("Image file").set_input_files(str(icon))
-    console.get_by_role("button", name="Upload icon").click()
-    expect(console.get_by_role("status")).to_have_text("The icon was uploaded.")
-    assert console.locator("h1 img").evaluate("image => image.complete && image.naturalWidth") == 64
+    to_applications(console, idp, admin)
+    app_page = import_sp(console, sp, APP_NAME)
+    upload_icon(console, tmp_path, (20, 120, 60))
 
     # The attributes python3-saml wants, then the SP, configured from the metadata URL the console shows.
-    console.get_by_role("link", name="Edit").click()
-    console.get_by_label("Attribute mappings (JSON)").fill('{"mail": "email", "displayName": "display_name"}')
-    console.get_by_role("button", name="Save").click()
-    expect(console.get_by_role("status")).to_have_text("Your changes were saved.")
+    map_attributes(console, '{"mail": "email", "displayName": "display_name"}')
     metadata_url = console.get_by_role("textbox", name="Metadata URL of this application").input_value()
     metadata = requests.get(metadata_url, timeout=10)
     assert metadata.status_code == 200, metadata.text
