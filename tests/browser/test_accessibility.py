@@ -196,6 +196,12 @@ def admin_member(page: Page, site: Site) -> None:
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
 
+def admin_member_remove(page: Page, site: Site) -> None:
+    admin_member(page, site)
+    page.get_by_role("link", name=re.compile(r"^Remove from ")).click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, Site], None]] = {
     "login": lambda page, site: site.open(page, "/login"),
     "login-error": login_error,
@@ -226,6 +232,7 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "admin-members": lambda page, site: site.as_admin(page, "/admin/brands/{office}/members"),
     "admin-members-invite": lambda page, site: site.as_admin(page, "/admin/brands/{office}/members/invite"),
     "admin-member": admin_member,
+    "admin-member-remove": admin_member_remove,
     "admin-events": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/events"),
     "admin-settings": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}/settings"),
     "login-branded": lambda page, site: site.open(page, "/login?brand={brokerage}"),
