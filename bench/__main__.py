@@ -1,7 +1,8 @@
 """`python -m bench`: the RSA-2048 sign rate, whole launches over HTTP, memory, and the cost at scale, in one run.
 
 The service (the Procfile's gunicorn, one worker) runs on core 0 and wrk on core 1; every request
-opens a fresh single-use link and must get a 200 auto-post page.  Figures are printed with their
+opens a fresh single-use link and must get a 200 auto-post page; signed = assertion and both by
+the RSA key, and signed = assertion by the EC P-256 key (`ecdsa-sha256`).  Figures are printed with their
 ratios to the sign rate measured on the same core, which stay meaningful on a noisy machine.
 """
 
@@ -25,16 +26,20 @@ from idp import keyring
 SERVICE_CORE, LOAD_CORE = 0, 1
 LINKS_PER_SECOND = 4000  # more links than any run can use up: a reused link would fail the run
 MEMORY_AFTER = 10_000
+ECDSA = "assertion, ecdsa-sha256"
+CASES = (("assertion", "assertion", None), ("both", "both", None), (ECDSA, "assertion", "ecdsa-sha256"))
 
 
 @contextlib.contextmanager
-def deployed(root: Path, *, size: int, signed: str, backend: str) -> Iterator[tuple[Service, Population, Path]]:
+def deployed(
+    root: Path, *, size: int, signed: str, backend: str, algorithm: str | None = None
+) -> Iterator[tuple[Service, Population, Path]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"{backend}-{size}-{signed}-", dir=root))
-    keyring.generate(workdir / "keys")
+    keyring.generate(workdir / "keys", ecdsa=True)  # the RSA pair and the EC P-256 one beside it
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(redis_server(workdir / "redis", core=LOAD_CORE)) if backend == "redis" else None
         env = service_env(workdir, redis_url=redis_url)
-        population = populate(env, size=size, signed=signed)
+        population = populate(env, size=size, signed=signed, algorithm=algorithm)
         service = stack.enter_context(gunicorn(env, workdir / "gunicorn.log", core=SERVICE_CORE))
         yield service, population, workdir
 
@@ -84,21 +89,32 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="idp-bench-") as folder:
         root = Path(folder)
         print("\nwhole launches over HTTP (one worker, SQLite, 10 apps and users, fresh links)")
-        for signed in ("assertion", "both"):
-            with deployed(root, size=10, signed=signed, backend="sqlite") as (service, population, workdir):
+        peaks = {}
+        for label, signed, algorithm in CASES:
+            with deployed(root, size=10, signed=signed, backend="sqlite", algorithm=algorithm) as (
+                service,
+                population,
+                workdir,
+            ):
                 before = signs_now()
                 peak, paced, launched = peak_and_latency(service, population, workdir, args.seconds)
                 near = (before + signs_now()) / 2  # the sign rate around this run, on the same core
+                peaks[label] = peak.rate
                 print(
-                    f"  signed={signed:9}  peak {peak.rate:7,.0f}/s   launches/signatures {peak.rate / signs:.3f}"
+                    f"  signed={label:9}  peak {peak.rate:7,.0f}/s   launches/signatures {peak.rate / signs:.3f}"
                     f" (against {near:,.0f}/s measured around this run: {peak.rate / near:.3f})"
                     f"   at {paced.rate:,.0f}/s ({paced.rate / peak.rate:.0%} of peak):"
                     f" p50 {paced.p50_ms:.1f} ms, p99 {paced.p99_ms:.1f} ms"
                 )
-                if signed == "assertion":
+                if label == "assertion":
                     while launched < MEMORY_AFTER:
                         launched += run(service, population, workdir, 3).requests
                     print(f"  worker memory after {launched:,} launches: {service.worker_rss_mb():.0f} MB")
+
+        print(
+            f"  ECDSA-SHA256 launch rate / RSA-SHA256 launch rate (signed=assertion, peaks):"
+            f" {peaks[ECDSA] / peaks['assertion']:.2f}"
+        )
 
         print("\nthe same launch with more apps and users in the store (signed=assertion)")
         for backend in [name for name in args.backends.split(",") if name]:

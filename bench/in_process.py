@@ -5,7 +5,8 @@
 Measures whole launches through the WSGI app in process (open the link, claim it, check access,
 build, sign, render; no HTTP), for `signed` = assertion and both, against the RSA-2048 sign rate
 measured in the same run, in turns: a sign-rate interval, then each kind of launch, `--repeats`
-times, so that a machine others share slows all of them alike. It prints the median of each ratio.
+times, so that a machine others share slows all of them alike. It prints the median of each ratio,
+and of the rate of a launch signed by the EC P-256 key (`ecdsa-sha256`) to the same RSA launch.
 `--sizes` adds the cost per launch at the largest size of store against the smallest.
 `--profile` prints where one launch's time goes, function by function (cProfile).
 `--xmlsec1` compares signing in process (python-xmlsec) with one `xmlsec1` subprocess per
@@ -38,6 +39,7 @@ from idp.saml.response import AssertionSpec, build_response
 from idp.saml.xmlsig import Signer
 
 CORE = 0
+ECDSA = "assertion, ecdsa-sha256"  # signed=assertion by the EC P-256 key
 
 
 def spec() -> AssertionSpec:
@@ -83,14 +85,14 @@ def quiet_stderr() -> Iterator[None]:
 class Launcher:
     """A store of `size` apps and users and the WSGI app over it, with links minted ahead of time."""
 
-    def __init__(self, root: Path, *, size: int, signed: str) -> None:
+    def __init__(self, root: Path, *, size: int, signed: str, algorithm: str | None = None) -> None:
         from bench.population import populate
         from idp.web import create_app
 
         folder = Path(tempfile.mkdtemp(prefix=f"{signed}-{size}-", dir=root))
-        keyring.generate(folder / "keys")
+        keyring.generate(folder / "keys", ecdsa=True)  # the RSA pair and the EC P-256 one beside it
         env = {"IDP_KEYS_DIR": str(folder / "keys"), "IDP_DATABASE": str(folder / "db"), "IDP_LINK_TTL": "3600"}
-        self.population = populate(env, size=size, signed=signed)
+        self.population = populate(env, size=size, signed=signed, algorithm=algorithm)
         self.client = create_app(self.population.settings).test_client()
         self.prefix = len(self.population.settings.base_url)
         self.links: list[str] = []
@@ -192,6 +194,7 @@ def main() -> None:
             xmlsec1_comparison(root, Signer(ring.signing_key_pem, ring.certificate_pem), args.rounds)
 
         launchers = {signed: Launcher(root, size=10, signed=signed) for signed in ("assertion", "both")}
+        launchers[ECDSA] = Launcher(root, size=10, signed="assertion", algorithm="ecdsa-sha256")
         sizes = sorted(int(size) for size in args.sizes.split(",") if size)
         scaled = {size: Launcher(root, size=size, signed="assertion") for size in sizes}
         ratios: dict[str, list[float]] = {}
@@ -199,12 +202,14 @@ def main() -> None:
             for _ in range(args.repeats):
                 # Each interval of launches between two of signing: its ratio is to their mean.
                 signs = rsa2048_signs_per_second(0.5)
+                rates = {}
                 for signed, launcher in launchers.items():
-                    rate = launcher.rate(args.rounds)
+                    rates[signed] = launcher.rate(args.rounds)
                     after = rsa2048_signs_per_second(0.5)
-                    ratios.setdefault(signed, []).append(rate / ((signs + after) / 2))
+                    ratios.setdefault(signed, []).append(rates[signed] / ((signs + after) / 2))
                     ratios.setdefault("signs", []).append(after)
                     signs = after
+                ratios.setdefault("ecdsa/rsa", []).append(rates[ECDSA] / rates["assertion"])
                 if sizes:
                     rates = {size: launcher.rate(args.rounds) for size, launcher in scaled.items()}
                     ratios.setdefault("scale", []).append(rates[sizes[0]] / rates[sizes[-1]])
@@ -217,6 +222,7 @@ def main() -> None:
         print("whole launches through the WSGI app (SQLite, 10 apps and users), launches / signatures:")
         for signed in launchers:
             print(f"  signed={signed:9}  {shown(ratios[signed])}   ~{statistics.median(ratios[signed]) * signs:,.0f}/s")
+        print(f"ECDSA-SHA256 launch rate / RSA-SHA256 launch rate (signed=assertion): {shown(ratios['ecdsa/rsa'])}")
         if sizes:
             print(f"cost per launch at {sizes[-1]:,} apps and users / at {sizes[0]:,}: {shown(ratios['scale'])}")
         if args.profile:

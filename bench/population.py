@@ -43,8 +43,9 @@ class Population:
         ]
 
 
-def populate(env: Mapping[str, str], *, size: int, signed: str) -> Population:
-    """`size` agents and `size` apps (the launched one among them), in the store `env` names."""
+def populate(env: Mapping[str, str], *, size: int, signed: str, algorithm: str | None = None) -> Population:
+    """`size` agents and `size` apps (the launched one among them), in the store `env` names; the
+    launched app signs with `algorithm` (its `signature_algorithm`; None: the default, RSA-SHA256)."""
     settings = Settings.from_env(env)
     store = open_store(settings)
     try:
@@ -52,7 +53,7 @@ def populate(env: Mapping[str, str], *, size: int, signed: str) -> Population:
         admin = provisioning.create_user(
             store, "admin@bench.example", first_name="Ann", last_name="Admin", brand_id=brokerage.id, role="Admin"
         )
-        shown = Applications(store, settings, None).create(
+        shown = Applications(store, settings, None, keyring=KeyRing.load(settings.keys_dir)).create(
             Caller(admin),
             brokerage.id,
             {
@@ -61,6 +62,7 @@ def populate(env: Mapping[str, str], *, size: int, signed: str) -> Population:
                 "acs_url": ACS_URL,
                 "entity_id": "https://sp.bench.example/metadata",
                 "signed": signed,
+                **({"signature_algorithm": algorithm} if algorithm else {}),
             },
         )
         # The rest are written as the service would have stored them, without re-validating each one.

@@ -12,6 +12,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +57,17 @@ def _is_outage(error: Exception) -> bool:
 
 _guarded = outages_as_unavailable(_is_outage)
 
+# A commit in WAL mode appends the pages it changed to the -wal file; a checkpoint copies them back
+# into the database file and waits for the disk (fsync) twice. SQLite's own checkpoint runs inside
+# the commit that crosses its threshold (1,000 pages, about every hundred launches), so that request
+# waited for the disk, and every version of a page written since the last one was copied. Here a
+# thread of each process checkpoints instead, once a second: no request waits for the disk, a page
+# written many times in that second is copied once, and the -wal file is on disk (synchronous=NORMAL
+# writes it there at a checkpoint) at most about a second after a commit. SQLite's own stays as a net,
+# at a threshold only reached if the thread could not keep up.
+CHECKPOINT_INTERVAL = 1.0
+_AUTOCHECKPOINT_PAGES = 10_000
+
 _OWNER_ONLY_FOLDER = 0o700
 _OWNER_ONLY_FILE = 0o600
 
@@ -81,6 +93,7 @@ class SqliteBackend(Backend):
         self._local = threading.local()
         self._opened: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
         self._opened_lock = threading.Lock()
+        self._checkpointer: tuple[int, threading.Event] | None = None  # (pid, the event that stops it)
         self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
@@ -96,9 +109,13 @@ class SqliteBackend(Backend):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={round(self._busy_timeout * 1000)}")
+            if self._path != ":memory:":
+                conn.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._opened_lock:
                 self._opened = [*self._still_used(), (os.getpid(), threading.current_thread(), conn)]
+                if self._path != ":memory:" and (self._checkpointer is None or self._checkpointer[0] != os.getpid()):
+                    self._checkpointer = (os.getpid(), self._start_checkpointer())
         return conn
 
     def _still_used(self) -> list[tuple[int, threading.Thread, sqlite3.Connection]]:
@@ -111,6 +128,28 @@ class SqliteBackend(Backend):
             else:
                 kept.append((pid, thread, conn))
         return kept
+
+    def _start_checkpointer(self) -> threading.Event:
+        """The thread that checkpoints this process's writes (see CHECKPOINT_INTERVAL); it ends with
+        close(), or once the backend is gone. It holds no connection between two checkpoints."""
+        stop, backend = threading.Event(), weakref.ref(self)
+        path, busy_ms = self._path, round(self._busy_timeout * 1000)
+
+        def checkpoint_now_and_then() -> None:
+            while not stop.wait(CHECKPOINT_INTERVAL) and backend() is not None:
+                try:
+                    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+                    try:
+                        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+                        # PASSIVE: copies what no reader still needs, and never blocks a writer or a reader.
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    finally:
+                        conn.close()
+                except sqlite3.Error:
+                    pass  # the file busy or failing: the next turn (or SQLite's own checkpoint) catches up
+
+        threading.Thread(target=checkpoint_now_and_then, name="sqlite-checkpoint", daemon=True).start()
+        return stop
 
     class _Tx:
         def __init__(self, conn: sqlite3.Connection) -> None:
@@ -325,6 +364,9 @@ class SqliteBackend(Backend):
         """
         with self._opened_lock:
             opened, self._opened = self._opened, []
+            if self._checkpointer is not None and self._checkpointer[0] == os.getpid():
+                self._checkpointer[1].set()
+            self._checkpointer = None
         for pid, thread, conn in opened:
             # A connection inherited through fork belongs to the parent: leave it alone.
             if pid == os.getpid() and (thread is threading.current_thread() or not thread.is_alive()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import threading
 import time
@@ -13,7 +14,7 @@ import pytest
 
 from idp.errors import StoreUnavailable
 from idp.store.sqlite import SqliteBackend
-from tests.support import write_lock_held
+from tests.support import wait_until, write_lock_held
 
 
 def mode(path: Path) -> int:
@@ -82,6 +83,62 @@ def test_a_write_to_a_file_locked_past_the_busy_timeout_raises_store_unavailable
 
         backend.put("thing", "k1", {"n": 3})
         assert backend.get("thing", "k1") == {"n": 3}
+    finally:
+        backend.close()
+
+
+def _in_database_file_alone(path: Path, scratch: Path, key: str) -> bool:
+    """Whether the document is in the database file itself, not only in its -wal file: a copy of the
+    file without its -wal shows only what a checkpoint has copied into it."""
+    copy = scratch / "alone.sqlite3"
+    copy.write_bytes(path.read_bytes())
+    conn = sqlite3.connect(copy)
+    try:
+        return conn.execute("SELECT 1 FROM documents WHERE kind = 'thing' AND key = ?", (key,)).fetchone() is not None
+    except sqlite3.DatabaseError:  # not yet a table in the file, or a copy torn by a checkpoint under way
+        return False
+    finally:
+        conn.close()
+        copy.unlink()
+
+
+def _checkpointers() -> int:
+    return sum(thread.name == "sqlite-checkpoint" for thread in threading.enumerate())
+
+
+def test_a_commit_leaves_the_checkpoint_to_the_thread_that_makes_one_within_about_a_second(tmp_path: Path) -> None:
+    path, scratch = tmp_path / "idp.sqlite3", tmp_path / "scratch"
+    scratch.mkdir()
+    backend = SqliteBackend(path)
+    try:
+        backend.put("thing", "k1", {"n": 1})
+        committed = time.monotonic()
+
+        assert not _in_database_file_alone(path, scratch, "k1")  # the commit did not wait for a checkpoint
+        wait_until(lambda: _in_database_file_alone(path, scratch, "k1"), timeout=10, what="checkpoint")
+        assert time.monotonic() - committed < 5
+        assert backend.get("thing", "k1") == {"n": 1}
+    finally:
+        backend.close()
+
+
+def test_close_ends_the_checkpointing_thread(tmp_path: Path) -> None:
+    before = _checkpointers()
+    backend = SqliteBackend(tmp_path / "idp.sqlite3")
+    backend.put("thing", "k1", {"n": 1})
+    assert _checkpointers() == before + 1
+
+    backend.close()
+
+    wait_until(lambda: _checkpointers() == before, timeout=10, what="the thread's end")
+
+
+def test_an_in_memory_database_has_no_checkpointing_thread() -> None:
+    before = _checkpointers()
+    backend = SqliteBackend(":memory:")
+    try:
+        backend.put("thing", "k1", {"n": 1})
+        assert _checkpointers() == before
     finally:
         backend.close()
 
