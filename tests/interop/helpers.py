@@ -26,7 +26,7 @@ from lxml import etree
 from idp.keyring import make_signing_pair
 from idp.saml.encryption import encrypt_assertion
 from tests.deployment import Deployment, cli
-from tests.support import PASSWORD
+from tests.support import PASSWORD, child_pids, wait_until
 
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
 SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -454,3 +454,29 @@ def notice_form(page: requests.Response) -> PostedForm:
     form = lxml.html.fromstring(page.text).forms[0]
     fields = dict(form.fields)
     return PostedForm(form.action, fields, decoded(fields["SAMLResponse"]))
+
+
+def signing_certificates(xml: bytes) -> list[str]:
+    root = etree.fromstring(xml)
+    path = "md:IDPSSODescriptor/md:KeyDescriptor[@use='signing']//ds:X509Certificate/text()"
+    return ["".join(text.split()) for text in root.xpath(path, namespaces=NAMESPACES)]
+
+
+def every_worker_has_the_new_keys(idp: Deployment, path: str = "/healthz", *, check=lambda body: True) -> None:
+    """Poll until every worker says in `idp keys status` that it uses what the keys folder holds (and
+    what `path` serves passes `check`): within seconds, by the same worker processes."""
+    workers = child_pids(idp.master_pid)
+
+    def done() -> bool:
+        # Requests to both workers: a worker looks at the folder as a request starts.
+        served = [requests.get(f"{idp.base_url}{path}", timeout=10).content for _ in range(6)]
+        status = cli(idp.env, "keys", "status")
+        up_to_date = {worker["worker"] for worker in status["workers"] if worker["up_to_date"]}
+        return all(check(body) for body in served) and len(up_to_date) >= len(workers)
+
+    wait_until(done, timeout=15, what="every worker using the new keys")
+    assert child_pids(idp.master_pid) == workers, "the workers were restarted"
+
+
+def every_worker_publishes(idp: Deployment, count: int) -> None:
+    every_worker_has_the_new_keys(idp, "/metadata", check=lambda xml: len(signing_certificates(xml)) == count)

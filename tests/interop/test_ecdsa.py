@@ -20,22 +20,19 @@ from lxml import etree
 
 from tests.deployment import Deployment, cli, deploy
 from tests.interop import test_lasso, test_mellon, test_node_saml, test_shibboleth, test_simplesamlphp
-from tests.interop.helpers import NAMESPACES, decoded, idp_metadata, pem
+from tests.interop.helpers import NAMESPACES, decoded, every_worker_publishes, idp_metadata, pem, signing_certificates
 from tests.interop.test_lasso import lasso_sp  # noqa: F401 - the SP fixtures, on this module's IdP
 from tests.interop.test_mellon import mellon  # noqa: F401
 from tests.interop.test_node_saml import node_saml  # noqa: F401
 from tests.interop.test_shibboleth import sp  # noqa: F401
 from tests.interop.test_simplesamlphp import simplesamlphp  # noqa: F401
-from tests.support import wait_until
 
 ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-SIGNING_CERTIFICATES = "md:IDPSSODescriptor/md:KeyDescriptor[@use='signing']//ds:X509Certificate/text()"
 
 
 def published_certificates(idp: Deployment) -> list[str]:
-    xml = requests.get(f"{idp.base_url}/metadata", timeout=10).content
-    return ["".join(t.split()) for t in etree.fromstring(xml).xpath(SIGNING_CERTIFICATES, namespaces=NAMESPACES)]
+    return signing_certificates(requests.get(f"{idp.base_url}/metadata", timeout=10).content)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +40,7 @@ def idp(tmp_path_factory) -> Iterator[Deployment]:
     """Not the suite's shared IdP: this one has an EC key, published before any SP reads the metadata."""
     with deploy(tmp_path_factory.mktemp("ecdsa-idp"), None) as deployment:
         cli(deployment.env, "keys", "generate", "--ecdsa")
-        wait_until(lambda: len(published_certificates(deployment)) == 2, timeout=15, what="the EC certificate")
+        every_worker_publishes(deployment, 2)  # each worker, not only the one a first request meets
         yield deployment
 
 

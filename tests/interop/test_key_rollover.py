@@ -27,7 +27,14 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from idp.keyring import make_signing_pair
 from tests.deployment import Deployment, cli, deploy
 from tests.independent import python3_saml_accepts
-from tests.interop.helpers import NAMESPACES, import_sp_metadata, pem
+from tests.interop.helpers import (
+    NAMESPACES,
+    every_worker_has_the_new_keys,
+    every_worker_publishes,
+    import_sp_metadata,
+    pem,
+    signing_certificates,
+)
 from tests.interop.test_shibboleth import (
     MAPPINGS,
     ShibbolethSP,
@@ -41,7 +48,7 @@ from tests.interop.test_shibboleth import (
     shibboleth_running,
     write_sp_config,
 )
-from tests.support import child_pids, free_port, wait_until
+from tests.support import free_port
 
 PYTHON3_SAML_ACS = "http://127.0.0.1/python3-saml/acs"
 PYTHON3_SAML_ENTITY_ID = "urn:example:rollover:python3-saml"
@@ -61,36 +68,10 @@ def metadata_of(idp: Deployment, app: dict) -> bytes:
     return response.content
 
 
-def signing_certificates(xml: bytes) -> list[str]:
-    root = etree.fromstring(xml)
-    path = "md:IDPSSODescriptor/md:KeyDescriptor[@use='signing']//ds:X509Certificate/text()"
-    return ["".join(text.split()) for text in root.xpath(path, namespaces=NAMESPACES)]
-
-
 def metadata_signer(xml: bytes) -> str:
     """The certificate in the metadata's own signature (checked by Shibboleth, not trusted from here)."""
     (certificate,) = etree.fromstring(xml).xpath("ds:Signature//ds:X509Certificate/text()", namespaces=NAMESPACES)
     return "".join(certificate.split())
-
-
-def every_worker_has_the_new_keys(idp: Deployment, path: str = "/healthz", *, check=lambda body: True) -> None:
-    """Poll until every worker says in `idp keys status` that it uses what the keys folder holds (and
-    what `path` serves passes `check`): within seconds, by the same worker processes."""
-    workers = child_pids(idp.master_pid)
-
-    def done() -> bool:
-        # Requests to both workers: a worker looks at the folder as a request starts.
-        served = [requests.get(f"{idp.base_url}{path}", timeout=10).content for _ in range(6)]
-        status = cli(idp.env, "keys", "status")
-        up_to_date = {worker["worker"] for worker in status["workers"] if worker["up_to_date"]}
-        return all(check(body) for body in served) and len(up_to_date) >= len(workers)
-
-    wait_until(done, timeout=15, what="every worker using the new keys")
-    assert child_pids(idp.master_pid) == workers, "the workers were restarted"
-
-
-def every_worker_publishes(idp: Deployment, count: int) -> None:
-    every_worker_has_the_new_keys(idp, "/metadata", check=lambda xml: len(signing_certificates(xml)) == count)
 
 
 # --- python3-saml ----------------------------------------------------------------------------------
