@@ -16,7 +16,7 @@ from lxml import etree
 from idp.models import Participant, SsoApplication
 from idp.web.pages import SESSION_COOKIE
 from tests.api.people_helpers import SAME_ORIGIN, browser_sign_in, csrf_of, is_signed_in
-from tests.console.conftest import document
+from tests.console.conftest import document, sign_in_from
 from tests.support import PASSWORD
 
 NEW_PASSWORD = "amber lantern orchard 42"
@@ -94,18 +94,7 @@ def test_without_a_session_the_page_sends_the_browser_to_sign_in_and_back(app, p
 
 
 def test_signing_in_from_the_account_page_comes_back_to_it(app, tree):
-    browser = app.test_client()
-    form = document(browser.get("/login?next=/account"))
-    answer = browser.post(
-        "/login",
-        data={
-            "email": tree.agent.email,
-            "password": PASSWORD,
-            "csrf_token": form.xpath("//input[@name='csrf_token']/@value")[0],
-            "next": form.xpath("//input[@name='next']/@value")[0],
-        },
-        headers=SAME_ORIGIN,
-    )
+    answer = sign_in_from(app, tree.agent, "/account")
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/account")
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from tests.console.conftest import document
-from tests.support import PASSWORD
+from tests.console.conftest import document, sign_in_from
 
 
 def test_without_a_session_the_console_sends_the_browser_to_sign_in_and_back(app):
@@ -17,18 +16,7 @@ def test_without_a_session_the_console_sends_the_browser_to_sign_in_and_back(app
 
 
 def test_signing_in_from_the_console_comes_back_to_it(app, tree):
-    browser = app.test_client()
-    form = document(browser.get("/login?next=/admin"))
-    answer = browser.post(
-        "/login",
-        data={
-            "email": tree.root_admin.email,
-            "password": PASSWORD,
-            "csrf_token": form.xpath("//input[@name='csrf_token']/@value")[0],
-            "next": form.xpath("//input[@name='next']/@value")[0],
-        },
-        headers={"Sec-Fetch-Site": "same-origin"},
-    )
+    answer = sign_in_from(app, tree.root_admin, "/admin")
     assert answer.status_code == 303
     assert answer.headers["Location"].endswith("/admin")
 
