@@ -24,8 +24,16 @@ class LaunchLinks:
             brand_id=brand_id,
             expires_at=int(now) + self.ttl,
             mfa=mfa,
+            minted_at=now,
         )
         return f"{self.base_url}/sso_applications/open?hash={quote(link_hash, safe='')}"
 
     def open(self, link_hash: str, *, now: float) -> LaunchLink:
         return open_link(self.keyring.link_keys, link_hash, now=now)
+
+    def minted_before(self, link: LaunchLink, moment: float) -> bool:
+        """Whether `link` was minted at or before `moment` (a revocation, to the microsecond).
+
+        A link sealed before links recorded their minting time is dated from its expiry, to the second."""
+        minted_at = link.minted_at if link.minted_at is not None else link.expires_at - self.ttl
+        return minted_at <= moment

@@ -20,6 +20,7 @@ class LaunchLink:
     expires_at: int
     nonce: str
     mfa: bool = False  # minted from a token pair that passed MFA
+    minted_at: float | None = None  # to the microsecond; None in links sealed before it was recorded
 
 
 def seal_link(
@@ -31,9 +32,12 @@ def seal_link(
     brand_id: str,
     expires_at: int,
     mfa: bool = False,
+    minted_at: float | None = None,
 ) -> str:
     """A fresh, single-use hash for this user, app and brand, sealed with `key_id`."""
     payload = {"u": user_id, "a": app_id, "b": brand_id, "e": expires_at, "n": secrets.token_hex(16), "m": mfa}
+    if minted_at is not None:
+        payload["i"] = round(minted_at, 6)
     return seal(keys, key_id, json.dumps(payload, separators=(",", ":")).encode(), context=_CONTEXT)
 
 
@@ -48,6 +52,7 @@ def open_link(keys: dict[str, bytes], link_hash: str, *, now: float) -> LaunchLi
             expires_at=int(payload["e"]),
             nonce=payload["n"],
             mfa=payload.get("m") is True,
+            minted_at=float(payload["i"]) if "i" in payload else None,
         )
     except (SealBroken, ValueError, KeyError, TypeError) as exc:
         raise LinkInvalid("the link is not one of ours") from exc

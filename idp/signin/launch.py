@@ -60,7 +60,7 @@ class LaunchFlow:
         app, user = self.store.app(link.app_id), self.store.user(link.user_id)
         placement = may_launch(self.store, app, user, self.store.brand(link.brand_id))
         assert app is not None and user is not None  # may_launch refused otherwise
-        if user.access_revoked_at is not None and link.expires_at - self.links.ttl <= user.access_revoked_at:
+        if user.access_revoked_at is not None and self.links.minted_before(link, user.access_revoked_at):
             raise AccessRevoked("this application or account is no longer available")  # minted before revocation
         # The browser's IdP session, read once: it may stand for the MFA, and the SP joins it.
         signed_in = self.sessions.signed_in(browser.session_token) if browser.session_token else None

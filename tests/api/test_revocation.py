@@ -96,11 +96,14 @@ def test_everything_the_user_held_fails_at_once(client, api, store, admin, agent
     assert_all_revoked(client, api, store, agent, held)
 
 
-def test_enabling_again_brings_nothing_back(client, api, store, admin, agent, held) -> None:
+def test_enabling_again_brings_nothing_back(client, api, store, brand, admin, agent, held) -> None:
     as_ = As(client, api)
     assert as_.call(admin, "POST", f"/users/{agent.id}/disable").status_code == 200
     assert as_.call(admin, "POST", f"/users/{agent.id}/enable").status_code == 200
     # The launch link was minted before the revocation: refused even though the user is active again.
     assert_all_revoked(client, api, store, agent, held)
-    # A new sign-in works.
-    assert client.get("/users/self", headers=Mfa(client, api).pair(agent).headers).status_code == 200
+    # A new sign-in works, and so does a link minted after enabling (within the second of the revocation).
+    fresh = Mfa(client, api).pair(agent)
+    assert client.get("/users/self", headers=fresh.headers).status_code == 200
+    (listed,) = client.get(f"/brands/{brand.id}/sso_applications", headers=fresh.headers).json["data"]
+    assert client.get(listed["open_url"]).status_code == 200

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
+from urllib.parse import unquote
 
 import pytest
 
+from idp.applications.links import LaunchLinks
 from idp.errors import LinkExpired, LinkInvalid
 from idp.saml.links import open_link, seal_link
 
@@ -75,3 +78,36 @@ def test_a_link_expires_at_its_expiry(keys):
     assert open_link(keys, link_hash, now=NOW + 9.9)
     with pytest.raises(LinkExpired):
         open_link(keys, link_hash, now=NOW + 10)
+
+
+# minted before a revocation?
+
+
+@pytest.fixture
+def links(keys) -> LaunchLinks:
+    settings = SimpleNamespace(base_url="https://idp.example.com", link_ttl=600)
+    keyring = SimpleNamespace(link_keys=keys, current_link_key_id="new2")
+    return LaunchLinks(settings, keyring)  # type: ignore[arg-type]
+
+
+def minted(links: LaunchLinks, at: float):
+    url = links.url(user_id="u1", app_id="a1", brand_id="b1", mfa=False, now=at)
+    return links.open(unquote(url.split("hash=", 1)[1]), now=at)
+
+
+def test_a_link_minted_later_in_the_second_of_a_revocation_is_not_minted_before_it(links):
+    revoked_at = NOW + 0.25
+    assert not links.minted_before(minted(links, NOW + 0.75), revoked_at)
+
+
+def test_a_link_minted_earlier_in_the_same_second_or_at_the_very_moment_is(links):
+    revoked_at = NOW + 0.25
+    assert links.minted_before(minted(links, NOW + 0.1), revoked_at)
+    assert links.minted_before(minted(links, revoked_at), revoked_at)
+
+
+def test_a_link_sealed_without_its_minting_time_is_dated_from_its_expiry(keys, links):
+    link = open_link(keys, seal(keys, expires_at=NOW + 600), now=NOW)
+    assert link.minted_at is None
+    assert links.minted_before(link, NOW + 0.5)
+    assert not links.minted_before(link, NOW - 0.5)
