@@ -31,16 +31,23 @@ class ControlledRedis:
         self.process: subprocess.Popen[bytes] | None = None
         self._log = open(workdir / "redis.log", "ab")  # noqa: SIM115 - closed in stop()
 
-    def start(self) -> None:
+    def start(self, *more_args: str) -> None:
         command = [
             self.binary,
             *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)),
             *("--save", "", "--appendonly", "yes", "--appendfsync", "always"),
             *self.extra_args,
+            *more_args,  # a later --replicaof overrides an earlier one
         ]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
         process = self.process
         wait_until(lambda: process.poll() is None and redis_ping(self.port)(), timeout=20, what="redis-server")
+
+    def start_afresh_as_replica_of(self, master: ControlledRedis) -> None:
+        """Start with none of its old data, as `master`'s replica: a crashed host rebuilt from the master."""
+        shutil.rmtree(self.workdir / "appendonlydir", ignore_errors=True)
+        (self.workdir / "dump.rdb").unlink(missing_ok=True)
+        self.start("--replicaof", "127.0.0.1", str(master.port))
 
     def _pid(self) -> int:
         assert self.process is not None and self.process.poll() is None, "redis-server is not running"
