@@ -26,14 +26,11 @@ class RedactingFilter(logging.Filter):
     """Rewrites each record as its redacted message, whoever logged it (gunicorn, or a request's code)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # A structlog event (idp.telemetry.logs) arrives as its event dict (and the `_logger` structlog's
-        # wrap_for_formatter attaches), each value already cleaned by `drop_secrets`; the formatter
-        # renders that dict, never a message made of it.
-        if not (hasattr(record, "_logger") and isinstance(record.msg, dict)):
-            message = record.getMessage()
-            cleaned = redact(message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
+        # structlog's own events never come this way: idp.telemetry.logs writes them itself.
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             # A traceback may quote a URL too (an exception's message); format it now, redacted.
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))

@@ -1,10 +1,11 @@
 """Structured logs: one JSON object a line (or readable lines for development), with no secret in them.
 
-Everything goes through the standard `logging` root logger to standard error: structlog's events
-(the request lines, audit events) and the plain `logging` records of the rest of the code alike, so
-one handler renders them and one filter (`idp.gunicorn_logging.RedactingFilter`) cleans them.
-Before that, every event passes `drop_secrets`: fields named like a credential lose their value,
-and any text quoting a URL loses the values of its secret parameters (`idp.redaction`).
+Everything goes to standard error, rendered alike. structlog's events (the request lines, audit
+events) are rendered by structlog and written as they are; the plain `logging` records of the rest
+of the code (and of gunicorn) go through the root logger, whose one handler renders them with the
+same processors and whose filter (`idp.gunicorn_logging.RedactingFilter`) cleans them. Either way,
+every event passes `drop_secrets`: fields named like a credential lose their value, and any text
+quoting a URL loses the values of its secret parameters (`idp.redaction`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
@@ -80,6 +82,41 @@ class _StandardError(logging.StreamHandler[TextIO]):
         pass
 
 
+class _Lines:
+    """structlog's logger for the service's own events: each rendered line written whole to standard
+    error as it is at the time (test runners swap it), one thread at a time.
+
+    A line structlog has rendered needs no `logging` record, handler or formatter around it: going
+    through them cost about as much again as the event's own processing, on every request."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # for structlog.stdlib.add_logger_name
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            stream = sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
+
+    debug = info = warning = warn = error = critical = fatal = exception = msg = write
+
+
+class _Renderer:
+    """The last processor of structlog's chain, switched by `configure` without re-creating the
+    loggers structlog has cached."""
+
+    def __init__(self) -> None:
+        self.render: Processor = structlog.processors.JSONRenderer(sort_keys=False)
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
+        return self.render(logger, method, event)
+
+
+_render = _Renderer()
+
+
 def configure(log_format: str) -> None:
     """Set up structlog and the root logger once per process; calling it again only changes the format."""
     from idp.gunicorn_logging import RedactingFilter
@@ -102,15 +139,12 @@ def configure(log_format: str) -> None:
         if log_format == "console"
         else structlog.processors.JSONRenderer(sort_keys=False)
     )
+    _render.render = renderer
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.format_exc_info,
-            drop_secrets,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.format_exc_info, drop_secrets, _render],
+        logger_factory=_Lines,
+        # The service's own events from INFO up, as for its `logging` records below.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
