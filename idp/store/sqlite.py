@@ -312,13 +312,16 @@ class SqliteBackend(Backend):
     @_guarded
     def claim_once(self, key: str, ttl: float) -> bool:
         now = time.time()
+        claim = (
+            "INSERT INTO claims (key, expires_at) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?"
+        )
+        if not self._sweep_due():
+            # One statement: SQLite makes it a transaction of its own, with no BEGIN and COMMIT sent around it.
+            return self._connection().execute(claim, (key, now + ttl, now)).rowcount == 1
         with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO claims (key, expires_at) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?",
-                (key, now + ttl, now),
-            )
-            self._sweep_now_and_then(db, now)
+            cursor = db.execute(claim, (key, now + ttl, now))
+            self._sweep(db, now)
             return cursor.rowcount == 1
 
     @_guarded
@@ -344,8 +347,15 @@ class SqliteBackend(Backend):
     @staticmethod
     def _sweep_now_and_then(db: sqlite3.Connection, now: float) -> None:
         """Drop expired rows on about one write in a hundred, so short-lived state does not pile up."""
-        if random.random() >= 0.01:  # noqa: S311 - not a secret, just a sampling rate
-            return
+        if SqliteBackend._sweep_due():
+            SqliteBackend._sweep(db, now)
+
+    @staticmethod
+    def _sweep_due() -> bool:
+        return random.random() < 0.01  # noqa: S311 - not a secret, just a sampling rate
+
+    @staticmethod
+    def _sweep(db: sqlite3.Connection, now: float) -> None:
         db.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
         expired = db.execute(
             "SELECT kind, key FROM documents WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
