@@ -8,7 +8,9 @@ tests of a page read the same visit.
 
 from __future__ import annotations
 
+import datetime
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from tests.api.smtp_fixtures import Mailbox
 from tests.browser.accessibility import PHONE, Audit, assert_accessible, audit, serious_violations
 from tests.browser.conftest import Person, link_mailed_to
 from tests.deployment import Deployment, cli
+from tests.e2e.sp_helpers import redirect_query
 
 NOT_A_PASSWORD = "robin is my password"  # has the person's name in it: refused
 
@@ -45,6 +48,7 @@ class Site:
     agent: Person  # has TOTP
     member: Person  # of the office, which has the app (a tile with its icon); no MFA
     loner: Person  # of a brand with no app; no MFA; asks for password links, never used
+    chooser: Person  # of the office and of a brand that registers the same SP again; no MFA
     admin: Person = field(init=False)
     sessions: dict[str, list] = field(default_factory=dict)  # cookies of a signed-in session, by email
 
@@ -175,6 +179,22 @@ def mfa_needed(page: Page, site: Site) -> None:
         site.idp.update_app(site.app["id"], require_mfa=False)
 
 
+def choose_app(page: Page, site: Site) -> None:
+    """An AuthnRequest of the SP, which two of the chooser's brands register, at the IdP's own SSO endpoint
+    (the SP's metadata names one app's): the page that asks which one."""
+    site.as_person(page, site.chooser)
+    issued = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    request = (
+        '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"'
+        ' xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
+        f' ID="_{uuid.uuid4().hex}" Version="2.0" IssueInstant="{issued}"'
+        f' Destination="{site.idp.base_url}/saml/sso" AssertionConsumerServiceURL="{site.app["acs_url"]}">'
+        f"<saml:Issuer>{site.app['entity_id']}</saml:Issuer></samlp:AuthnRequest>"
+    )
+    site.open(page, f"/saml/sso?{redirect_query(request.encode())}")
+    expect(page.get_by_role("heading", name="Which one?")).to_be_visible()
+
+
 def signed_out(page: Page, site: Site) -> None:
     site.as_person(page, site.member, fresh=True)  # a session of its own to end
     page.get_by_role("button", name="Sign out").click()
@@ -219,6 +239,7 @@ PAGES: dict[str, Callable[[Page, Site], None]] = {
     "signed-out": signed_out,
     "auto-post": auto_post,
     "mfa-needed": mfa_needed,
+    "choose-app": choose_app,
     "admin": lambda page, site: site.as_admin(page, "/admin"),
     "admin-brand": lambda page, site: site.as_admin(page, "/admin/brands/{brokerage}"),
     "admin-brand-office": lambda page, site: site.as_admin(page, "/admin/brands/{office}"),
@@ -247,6 +268,17 @@ def site(idp: Deployment, mailbox: Mailbox, app: dict, sp: str, agent: Person, m
     lone_brand = cli(idp.env, "brands", "create", "Harbour Homes")["id"]
     # A light accent, the hardest for contrast: the pages must keep text readable whatever an admin picks.
     cli(idp.env, "brands", "update", idp.brokerage, "--display-name", "Acme Realty", "--accent-color", "#ffd400")
+    # Another brokerage registers the same SP: a member of both brands chooses at sign-in.
+    second_brand = cli(idp.env, "brands", "create", "Bayside Realty")["id"]
+    cli(idp.env, "members", "add", second_brand, idp.admin_email, "--role", "Admin")
+    again = {"name": "Listings at Bayside", "authentication_type": "SAML", "brands": [second_brand]}
+    fields = ("acs_url", "entity_id", "slo_url", "slo_binding")
+    registered = idp.call(
+        "POST", f"/brands/{second_brand}/sso_applications", json={**again, **{name: app[name] for name in fields}}
+    )
+    assert registered.status_code == 200, registered.text
+    chooser = make_person(mfa=False)
+    cli(idp.env, "members", "add", second_brand, chooser.email, "--role", "Agent")
     return Site(
         idp,
         mailbox,
@@ -255,6 +287,7 @@ def site(idp: Deployment, mailbox: Mailbox, app: dict, sp: str, agent: Person, m
         agent,
         member=make_person(mfa=False),
         loner=make_person(mfa=False, brand=lone_brand),
+        chooser=chooser,
     )
 
 
