@@ -254,11 +254,21 @@ class SqliteBackend(Backend):
         unique: Mapping[str, str] | None = None,
     ) -> None:
         """Replace one document and its entries, inside the caller's transaction."""
-        self._drop_entries(db, kind, key)
-        db.execute(
-            "INSERT OR REPLACE INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
-            (kind, key, json.dumps(doc, separators=(",", ":")), now + ttl if ttl is not None else None),
+        body, expires_at = json.dumps(doc, separators=(",", ":")), now + ttl if ttl is not None else None
+        # A key's entries and uniques live only as long as its document row (delete and the sweep drop
+        # them together), so a document that is new has none to drop: most writes (audit events,
+        # sessions, grants) are new, and skip two statements.
+        new = db.execute(
+            "INSERT INTO documents (kind, key, body, expires_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, key) DO NOTHING",
+            (kind, key, body, expires_at),
         )
+        if new.rowcount == 0:
+            self._drop_entries(db, kind, key)
+            db.execute(
+                "UPDATE documents SET body = ?, expires_at = ? WHERE kind = ? AND key = ?",
+                (body, expires_at, kind, key),
+            )
         uniques = [(kind, name, value, key) for name, value in (unique or {}).items()]
         if uniques:
             db.executemany("INSERT OR REPLACE INTO uniques (kind, name, value, key) VALUES (?, ?, ?, ?)", uniques)
