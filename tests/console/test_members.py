@@ -15,7 +15,7 @@ import pytest
 
 from idp.accounts.mfa import seal_secret
 from idp.config import Settings
-from idp.models import User
+from idp.models import Passkey, User
 from idp.web import create_app
 from tests.api.people_helpers import SAME_ORIGIN, browser_sign_in, is_signed_in
 from tests.api.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, Pki, SmtpServer, mailing_through
@@ -357,6 +357,35 @@ def test_an_admin_with_email_codes_gets_one_mailed_and_enters_it(app, tree, sign
     assert user_in(app, tree.agent).mfa_enabled
     assert post(browser, mfa, {"code": mail.code()}).status_code == 303
     assert not user_in(app, tree.agent).mfa_enabled
+
+
+def test_a_member_with_only_a_passkey_shows_it_and_the_reset_removes_it(app, tree, signed_in, smtp):
+    store = app.extensions["idp"].store
+    store.save_passkey(
+        Passkey(
+            credential_id="cred-1",
+            user_id=tree.agent.id,
+            public_key="key",
+            sign_count=0,
+            name="Ada's YubiKey",
+            created_at=time.time(),
+            version="v1",
+        )
+    )
+    browser = signed_in(tree.office_admin)
+    member = document(browser.get(members_path(tree.office.id, f"/{tree.agent.id}")))
+    facts = dict(zip(member.xpath("//dl/dt/text()"), member.xpath("//dl/dd"), strict=True))
+    assert facts["Authenticator app"].text_content() == "Off"
+    assert facts["Passkeys"].text_content() == "Ada's YubiKey"
+    mfa = members_path(tree.office.id, f"/{tree.agent.id}/mfa")
+    assert member.xpath(f"//a[@href='{mfa}']/text()") == ["Reset MFA…"]
+    assert "1 passkey (Ada's YubiKey) will stop working" in document(browser.get(mfa)).xpath(
+        "string(//p[@id='mfa-help'])"
+    )
+    assert post(browser, mfa, {"code": PASSWORD}).status_code == 303
+    assert store.passkeys_of(tree.agent.id) == []
+    after = document(browser.get(members_path(tree.office.id, f"/{tree.agent.id}")))
+    assert after.xpath(f"//a[@href='{mfa}']") == []
 
 
 # --- cross-site posts and other brands -------------------------------------------------------------------------------
