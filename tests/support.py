@@ -28,10 +28,20 @@ from idp.store import Store
 PASSWORD = "correct horse battery staple"
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port free now, and never one this process handed out before: a server's URL is often
+    also a name (an SP's entityID, its ACS), and a port the kernel gives again would make a later
+    server's name the same as an earlier one's, still registered."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_until(ready: Callable[[], bool], *, timeout: float = 20.0, what: str = "condition") -> None:
