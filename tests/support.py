@@ -26,6 +26,9 @@ from idp.models import Brand, User
 from idp.store import Store
 
 PASSWORD = "correct horse battery staple"
+# zbarimg's options to look for QR codes only: with every symbology on, it may also find a 1-D
+# barcode in a QR code's modules and print it on a line of its own.
+QR_ONLY = ("-Sdisable", "-Sqrcode.enable")
 
 
 _handed_out: set[int] = set()

@@ -34,7 +34,7 @@ from tests.api.mfa_helpers import (
     wrong_code,
 )
 from tests.independent import python3_saml_accepts
-from tests.support import PASSWORD
+from tests.support import PASSWORD, QR_ONLY
 
 # An issuer with a space in it, as authenticator apps show it above the code.
 ISSUER = "Acme Realty Sign In"
@@ -126,7 +126,9 @@ def test_setup_answers_a_qr_code_that_is_a_real_png(mfa: Mfa, user, tmp_path: Pa
     if reader is not None:
         image = tmp_path / "mfa.png"
         image.write_bytes(png_bytes)
-        result = subprocess.run([reader, "--quiet", "--raw", str(image)], capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [reader, "--quiet", "--raw", *QR_ONLY, str(image)], capture_output=True, text=True, check=True
+        )
         assert result.stdout.strip() == data["mfa_url"]
 
 

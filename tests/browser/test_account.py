@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from tests.browser.accessibility import PHONE
 from tests.browser.conftest import sign_in
 from tests.deployment import Deployment
+from tests.support import QR_ONLY
 
 NEW_PASSWORD = "amber lantern orchard 42"
 
@@ -24,7 +25,7 @@ def read_qr(picture: Path) -> str:
     if shutil.which("zbarimg") is None:
         pytest.fail("zbarimg is missing: scripts/system-packages installs it (zbar-tools)")
     read = subprocess.run(
-        ["zbarimg", "--quiet", "--raw", str(picture)], capture_output=True, text=True, check=True, timeout=30
+        ["zbarimg", "--quiet", "--raw", *QR_ONLY, str(picture)], capture_output=True, text=True, check=True, timeout=30
     )
     return read.stdout.strip()
 

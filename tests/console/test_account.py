@@ -17,7 +17,7 @@ from idp.models import Participant, SsoApplication
 from idp.web.pages import SESSION_COOKIE
 from tests.api.people_helpers import SAME_ORIGIN, browser_sign_in, csrf_of, is_signed_in
 from tests.console.conftest import document, sign_in_from
-from tests.support import PASSWORD
+from tests.support import PASSWORD, QR_ONLY
 
 NEW_PASSWORD = "amber lantern orchard 42"
 SVG = "http://www.w3.org/2000/svg"
@@ -55,7 +55,7 @@ def decode_qr(svg: str, tmp_path: Path) -> str:
     source.write_text(svg)
     subprocess.run(["rsvg-convert", "-b", "white", str(source), "-o", str(picture)], check=True, timeout=30)
     read = subprocess.run(
-        ["zbarimg", "--quiet", "--raw", str(picture)], capture_output=True, text=True, check=True, timeout=30
+        ["zbarimg", "--quiet", "--raw", *QR_ONLY, str(picture)], capture_output=True, text=True, check=True, timeout=30
     )
     return read.stdout.strip()
 
