@@ -4,17 +4,21 @@ The service (the Procfile's gunicorn, one worker) runs on core 0 and wrk on core
 opens a fresh single-use link and must get a 200 auto-post page; signed = assertion and both by
 the RSA key, and signed = assertion by the EC P-256 key (`ecdsa-sha256`).  Figures are printed with their
 ratios to the sign rate measured on the same core, which stay meaningful on a noisy machine.
+Beside the launches, the request cycle alone: the same gunicorn serving a bare WSGI app, and the
+service's lightest route, each as RSA signatures' worth of time per request.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import Run, wrk
@@ -25,7 +29,9 @@ from idp import keyring
 
 SERVICE_CORE, LOAD_CORE = 0, 1
 LINKS_PER_SECOND = 4000  # more links than any run can use up: a reused link would fail the run
+REQUESTS_PER_SECOND = 20_000  # the same for a route that does next to nothing
 MEMORY_AFTER = 10_000
+PACING_TRIES = 4  # runs to bring the paced rate within 5% of 80% of the peak
 ECDSA = "assertion, ecdsa-sha256"
 CASES = (("assertion", "assertion", None), ("both", "both", None), (ECDSA, "assertion", "ecdsa-sha256"))
 
@@ -59,14 +65,60 @@ def signs_now() -> float:
         os.sched_setaffinity(0, {LOAD_CORE})
 
 
-def peak_and_latency(service: Service, population: Population, workdir: Path, seconds: int) -> tuple[Run, Run, int]:
+@dataclass(frozen=True)
+class Peak:
+    run: Run
+    cpu_per_request: float  # seconds of the worker's CPU
+
+
+def at_peak(service: Service, measure: Callable[[], Run]) -> Peak:
+    cpu = service.worker_cpu_seconds()
+    run = measure().check()
+    return Peak(run, (service.worker_cpu_seconds() - cpu) / run.requests)
+
+
+def peak_and_latency(service: Service, population: Population, workdir: Path, seconds: int) -> tuple[Peak, Run, int]:
     launched = run(service, population, workdir, 2).requests  # warm-up
-    peak = run(service, population, workdir, seconds)
-    target = 0.8 * peak.rate
-    paced = run(service, population, workdir, seconds, rate=target)
-    if paced.rate < 0.95 * target:  # wrk's pacing is per connection, on top of each answer's latency
-        paced = run(service, population, workdir, seconds, rate=target * target / paced.rate)
-    return peak, paced, launched + peak.requests + paced.requests
+    peak = at_peak(service, lambda: run(service, population, workdir, seconds))
+    paced, tried = paced_run(service, population, workdir, seconds, 0.8 * peak.run.rate)
+    return peak, paced, launched + peak.run.requests + tried
+
+
+def paced_run(service: Service, population: Population, workdir: Path, seconds: int, target: float) -> tuple[Run, int]:
+    """A run at `target` launches a second, within 5% when PACING_TRIES runs get there; and the
+    launches all of them made. wrk paces each connection by a delay on top of each answer's latency,
+    and the latency grows with the rate, so each try corrects the rate asked by what the last reached."""
+    asked, launched = target, 0
+    for _ in range(PACING_TRIES):
+        paced = run(service, population, workdir, seconds, rate=asked)
+        launched += paced.requests
+        if abs(paced.rate / target - 1) <= 0.05:
+            break
+        asked *= target / paced.rate
+    return paced, launched
+
+
+def request_cycle(root: Path, seconds: int) -> dict[str, Peak]:
+    """Requests per second of the request cycle without a launch in it: a bare WSGI app under the
+    Procfile's gunicorn (gunicorn alone), and the service's /healthz (gunicorn, Flask, and the
+    telemetry and headers every answer of the service gets)."""
+    peaks: dict[str, Peak] = {}
+    for label, app, path, expect in (
+        ("bare WSGI app", "bench.bare_wsgi:app", "/", "bare"),
+        ("the service's /healthz", "idp.wsgi:app", "/healthz", '"ok"'),
+    ):
+        workdir = Path(tempfile.mkdtemp(prefix="request-cycle-", dir=root))
+        keyring.generate(workdir / "keys")
+        with gunicorn(service_env(workdir, redis_url=None), workdir / "gunicorn.log", core=SERVICE_CORE, app=app) as (
+            service
+        ):
+            paths = [path] * (REQUESTS_PER_SECOND * seconds)
+            wrk(service.base_url, paths, workdir, seconds=2, core=LOAD_CORE, expect=expect).check()  # warm-up
+            measure = functools.partial(
+                wrk, service.base_url, paths, workdir, seconds=seconds, core=LOAD_CORE, expect=expect
+            )
+            peaks[label] = at_peak(service, measure)
+    return peaks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="idp-bench-") as folder:
         root = Path(folder)
         print("\nwhole launches over HTTP (one worker, SQLite, 10 apps and users, fresh links)")
-        peaks = {}
+        peaks: dict[str, Peak] = {}
         for label, signed, algorithm in CASES:
             with deployed(root, size=10, signed=signed, backend="sqlite", algorithm=algorithm) as (
                 service,
@@ -99,12 +151,16 @@ def main(argv: list[str] | None = None) -> int:
                 before = signs_now()
                 peak, paced, launched = peak_and_latency(service, population, workdir, args.seconds)
                 near = (before + signs_now()) / 2  # the sign rate around this run, on the same core
-                peaks[label] = peak.rate
+                peaks[label], rate = peak, peak.run.rate
                 print(
-                    f"  signed={label:9}  peak {peak.rate:7,.0f}/s   launches/signatures {peak.rate / signs:.3f}"
-                    f" (against {near:,.0f}/s measured around this run: {peak.rate / near:.3f})"
-                    f"   at {paced.rate:,.0f}/s ({paced.rate / peak.rate:.0%} of peak):"
+                    f"  signed={label:9}  peak {rate:7,.0f}/s   launches/signatures {rate / signs:.3f}"
+                    f" (against {near:,.0f}/s measured around this run: {rate / near:.3f})"
+                    f"   at {paced.rate:,.0f}/s ({paced.rate / rate:.0%} of peak):"
                     f" p50 {paced.p50_ms:.1f} ms, p99 {paced.p99_ms:.1f} ms"
+                )
+                print(
+                    f"  {'':16} the worker's CPU a launch: {peak.cpu_per_request * 1e6:,.0f} µs,"
+                    f" {peak.cpu_per_request * near:.2f} signatures' worth"
                 )
                 if label == "assertion":
                     while launched < MEMORY_AFTER:
@@ -113,8 +169,21 @@ def main(argv: list[str] | None = None) -> int:
 
         print(
             f"  ECDSA-SHA256 launch rate / RSA-SHA256 launch rate (signed=assertion, peaks):"
-            f" {peaks[ECDSA] / peaks['assertion']:.2f}"
+            f" {peaks[ECDSA].run.rate / peaks['assertion'].run.rate:.2f}"
         )
+
+        # What 0.35 launches a signature would leave: 1 / 0.35 = 2.86 signatures' worth for the whole launch,
+        # the request cycle included.
+        print("\nthe request cycle alone, at its peak (one worker on core 0; the worker's CPU a request)")
+        before = signs_now()
+        cycle = request_cycle(root, args.seconds)
+        near = (before + signs_now()) / 2
+        for label, peak in cycle.items():
+            print(
+                f"  {label:24} {peak.run.rate:7,.0f}/s   {peak.cpu_per_request * 1e6:5,.0f} µs,"
+                f" {peak.cpu_per_request * near:.2f} signatures' worth"
+            )
+        print("  (launches/signatures of 0.35 leave a whole launch 2.86 signatures' worth)")
 
         print("\nthe same launch with more apps and users in the store (signed=assertion)")
         for backend in [name for name in args.backends.split(",") if name]:

@@ -1,5 +1,6 @@
 -- wrk script: every request opens a different launch link, read from the file given after `--`,
 -- and every answer must be a 200 auto-post page; `delay_ms` (a second argument) paces each connection.
+-- A fourth argument, when given, is the text every 200 answer must hold instead of "SAMLResponse".
 local threads = {}
 local counter = 0
 
@@ -18,6 +19,7 @@ function init(args)
     index = index + 1
   end
   pacing = tonumber(args[2] or "0")
+  expect = args[4] or "SAMLResponse"
   next_link = 0
   bad = 0
   ran_out = 0
@@ -37,7 +39,7 @@ function request()
 end
 
 function response(status, headers, body)
-  if status ~= 200 or not string.find(body, "SAMLResponse", 1, true) then bad = bad + 1 end
+  if status ~= 200 or not string.find(body, expect, 1, true) then bad = bad + 1 end
 end
 
 function done(summary, latency, requests)

@@ -118,7 +118,9 @@ def xmlsec1_comparison(folder: Path, signer: Signer, rounds: int) -> None:
     if not xmlsec1:
         return
     template = build_response(spec()).root
-    signer.sign(template.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"))
+    assertion = template.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
+    assert assertion is not None
+    signer.sign(assertion)
     unsigned = folder / "response.xml"
     unsigned.write_bytes(etree.tostring(template))
 
@@ -150,8 +152,13 @@ def profile_launch(launcher: Launcher, rounds: int) -> None:
     (callees included), then every function by its own time."""
     launcher.mint(rounds)
     profiler = cProfile.Profile()
+
+    def launches() -> None:
+        for _ in range(rounds):
+            launcher.launch()
+
     with quiet_stderr():
-        profiler.runcall(lambda: [launcher.launch() for _ in range(rounds)])
+        profiler.runcall(launches)
     stats = pstats.Stats(profiler)
     total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
     print(f"\none launch, profiled ({rounds} launches, signed=assertion; cProfile's own overhead included)")
@@ -211,8 +218,8 @@ def main() -> None:
                     signs = after
                 ratios.setdefault("ecdsa/rsa", []).append(rates[ECDSA] / rates["assertion"])
                 if sizes:
-                    rates = {size: launcher.rate(args.rounds) for size, launcher in scaled.items()}
-                    ratios.setdefault("scale", []).append(rates[sizes[0]] / rates[sizes[-1]])
+                    at_size = {size: launcher.rate(args.rounds) for size, launcher in scaled.items()}
+                    ratios.setdefault("scale", []).append(at_size[sizes[0]] / at_size[sizes[-1]])
 
         def shown(values: list[float]) -> str:
             return f"{statistics.median(values):.3f}  (runs: {', '.join(f'{value:.3f}' for value in values)})"

@@ -32,8 +32,18 @@ class Run:
         return self
 
 
-def wrk(base_url: str, links: list[str], workdir: Path, *, seconds: int, core: int, rate: float | None = None) -> Run:
-    """Open each link once, for `seconds`; `rate` None: as fast as the service answers."""
+def wrk(
+    base_url: str,
+    links: list[str],
+    workdir: Path,
+    *,
+    seconds: int,
+    core: int,
+    rate: float | None = None,
+    expect: str = "SAMLResponse",
+) -> Run:
+    """Open each link once, for `seconds`; `rate` None: as fast as the service answers. Every answer
+    must be a 200 holding `expect` (a launch's auto-post page unless told otherwise)."""
     links_file = workdir / "links.txt"
     links_file.write_text("".join(link.removeprefix(base_url) + "\n" for link in links))
     # wrk sleeps this long before each request on a connection: about `rate` requests per second in all.
@@ -55,6 +65,7 @@ def wrk(base_url: str, links: list[str], workdir: Path, *, seconds: int, core: i
         str(links_file),
         str(pacing_ms),
         str(THREADS),
+        expect,
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     (line,) = [line for line in output.splitlines() if line.startswith("RESULT ")]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for(ready, what: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def _wait_for(ready: Callable[[], bool], what: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     """Poll until `ready()` holds; fail at once if the process died."""
     deadline = time.monotonic() + timeout
     while not ready():
@@ -38,12 +38,12 @@ def _wait_for(ready, what: str, process: subprocess.Popen, timeout: float = 30.0
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
         try:
@@ -68,6 +68,13 @@ class Service:
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children").read_text().split()
         return [int(pid) for pid in children]
+
+    def worker_cpu_seconds(self) -> float:
+        """The worker's CPU time so far, user and system: what a request costs whether or not the load
+        generator kept the worker busy."""
+        (worker,) = self.worker_pids()
+        fields = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def worker_rss_mb(self) -> float:
         (worker,) = self.worker_pids()
@@ -99,11 +106,17 @@ def service_env(workdir: Path, *, redis_url: str | None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn(env: Mapping[str, str], log: Path, *, core: int) -> Iterator[Service]:
+def gunicorn(env: Mapping[str, str], log: Path, *, core: int, app: str = "idp.wsgi:app") -> Iterator[Service]:
+    """The Procfile's web command, serving `app` (another WSGI app only to measure gunicorn alone)."""
     base_url = env["IDP_BASE_URL"]
+    command = procfile_web_command()
+    if app != "idp.wsgi:app":
+        if not command.endswith(" idp.wsgi:app"):
+            raise RuntimeError("the Procfile's web command no longer ends with the app it serves")
+        command = command.removesuffix("idp.wsgi:app") + app
     with log.open("ab") as output:
         process = subprocess.Popen(
-            ["taskset", "-c", str(core), "sh", "-c", "exec " + procfile_web_command()],
+            ["taskset", "-c", str(core), "sh", "-c", "exec " + command],
             env=dict(env),
             cwd=ROOT,
             stdout=output,
