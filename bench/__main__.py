@@ -99,12 +99,13 @@ def paced_run(service: Service, population: Population, workdir: Path, seconds: 
 
 
 def request_cycle(root: Path, seconds: int) -> dict[str, Peak]:
-    """Requests per second of the request cycle without a launch in it: a bare WSGI app under the
-    Procfile's gunicorn (gunicorn alone), and the service's /healthz (gunicorn, Flask, and the
-    telemetry and headers every answer of the service gets)."""
+    """Requests per second of the request cycle without a launch in it, each under the Procfile's
+    gunicorn: a bare WSGI app (gunicorn alone), a bare Flask view (gunicorn and Flask), and the
+    service's /healthz (gunicorn, Flask, and the telemetry and headers every answer of the service gets)."""
     peaks: dict[str, Peak] = {}
     for label, app, path, expect in (
         ("bare WSGI app", "bench.bare_wsgi:app", "/", "bare"),
+        ("bare Flask view", "bench.bare_wsgi:flask_app", "/", "bare"),
         ("the service's /healthz", "idp.wsgi:app", "/healthz", '"ok"'),
     ):
         workdir = Path(tempfile.mkdtemp(prefix="request-cycle-", dir=root))
