@@ -134,6 +134,7 @@ class MembersConsole:
         return seat.page(
             "admin/members.html",
             members=found.items,
+            passkey_counts={member.user.id: len(self.store.passkeys_of(member.user.id)) for member in found.items},
             total=found.total,
             query=query,
             page_number=number,

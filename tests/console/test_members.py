@@ -68,18 +68,34 @@ def with_mfa(app, user: User) -> pyotp.TOTP:
     return pyotp.TOTP(secret)
 
 
+def passkey(user_id: str, credential_id: str, *, name: str = "Security key") -> Passkey:
+    return Passkey(
+        credential_id=credential_id,
+        user_id=user_id,
+        public_key="key",
+        sign_count=0,
+        name=name,
+        created_at=time.time(),
+        version="v1",
+    )
+
+
 # --- the list -------------------------------------------------------------------------------------------------------
 
 
-def test_the_list_shows_each_members_name_email_role_and_status(app, tree, signed_in):
+def test_the_list_shows_each_members_name_email_role_status_and_second_factors(app, tree, signed_in):
     with_mfa(app, tree.agent)
+    store = app.extensions["idp"].store
+    for number in (1, 2):
+        store.save_passkey(passkey(tree.agent.id, f"cred-{number}"))
+    store.save_passkey(passkey(tree.shared.id, "cred-3"))
     browser = signed_in(tree.office_admin)
     page = document(browser.get(members_path(tree.office.id)))
     assert page.xpath("//table/thead//th/text()") == ["Name", "Email", "Role", "Status", "MFA"]
     assert rows(page) == [
-        ["Ada Agent", tree.agent.email, "Agent", "Active", "On"],
+        ["Ada Agent", tree.agent.email, "Agent", "Active", "Authenticator app, 2 passkeys"],
         ["Otto Office", tree.office_admin.email, "Admin", "Active", "Off"],
-        ["Sam Shared", tree.shared.email, "Agent", "Active", "Off"],
+        ["Sam Shared", tree.shared.email, "Agent", "Active", "1 passkey"],
     ]
     assert tree.outsider.email not in page.text_content()
 
@@ -361,17 +377,7 @@ def test_an_admin_with_email_codes_gets_one_mailed_and_enters_it(app, tree, sign
 
 def test_a_member_with_only_a_passkey_shows_it_and_the_reset_removes_it(app, tree, signed_in, smtp):
     store = app.extensions["idp"].store
-    store.save_passkey(
-        Passkey(
-            credential_id="cred-1",
-            user_id=tree.agent.id,
-            public_key="key",
-            sign_count=0,
-            name="Ada's YubiKey",
-            created_at=time.time(),
-            version="v1",
-        )
-    )
+    store.save_passkey(passkey(tree.agent.id, "cred-1", name="Ada's YubiKey"))
     browser = signed_in(tree.office_admin)
     member = document(browser.get(members_path(tree.office.id, f"/{tree.agent.id}")))
     facts = dict(zip(member.xpath("//dl/dt/text()"), member.xpath("//dl/dd"), strict=True))
