@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -120,8 +121,17 @@ class PendingRequest:
         )
 
 
-def login_url(request_key: str) -> str:
-    return "/login?" + urlencode({"request": request_key})
+def login_url(request_key: str, brand_id: str | None = None) -> str:
+    """The login page for a kept request; `brand_id`, the brand it shows unless the host names one."""
+    return "/login?" + urlencode({"request": request_key, **({"brand": brand_id} if brand_id else {})})
+
+
+def owning_brand(apps: Iterable[SsoApplication], candidates: tuple[Candidate, ...]) -> str | None:
+    """The brand that registered the application a request is for, when one brand did: the login page
+    shows it. Brands that share an SP's entityID each registered theirs, and then none is shown."""
+    wanted = {candidate.app_id for candidate in candidates}
+    owners = {app.owner_brand_id for app in apps if app.id in wanted}
+    return owners.pop() if len(owners) == 1 else None
 
 
 def resume_path(request_key: str) -> str:
@@ -201,7 +211,7 @@ class AuthnRequestFlow:
             return self._answer(pending, signed_in, browser)
         if pending.is_passive:
             return self._refuse(pending, Refusal(STATUS_RESPONDER, STATUS_NO_PASSIVE, "no sign-in"), browser.now)
-        return Outcome(Redirect(login_url(self._keep(pending)), 303))
+        return Outcome(Redirect(login_url(self._keep(pending), owning_brand(verified.apps, candidates)), 303))
 
     def resume(self, request_key: str | None, browser: Browser) -> Outcome:
         """Back from the login page (or the TOTP step): answer the request that was kept."""

@@ -8,6 +8,7 @@ Each Response is judged by python3-saml (strict), pysaml2, `xmlsec1 --verify` an
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from lxml import etree
@@ -180,12 +181,17 @@ def test_the_apps_signature_algorithm_signs_response_and_assertion(
 # what an AuthnRequest asks
 
 
+def request_key_of(redirect) -> str:
+    """The key of the kept request, from the redirect to the login page."""
+    return parse_qs(urlsplit(redirect.headers["Location"]).query)["request"][0]
+
+
 def answer_to(app, user, app_fields: dict, request_xml: bytes):
     """Sign `user` in through an unsigned HTTP-Redirect AuthnRequest; the form the IdP answers with."""
     client = app.test_client()
     first = client.get(f"/saml/sso?{redirect_query(request_xml)}")
     assert first.status_code == 303, first.get_data(as_text=True)[:400]
-    request_key = first.headers["Location"].split("request=", 1)[1]
+    request_key = request_key_of(first)
     resumed = sign_in(client, user, request_key=request_key)
     answer = client.get(resumed.headers["Location"])
     assert answer.status_code == 200, answer.get_data(as_text=True)[:400]
@@ -303,7 +309,7 @@ def test_sign_out_visits_no_sp_that_was_told_no_name_id(app, apps, org: Org, age
     )
     client = app.test_client()
     first = client.get(f"/saml/sso?{redirect_query(authn_request_xml(issuer=anonymous['entity_id']))}")
-    resumed = sign_in(client, agent, request_key=first.headers["Location"].split("request=", 1)[1])
+    resumed = sign_in(client, agent, request_key=request_key_of(first))
     assert (
         parse_page(client.get(resumed.headers["Location"]).get_data(as_text=True)).forms[0].action
         == anonymous["acs_url"]

@@ -8,6 +8,7 @@ import dataclasses
 import re
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
@@ -19,6 +20,7 @@ from tests.api.mfa_helpers import Mfa
 from tests.api.people_helpers import SAME_ORIGIN
 from tests.api.test_icons import png
 from tests.console.conftest import document
+from tests.e2e.sp_helpers import authn_request_xml, redirect_query
 from tests.support import PASSWORD
 
 HOST = "login.acme.example"
@@ -70,6 +72,51 @@ def test_the_login_page_reached_through_a_brand_s_host_name_shows_the_brand(app,
 def test_on_a_brand_s_host_name_a_hint_cannot_show_another_brand(app, tree, dressed):
     page = document(app.test_client().get(f"/login?brand={tree.other.id}", headers={"Host": HOST}))
     assert brand_mark(page)[0] == "Acme Group"
+
+
+def sp_registered_by(store, owner, entity_id: str) -> SsoApplication:
+    """A SAML app of `owner`'s, for an SP that starts the sign-in itself."""
+    now = time.time()
+    app = SsoApplication(
+        id=str(uuid.uuid4()),
+        owner_brand_id=owner.id,
+        name=f"SP of {owner.name}",
+        authentication_type="SAML",
+        created_at=now,
+        updated_at=now,
+        entity_id=entity_id,
+        acs_url=f"{entity_id}/acs",
+        brands=[owner.id],
+    )
+    store.save_app(app)
+    return app
+
+
+def sp_sends_to_login(app, entity_id: str) -> str:
+    """Where the IdP sends a browser that arrives with the SP's AuthnRequest and no session."""
+    first = app.test_client().get(f"/saml/sso?{redirect_query(authn_request_xml(issuer=entity_id))}")
+    assert first.status_code == 303, first.get_data(as_text=True)[:400]
+    return first.headers["Location"]
+
+
+def test_the_login_page_an_sp_sends_the_user_to_shows_the_brand_that_registered_the_app(app, tree, store, dressed):
+    sp_registered_by(store, tree.office, "https://sp.office.example")
+    login = sp_sends_to_login(app, "https://sp.office.example")
+    query = parse_qs(urlsplit(login).query)
+    assert query["brand"] == [tree.office.id]
+    page = document(app.test_client().get(login))
+    assert brand_mark(page) == ("Acme Group", [f"/brands/{tree.root.id}/logo?v=1"])  # the office's look, inherited
+    assert page.xpath("//form[@action='/login']//input[@name='request']/@value") == query["request"]
+    assert page.xpath("//form[@action='/login']//input[@name='brand']/@value") == [tree.office.id]
+
+
+def test_an_sp_that_brands_share_shows_no_brand_on_the_login_page(app, tree, store, dressed):
+    """Each brand registered the same entityID: the user's choice comes after the sign-in."""
+    for owner in (tree.root, tree.other):
+        sp_registered_by(store, owner, "https://shared-sp.example")
+    login = sp_sends_to_login(app, "https://shared-sp.example")
+    assert "brand" not in parse_qs(urlsplit(login).query)
+    assert document(app.test_client().get(login)).xpath("//div[@class='brand-mark']") == []
 
 
 def test_a_forwarded_host_is_not_trusted(app, dressed):

@@ -62,13 +62,14 @@ def test_an_authn_requests_message_and_relay_state_are_not_logged(deployment: De
     answer = requests.get(f"{deployment.base_url}/saml/sso?{query}", timeout=TIMEOUT, allow_redirects=False)
     assert answer.status_code == 303  # no IdP session yet: on to the login page, the request kept under a key
     login_page = urljoin(answer.url, answer.headers["Location"])
-    pending_key = parse_qs(urlsplit(login_page).query)["request"][0]
+    login_query = parse_qs(urlsplit(login_page).query)
+    pending_key, brand = login_query["request"][0], login_query["brand"][0]  # the brand is no secret
     assert requests.get(login_page, timeout=TIMEOUT).status_code == 200
 
     log = log_once_it_holds(
         deployment,
         '"GET /saml/sso?SAMLRequest=[redacted]&RelayState=[redacted] HTTP/1.1" 303',
-        '"GET /login?request=[redacted] HTTP/1.1" 200',
+        f'"GET /login?request=[redacted]&brand={brand} HTTP/1.1" 200',
     )
     for secret in (saml_request[:40], quote(saml_request, safe="")[:40], pending_key):
         assert secret not in log
