@@ -4,8 +4,8 @@ The service (the Procfile's gunicorn, one worker) runs on core 0 and wrk on core
 opens a fresh single-use link and must get a 200 auto-post page; signed = assertion and both by
 the RSA key, and signed = assertion by the EC P-256 key (`ecdsa-sha256`).  Figures are printed with their
 ratios to the sign rate measured on the same core, which stay meaningful on a noisy machine.
-Beside the launches, the request cycle alone: the same gunicorn serving a bare WSGI app, and the
-service's lightest route, each as RSA signatures' worth of time per request.
+Beside the launches, the request cycle alone: the same gunicorn serving a bare WSGI app, a bare Flask
+view, and the service's lightest route, each in RSA signatures' worth of the worker's CPU a request.
 """
 
 from __future__ import annotations
@@ -99,9 +99,10 @@ def paced_run(service: Service, population: Population, workdir: Path, seconds: 
 
 
 def request_cycle(root: Path, seconds: int) -> dict[str, Peak]:
-    """Requests per second of the request cycle without a launch in it, each under the Procfile's
-    gunicorn: a bare WSGI app (gunicorn alone), a bare Flask view (gunicorn and Flask), and the
-    service's /healthz (gunicorn, Flask, and the telemetry and headers every answer of the service gets)."""
+    """The peak rate, and the worker's CPU a request, of the request cycle with no launch in it, each
+    under the Procfile's gunicorn: a bare WSGI app (gunicorn alone), a bare Flask view (gunicorn and
+    Flask), and the service's /healthz (gunicorn, Flask, and the telemetry and headers every answer of
+    the service gets)."""
     peaks: dict[str, Peak] = {}
     for label, app, path, expect in (
         ("bare WSGI app", "bench.bare_wsgi:app", "/", "bare"),
