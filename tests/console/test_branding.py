@@ -74,22 +74,42 @@ def test_on_a_brand_s_host_name_a_hint_cannot_show_another_brand(app, tree, dres
     assert brand_mark(page)[0] == "Acme Group"
 
 
-def sp_registered_by(store, owner, entity_id: str) -> SsoApplication:
+@pytest.fixture
+def make_app(store):
+    """Builds and saves an app owned by `owner`, allowed for `allowed`, at `order`: a plain link, unless
+    `fields` make it another (a SAML app's `authentication_type`, `entity_id`, `acs_url`)."""
+
+    def build(owner, *, name, allowed, order=0, **fields):
+        now = time.time()
+        app = SsoApplication(
+            id=str(uuid.uuid4()),
+            owner_brand_id=owner.id,
+            name=name,
+            authentication_type="Link",
+            created_at=now,
+            updated_at=now,
+            url="https://app.example.com/",
+            order=order,
+            brands=[brand.id for brand in allowed],
+        )
+        app = dataclasses.replace(app, **fields)
+        store.save_app(app)
+        return app
+
+    return build
+
+
+def sp_registered_by(make_app, owner, entity_id: str) -> SsoApplication:
     """A SAML app of `owner`'s, for an SP that starts the sign-in itself."""
-    now = time.time()
-    app = SsoApplication(
-        id=str(uuid.uuid4()),
-        owner_brand_id=owner.id,
+    return make_app(
+        owner,
         name=f"SP of {owner.name}",
+        allowed=[owner],
         authentication_type="SAML",
-        created_at=now,
-        updated_at=now,
+        url=None,
         entity_id=entity_id,
         acs_url=f"{entity_id}/acs",
-        brands=[owner.id],
     )
-    store.save_app(app)
-    return app
 
 
 def sp_sends_to_login(app, entity_id: str) -> str:
@@ -99,8 +119,8 @@ def sp_sends_to_login(app, entity_id: str) -> str:
     return first.headers["Location"]
 
 
-def test_the_login_page_an_sp_sends_the_user_to_shows_the_brand_that_registered_the_app(app, tree, store, dressed):
-    sp_registered_by(store, tree.office, "https://sp.office.example")
+def test_the_login_page_an_sp_sends_the_user_to_shows_the_brand_that_registered_the_app(app, tree, make_app, dressed):
+    sp_registered_by(make_app, tree.office, "https://sp.office.example")
     login = sp_sends_to_login(app, "https://sp.office.example")
     query = parse_qs(urlsplit(login).query)
     assert query["brand"] == [tree.office.id]
@@ -110,10 +130,10 @@ def test_the_login_page_an_sp_sends_the_user_to_shows_the_brand_that_registered_
     assert page.xpath("//form[@action='/login']//input[@name='brand']/@value") == [tree.office.id]
 
 
-def test_an_sp_that_brands_share_shows_no_brand_on_the_login_page(app, tree, store, dressed):
+def test_an_sp_that_brands_share_shows_no_brand_on_the_login_page(app, tree, make_app, dressed):
     """Each brand registered the same entityID: the user's choice comes after the sign-in."""
     for owner in (tree.root, tree.other):
-        sp_registered_by(store, owner, "https://shared-sp.example")
+        sp_registered_by(make_app, owner, "https://shared-sp.example")
     login = sp_sends_to_login(app, "https://shared-sp.example")
     assert "brand" not in parse_qs(urlsplit(login).query)
     assert document(app.test_client().get(login)).xpath("//div[@class='brand-mark']") == []
@@ -177,29 +197,6 @@ def test_the_totp_step_and_its_errors_keep_the_brand(app, client, api, tree, dre
 
 
 # the launcher
-
-
-@pytest.fixture
-def make_app(store):
-    """Builds and saves a plain-link app owned by `owner`, allowed for `allowed`, at `order`."""
-
-    def build(owner, *, name, allowed, order=0):
-        now = time.time()
-        app = SsoApplication(
-            id=str(uuid.uuid4()),
-            owner_brand_id=owner.id,
-            name=name,
-            authentication_type="Link",
-            created_at=now,
-            updated_at=now,
-            url="https://app.example.com/",
-            order=order,
-            brands=[brand.id for brand in allowed],
-        )
-        store.save_app(app)
-        return app
-
-    return build
 
 
 def test_the_launcher_shows_the_agent_s_brand(tree, signed_in, dressed):
